@@ -1,0 +1,9 @@
+import type { ElfFile } from "../../formats/elf/file.ts";
+import type { ReadelfOptions } from "./options.ts";
+
+/** Placeholder seam: replaced by the real formatter (owned by another work item). */
+export function formatNotes(elf: ElfFile, opts: ReadelfOptions): string {
+  void elf;
+  void opts;
+  throw new Error("formatNotes: not implemented yet");
+}
