@@ -1,0 +1,184 @@
+import { Errno, type ErrnoName } from "../errno.ts";
+import {
+  type FsFile,
+  type FsOpenOptions,
+  type FsResult,
+  type FsStat,
+  fsErr,
+  fsOk,
+  isDir,
+  type KernelFs,
+  S_IFLNK,
+  S_IFMT,
+} from "./types.ts";
+
+/**
+ * The few synchronous calls of `node:fs` the shim needs. Both the host's `node:fs` and memfs's `IFs`
+ * provide them; memfs's types are not assignable to `typeof import("node:fs")` (npm-dependencies.md),
+ * so each backend is adapted to this structural type instead.
+ */
+export interface NodeFsLike {
+  statSync(path: string, options: { bigint: true }): NodeBigStats;
+  lstatSync(path: string, options: { bigint: true }): NodeBigStats;
+  fstatSync(fd: number, options: { bigint: true }): NodeBigStats;
+  openSync(path: string, flags: string | number): number;
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
+  closeSync(fd: number): void;
+  readlinkSync(path: string): string | { toString(): string };
+  accessSync(path: string, mode?: number): void;
+}
+
+export interface NodeBigStats {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly mode: bigint;
+  readonly nlink: bigint;
+  readonly uid: bigint;
+  readonly gid: bigint;
+  readonly rdev: bigint;
+  readonly size: bigint;
+  readonly blksize: bigint;
+  readonly blocks: bigint;
+  readonly atimeNs?: bigint;
+  readonly mtimeNs?: bigint;
+  readonly ctimeNs?: bigint;
+  readonly atimeMs?: bigint;
+  readonly mtimeMs?: bigint;
+  readonly ctimeMs?: bigint;
+}
+
+/** Node's `err.code` ("ENOENT") as an errno name; anything unknown becomes EIO. */
+export function errnoOf(e: unknown): ErrnoName {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && code in Errno) return code as ErrnoName;
+  return "EIO";
+}
+
+function toStat(s: NodeBigStats): FsStat {
+  const ns = (v: bigint | undefined, ms: bigint | undefined) => v ?? (ms !== undefined ? ms * 1_000_000n : 0n);
+  return {
+    dev: BigInt(s.dev),
+    ino: BigInt(s.ino),
+    mode: Number(s.mode),
+    nlink: BigInt(s.nlink),
+    uid: Number(s.uid),
+    gid: Number(s.gid),
+    rdev: BigInt(s.rdev),
+    size: BigInt(s.size),
+    blksize: BigInt(s.blksize),
+    blocks: BigInt(s.blocks),
+    atimeNs: ns(s.atimeNs, s.atimeMs),
+    mtimeNs: ns(s.mtimeNs, s.mtimeMs),
+    ctimeNs: ns(s.ctimeNs, s.ctimeMs),
+  };
+}
+
+function attempt<T>(f: () => T): FsResult<T> {
+  try {
+    return fsOk(f());
+  } catch (e) {
+    return fsErr(errnoOf(e));
+  }
+}
+
+/** An open directory: reads fail with EISDIR, as read(2) on a directory fd does. */
+class DirFile implements FsFile {
+  constructor(
+    readonly path: string,
+    private readonly st: FsStat,
+  ) {}
+  pread(): FsResult<Uint8Array> {
+    return fsErr("EISDIR");
+  }
+  fstat(): FsStat {
+    return this.st;
+  }
+  close(): void {}
+}
+
+class NodeFile implements FsFile {
+  private fd: number | undefined;
+  constructor(
+    private readonly fs: NodeFsLike,
+    readonly path: string,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+  pread(offset: number, length: number): FsResult<Uint8Array> {
+    if (this.fd === undefined) return fsErr("EBADF");
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      return fsErr("EINVAL");
+    }
+    const fd = this.fd;
+    // Never allocate more than the file can give: the request is clamped to what lies past `offset`.
+    const size = Number(toStat(this.fs.fstatSync(fd, { bigint: true })).size);
+    const want = Math.max(0, Math.min(length, size - offset));
+    const out = new Uint8Array(want);
+    return attempt(() => {
+      let done = 0;
+      while (done < want) {
+        const n = this.fs.readSync(fd, out, done, want - done, offset + done);
+        if (n === 0) break;
+        done += n;
+      }
+      return done === want ? out : out.subarray(0, done);
+    });
+  }
+  fstat(): FsStat {
+    if (this.fd === undefined) throw new Error(`fstat after close: ${this.path}`);
+    return toStat(this.fs.fstatSync(this.fd, { bigint: true }));
+  }
+  close(): void {
+    if (this.fd !== undefined) this.fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/**
+ * A KernelFs over any node-fs-shaped backend: the host file system (real st_dev/st_ino from
+ * `fs.statSync`, so /proc/pid/maps lines match the kernel's) or memfs for synthetic sysroots.
+ */
+export class NodeKernelFs implements KernelFs {
+  constructor(
+    protected readonly fs: NodeFsLike,
+    /** Prefix every path with this root (a host directory standing in for "/"); "" for none. */
+    protected readonly root = "",
+  ) {}
+
+  protected real(path: string): string {
+    return this.root === "" ? path : `${this.root}${path}`;
+  }
+
+  stat(path: string): FsResult<FsStat> {
+    return attempt(() => toStat(this.fs.statSync(this.real(path), { bigint: true })));
+  }
+  lstat(path: string): FsResult<FsStat> {
+    return attempt(() => toStat(this.fs.lstatSync(this.real(path), { bigint: true })));
+  }
+  open(path: string, options: FsOpenOptions = {}): FsResult<FsFile> {
+    if (options.noFollow) {
+      const l = this.lstat(path);
+      if (l.ok && (l.value.mode & S_IFMT) === S_IFLNK) return fsErr("ELOOP");
+    }
+    const st = this.stat(path);
+    if (!st.ok) return st;
+    if (isDir(st.value)) {
+      if (options.write) return fsErr("EISDIR");
+      return fsOk(new DirFile(path, st.value));
+    }
+    if (options.directory) return fsErr("ENOTDIR");
+    const fd = attempt(() => this.fs.openSync(this.real(path), "r"));
+    if (!fd.ok) return fd;
+    return fsOk(new NodeFile(this.fs, path, fd.value));
+  }
+  readlink(path: string): FsResult<string> {
+    return attempt(() => String(this.fs.readlinkSync(this.real(path))));
+  }
+  access(path: string, mode: number): FsResult<void> {
+    if ((mode & ~7) !== 0) return fsErr("EINVAL");
+    return attempt(() => {
+      this.fs.accessSync(this.real(path), mode);
+    });
+  }
+}
