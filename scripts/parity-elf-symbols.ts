@@ -1,0 +1,57 @@
+/**
+ * Parity sweep for the ELF-B formatters: `readelf -W <opt>` (GNU readelf 2.40) against
+ * formatSymbols/formatVersions over a list of files. Usage:
+ *   tsx scripts/parity-elf-symbols.ts [--show N] <option: -s|--dyn-syms|-V> < file-list
+ * Prints "N files, M identical" and the first differing files.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { formatSymbols } from "../cli/readelf/symbols.ts";
+import { formatVersions } from "../cli/readelf/versions.ts";
+import { ElfFile } from "../formats/elf/file.ts";
+
+const args = process.argv.slice(2);
+let show = 5;
+if (args[0] === "--show") {
+  show = Number(args[1]);
+  args.splice(0, 2);
+}
+const opt = args[0] ?? "-s";
+const files = readFileSync(0, "latin1").split("\n").filter(Boolean);
+let total = 0;
+let same = 0;
+const bad: string[] = [];
+for (const f of files) {
+  let expected: string;
+  try {
+    expected = execFileSync("readelf", ["-W", opt, f], {
+      encoding: "latin1",
+      maxBuffer: 1 << 30,
+      stdio: ["ignore", "pipe", "ignore"],
+      env: { ...process.env, LC_ALL: "C" },
+    });
+  } catch (e) {
+    const out = (e as { stdout?: string }).stdout;
+    if (typeof out !== "string") continue;
+    expected = out;
+  }
+  total++;
+  let actual: string;
+  try {
+    const elf = ElfFile.openPath(f);
+    try {
+      actual =
+        opt === "-V"
+          ? formatVersions(elf, { wide: true })
+          : formatSymbols(elf, opt === "-s" ? { wide: true, syms: true } : { wide: true, dynSyms: true });
+    } finally {
+      elf.close();
+    }
+  } catch (e) {
+    actual = `ERROR ${(e as Error).message}`;
+  }
+  if (actual === expected) same++;
+  else bad.push(f);
+}
+console.log(`readelf -W ${opt}: ${total} files, ${same} identical`);
+for (const f of bad.slice(0, show)) console.log(`  differs: ${f}`);
