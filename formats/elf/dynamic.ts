@@ -1,0 +1,237 @@
+import { EndianReader } from "../bytes/endian.ts";
+import { FormatError, hex } from "../errors.ts";
+import { requireOffset } from "./address.ts";
+import { PT_DYNAMIC, SHT_DYNAMIC, SHT_NOBITS } from "./constants.ts";
+import {
+  DT_AUXILIARY,
+  DT_FILTER,
+  DT_NEEDED,
+  DT_NULL,
+  DT_RPATH,
+  DT_RUNPATH,
+  DT_SONAME,
+  DT_STRSZ,
+  DT_STRTAB,
+} from "./dynamic-tags.ts";
+import { decodeLatin1, type ElfFile } from "./file.ts";
+
+/**
+ * The dynamic section: an array of (d_tag, d_un) pairs ending at DT_NULL (ELF gABI "Dynamic
+ * Section"). Read from the file (PT_DYNAMIC or SHT_DYNAMIC) or from raw bytes, such as the loader's
+ * copy of a mapped segment, since ld.so reads `l_ld` from memory, not from the file.
+ */
+
+/** One Elf32_Dyn / Elf64_Dyn. */
+export interface DynamicEntry {
+  readonly index: number;
+  /**
+   * d_tag as the unsigned value of its field (32 or 64 bits), as binutils reads it; the tags elf.h
+   * defines are all small positive numbers, so this equals the signed Sxword for every real tag.
+   */
+  readonly tag: bigint;
+  /** d_val or d_ptr (which one depends on the tag); unsigned. */
+  readonly value: bigint;
+}
+
+export interface ParsedDynamic {
+  /** Entries up to and including the first DT_NULL (readelf prints and counts it). */
+  readonly entries: readonly DynamicEntry[];
+  /** Whether a DT_NULL ended the array before the bytes ran out. */
+  readonly terminated: boolean;
+}
+
+export interface DynamicSection extends ParsedDynamic {
+  /** File offset and size of the bytes parsed. */
+  readonly offset: number;
+  readonly size: number;
+  /** Where the location came from. */
+  readonly from: "segment" | "section";
+}
+
+/** Size of one entry: Elf32_Dyn is 8 bytes, Elf64_Dyn 16. */
+export function dynamicEntrySize(is64: boolean): number {
+  return is64 ? 16 : 8;
+}
+
+/**
+ * Parse dynamic entries from `bytes`, stopping after the first DT_NULL (binutils readelf.c
+ * `get_dynamic_section` counts entries up to and including it; glibc `elf_get_dynamic_info` loops
+ * `while (dyn->d_tag != DT_NULL)`). A trailing partial entry is ignored, as readelf's
+ * `dynamic_size / entsize` division does.
+ */
+export function parseDynamic(
+  bytes: Uint8Array,
+  is64: boolean,
+  littleEndian: boolean,
+  options: { readonly base?: number; readonly source?: string } = {},
+): ParsedDynamic {
+  const r = new EndianReader(bytes, littleEndian, options.base ?? 0, options.source);
+  const ent = dynamicEntrySize(is64);
+  const count = Math.floor(bytes.length / ent);
+  const entries: DynamicEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const o = i * ent;
+    const tag = is64 ? r.u64(o, "d_tag") : BigInt(r.u32(o, "d_tag"));
+    const value = is64 ? r.u64(o + 8, "d_val") : BigInt(r.u32(o + 4, "d_val"));
+    entries.push({ index: i, tag, value });
+    if (tag === DT_NULL) return { entries, terminated: true };
+  }
+  return { entries, terminated: false };
+}
+
+/**
+ * Find and parse an ELF file's dynamic array: the PT_DYNAMIC segment (what ld.so uses), or, in a
+ * file without one, the first SHT_DYNAMIC section. Undefined when there is neither, or when the
+ * section is SHT_NOBITS (nothing in the file to read).
+ */
+export function readDynamic(elf: ElfFile): DynamicSection | undefined {
+  const ph = elf.programHeaders.find((p) => p.type === PT_DYNAMIC);
+  let offset: number;
+  let size: number;
+  let from: DynamicSection["from"];
+  if (ph) {
+    offset = elf.num(ph.offset, "PT_DYNAMIC p_offset");
+    size = elf.num(ph.filesz, "PT_DYNAMIC p_filesz");
+    from = "segment";
+  } else {
+    const sec = elf.sections.find((s) => s.type === SHT_DYNAMIC);
+    if (!sec || sec.type === SHT_NOBITS) return undefined;
+    offset = elf.num(sec.offset, `section ${sec.index} sh_offset`);
+    size = elf.num(sec.size, `section ${sec.index} sh_size`);
+    from = "section";
+  }
+  const bytes = elf.readBytes(offset, size, "dynamic section");
+  const parsed = parseDynamic(bytes, elf.is64, elf.littleEndian, { base: offset, source: elf.name });
+  return { ...parsed, offset, size, from };
+}
+
+/**
+ * The dynamic array decoded by tag, like musl's `decode_vec` or glibc's `l_info`: `values` holds
+ * each tag's value with a later entry overriding an earlier one (both loaders just assign
+ * `info[tag] = dyn` in order), and `lists` holds every value of every tag in order, which is what
+ * the repeatable tags (DT_NEEDED, DT_AUXILIARY, DT_FILTER) need. DT_NULL is not included.
+ */
+export interface DecodedDynamic {
+  readonly entries: readonly DynamicEntry[];
+  readonly values: ReadonlyMap<bigint, bigint>;
+  readonly lists: ReadonlyMap<bigint, readonly bigint[]>;
+}
+
+export function decodeDynamic(entries: readonly DynamicEntry[]): DecodedDynamic {
+  const live: DynamicEntry[] = [];
+  const values = new Map<bigint, bigint>();
+  const lists = new Map<bigint, bigint[]>();
+  for (const e of entries) {
+    if (e.tag === DT_NULL) break;
+    live.push(e);
+    values.set(e.tag, e.value);
+    let l = lists.get(e.tag);
+    if (!l) {
+      l = [];
+      lists.set(e.tag, l);
+    }
+    l.push(e.value);
+  }
+  return { entries: live, values, lists };
+}
+
+/** The value of `tag`, or undefined when the array has no such entry. */
+export function dynValue(d: DecodedDynamic, tag: bigint): bigint | undefined {
+  return d.values.get(tag);
+}
+/** Every value of `tag`, in order (empty when absent). */
+export function dynList(d: DecodedDynamic, tag: bigint): readonly bigint[] {
+  return d.lists.get(tag) ?? [];
+}
+
+/** The string table DT_STRTAB points at, DT_STRSZ bytes long. */
+export class DynamicStringTable {
+  constructor(
+    readonly bytes: Uint8Array,
+    /** The table's address (DT_STRTAB) — for error messages. */
+    readonly address: bigint,
+    readonly source?: string,
+  ) {}
+
+  /** The NUL-terminated string at `offset`; a FormatError when it is outside or unterminated. */
+  get(offset: bigint): string {
+    const where = { source: this.source, offset: this.address + offset };
+    if (offset < 0n || offset >= BigInt(this.bytes.length)) {
+      throw new FormatError(
+        `dynamic string offset ${hex(offset)} outside DT_STRTAB of ${this.bytes.length} bytes`,
+        where,
+      );
+    }
+    const start = Number(offset);
+    const end = this.bytes.indexOf(0, start);
+    if (end < 0) throw new FormatError(`dynamic string at offset ${hex(offset)} is not NUL-terminated`, where);
+    return decodeLatin1(this.bytes, start, end);
+  }
+}
+
+function strtabRange(d: DecodedDynamic, source?: string): { addr: bigint; size: bigint } | undefined {
+  const addr = dynValue(d, DT_STRTAB);
+  if (addr === undefined) return undefined;
+  const size = dynValue(d, DT_STRSZ);
+  if (size === undefined) throw new FormatError("DT_STRTAB without DT_STRSZ", { source });
+  return { addr, size };
+}
+
+/**
+ * The dynamic string table of an unloaded file: DT_STRTAB translated to a file offset through the
+ * PT_LOAD segments. Undefined when the array has no DT_STRTAB.
+ */
+export function dynamicStringsFromFile(elf: ElfFile, d: DecodedDynamic): DynamicStringTable | undefined {
+  const range = strtabRange(d, elf.name);
+  if (!range) return undefined;
+  const off = requireOffset(elf.programHeaders, range.addr, range.size, "DT_STRTAB", elf.name);
+  const bytes = elf.readBytes(
+    elf.num(off, "DT_STRTAB offset"),
+    elf.num(range.size, "DT_STRSZ"),
+    "dynamic string table",
+  );
+  return new DynamicStringTable(bytes, range.addr, elf.name);
+}
+
+/**
+ * The dynamic string table of a mapped object, read through `read(address, length)` from the
+ * loader's memory at DT_STRTAB + `loadBias` (glibc adds `l_addr` to d_ptr entries once mapped).
+ */
+export function dynamicStringsFromMemory(
+  read: (address: bigint, length: number) => Uint8Array,
+  d: DecodedDynamic,
+  loadBias = 0n,
+  source?: string,
+): DynamicStringTable | undefined {
+  const range = strtabRange(d, source);
+  if (!range) return undefined;
+  if (range.size > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new FormatError(`DT_STRSZ ${hex(range.size)} is too large`, { source });
+  }
+  return new DynamicStringTable(read(range.addr + loadBias, Number(range.size)), range.addr, source);
+}
+
+/** The names an object's dynamic array gives through DT_STRTAB. */
+export interface DynamicNames {
+  readonly needed: readonly string[];
+  readonly soname: string | undefined;
+  readonly rpath: string | undefined;
+  readonly runpath: string | undefined;
+  readonly auxiliary: readonly string[];
+  readonly filter: readonly string[];
+}
+
+export function dynamicNames(d: DecodedDynamic, strings: DynamicStringTable): DynamicNames {
+  const one = (tag: bigint) => {
+    const v = dynValue(d, tag);
+    return v === undefined ? undefined : strings.get(v);
+  };
+  return {
+    needed: dynList(d, DT_NEEDED).map((v) => strings.get(v)),
+    soname: one(DT_SONAME),
+    rpath: one(DT_RPATH),
+    runpath: one(DT_RUNPATH),
+    auxiliary: dynList(d, DT_AUXILIARY).map((v) => strings.get(v)),
+    filter: dynList(d, DT_FILTER).map((v) => strings.get(v)),
+  };
+}
