@@ -202,6 +202,28 @@ function entryValue(elf: ElfFile, e: DynamicEntry, strings: Uint8Array | undefin
   }
 }
 
+/** One row of `readelf -d`, for the JSON view: tag, readelf's type name, raw value, printed value. */
+export interface DynamicRow {
+  readonly tag: bigint;
+  readonly type: string;
+  readonly value: bigint;
+  readonly text: string;
+}
+
+/** The rows `readelf -d` prints, or null when the file has no dynamic section. */
+export function dynamicRows(elf: ElfFile): { readonly offset: number; readonly rows: readonly DynamicRow[] } | null {
+  const dyn = readelfDynamic(elf);
+  if (!dyn) return null;
+  const strings = dynamicStrings(elf, dyn.entries);
+  const rows = dyn.entries.map((e) => ({
+    tag: e.tag,
+    type: DT.readelfDynamicTypeName(e.tag, elf.header.machine),
+    value: e.value,
+    text: entryValue(elf, e, strings),
+  }));
+  return { offset: dyn.offset, rows };
+}
+
 export function formatDynamic(elf: ElfFile): string {
   const dyn = readelfDynamic(elf);
   if (!dyn) return "\nThere is no dynamic section in this file.\n";

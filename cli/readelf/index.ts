@@ -1,11 +1,17 @@
 import type { ElfFile } from "../../formats/elf/file.ts";
-import { formatDynamic } from "./dynamic.ts";
-import { formatFileHeader } from "./header.ts";
+import { dynamicRows, formatDynamic } from "./dynamic.ts";
+import { fileTypeName, formatFileHeader, machineName } from "./header.ts";
 import { formatNotes } from "./notes.ts";
 import type { ReadelfOptions } from "./options.ts";
-import { formatProgramHeaders } from "./program-headers.ts";
+import { formatProgramHeaders, programInterpreter, segmentSections, segmentTypeName } from "./program-headers.ts";
 import { formatRelocations } from "./relocations.ts";
-import { formatSectionHeaders } from "./sections.ts";
+import {
+  formatSectionHeaders,
+  printableSectionName,
+  readelfStringTable,
+  sectionFlagLetters,
+  sectionTypeName,
+} from "./sections.ts";
 import { formatSymbols } from "./symbols.ts";
 import { formatVersions } from "./versions.ts";
 
@@ -98,4 +104,60 @@ export function formatReadelf(elf: ElfFile, req: ReadelfRequest): string {
 /** The "\nFile: NAME\n" line readelf prints before each file when given more than one. */
 export function fileBanner(name: string): string {
   return `\nFile: ${name}\n`;
+}
+
+/**
+ * A JSON view of what the request asks for: the parsed records (64-bit values stay bigint; the
+ * caller decides how to print them) with readelf's names beside the numbers. Parts owned by the
+ * other formatters (-r, -s, -V, -n) are given as readelf's text.
+ */
+export interface ReadelfJsonView {
+  file: string;
+  header?: Record<string, unknown>;
+  sections?: readonly Record<string, unknown>[];
+  programHeaders?: readonly Record<string, unknown>[];
+  interpreter?: string | null;
+  segmentSections?: readonly (readonly string[])[] | null;
+  dynamic?: ReturnType<typeof dynamicRows>;
+  relocationsText?: string;
+  symbolsText?: string;
+  versionsText?: string;
+  notesText?: string;
+}
+
+export function readelfJson(elf: ElfFile, req: ReadelfRequest): ReadelfJsonView {
+  const out: ReadelfJsonView = { file: elf.name };
+  if (req.fileHeader) {
+    const { ident, ...rest } = elf.header;
+    out.header = {
+      class: ident.class,
+      data: ident.data,
+      identVersion: ident.version,
+      osabi: ident.osabi,
+      abiversion: ident.abiversion,
+      ...rest,
+      typeName: fileTypeName(elf),
+      machineName: machineName(elf.header.machine),
+    };
+  }
+  if (req.sections) {
+    const strtab = readelfStringTable(elf);
+    out.sections = (elf.header.shoff === 0n ? [] : elf.sections).map((s) => ({
+      ...s,
+      name: printableSectionName(strtab, s),
+      typeName: sectionTypeName(elf, s.type),
+      flagLetters: sectionFlagLetters(elf, s.flags),
+    }));
+  }
+  if (req.segments) {
+    out.programHeaders = elf.programHeaders.map((p) => ({ ...p, typeName: segmentTypeName(elf, p.type) }));
+    out.interpreter = programInterpreter(elf) ?? null;
+    out.segmentSections = segmentSections(elf) ?? null;
+  }
+  if (req.dynamic) out.dynamic = dynamicRows(elf);
+  if (req.relocs) out.relocationsText = formatRelocations(elf, req);
+  if (req.syms || req.dynSyms) out.symbolsText = formatSymbols(elf, req);
+  if (req.versionInfo) out.versionsText = formatVersions(elf, req);
+  if (req.notes) out.notesText = formatNotes(elf, req);
+  return out;
 }

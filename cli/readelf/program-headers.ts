@@ -153,6 +153,24 @@ function phdrLine(elf: ElfFile, p: ProgramHeader): string {
   return line;
 }
 
+/** The program interpreter PT_INTERP names, if any (readelf prints the first). */
+export function programInterpreter(elf: ElfFile): string | undefined {
+  const p = elf.programHeaders.find((ph) => ph.type === PT_INTERP);
+  return p ? interpreterName(elf, p) : undefined;
+}
+
+/** Section to segment mapping: for each program header, the names of the sections it holds. */
+export function segmentSections(elf: ElfFile): readonly (readonly string[])[] | undefined {
+  const secs = elf.header.shoff === 0n ? [] : elf.sections;
+  const strtab = secs.length > 0 ? readelfStringTable(elf) : undefined;
+  if (secs.length === 0 || !strtab) return undefined;
+  return elf.programHeaders.map((p) =>
+    secs
+      .filter((s) => s.index !== 0 && !tbssSpecial(s, p) && sectionInSegment(s, p))
+      .map((s) => printableSectionName(strtab, s)),
+  );
+}
+
 export interface ProgramHeaderOptions {
   /** -h was given too: readelf then omits the "Elf file type is" introduction. */
   readonly header: boolean;
