@@ -61,7 +61,7 @@ export interface LookupFde {
   readonly fres: LookupFre[];
 }
 export interface LookupFile {
-  readonly fields: Record<string, string>;
+  readonly fields: ReadonlyMap<string, string>;
   readonly relocatable: boolean;
   readonly fdes: LookupFde[];
 }
@@ -70,10 +70,10 @@ export interface LookupFile {
 export function parseLookup(text: string): LookupFile {
   const lines = text.split("\n").filter((l) => l.length > 0);
   const first = lines.shift() ?? "";
-  const fields: Record<string, string> = {};
+  const fields = new Map<string, string>();
   for (const kv of first.split(" ")) {
     const eq = kv.indexOf("=");
-    if (eq > 0) fields[kv.slice(0, eq)] = kv.slice(eq + 1);
+    if (eq > 0) fields.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
   const fdes: LookupFde[] = [];
   let relocatable = false;
