@@ -1,0 +1,53 @@
+/**
+ * Private page contents: anonymous pages that were written and file pages copied on write, keyed by
+ * virtual page number. A page absent here reads from its VMA's backing (zeros, or the file), which
+ * is exactly Linux's behaviour before the first write fault: a MAP_PRIVATE page still shows the page
+ * cache — later write(2)s to the file included — until it is copied.
+ */
+export class PageStore {
+  private readonly pages = new Map<number, Uint8Array>();
+
+  constructor(readonly pageSize: number) {}
+
+  get count(): number {
+    return this.pages.size;
+  }
+
+  get(vpn: number): Uint8Array | undefined {
+    return this.pages.get(vpn);
+  }
+
+  set(vpn: number, page: Uint8Array): void {
+    this.pages.set(vpn, page);
+  }
+
+  has(vpn: number): boolean {
+    return this.pages.has(vpn);
+  }
+
+  /** zap_page_range: forget every page in [start, end) (byte addresses, page-aligned). */
+  dropRange(start: number, end: number): void {
+    if (this.pages.size === 0) return;
+    const first = start / this.pageSize;
+    const last = end / this.pageSize;
+    if (last - first <= this.pages.size) {
+      for (let p = first; p < last; p++) this.pages.delete(p);
+    } else {
+      for (const p of this.pages.keys()) if (p >= first && p < last) this.pages.delete(p);
+    }
+  }
+
+  /** Copy the pages in [start, end) into `into` (fork's COW, done eagerly). */
+  copyRangeTo(into: PageStore, start: number, end: number): void {
+    const first = start / this.pageSize;
+    const last = end / this.pageSize;
+    if (last - first <= this.pages.size) {
+      for (let p = first; p < last; p++) {
+        const pg = this.pages.get(p);
+        if (pg) into.set(p, pg.slice());
+      }
+    } else {
+      for (const [p, pg] of this.pages) if (p >= first && p < last) into.set(p, pg.slice());
+    }
+  }
+}

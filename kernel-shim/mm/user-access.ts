@@ -1,0 +1,185 @@
+import { Errno, KernelError } from "../errno.ts";
+import type { AddressSpace } from "./address-space.ts";
+import { anonVmaPrepare } from "./merge.ts";
+import {
+  VM_ACCESS_FLAGS,
+  VM_GROWSDOWN,
+  VM_IO,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_PFNMAP,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+} from "./prot-flags.ts";
+import type { MutableVma } from "./vma.ts";
+
+/**
+ * Why an access faulted:
+ *  - "unmapped": no VMA (SIGSEGV SEGV_MAPERR);
+ *  - "no-access": the VMA does not allow reading (PROT_NONE; SEGV_ACCERR);
+ *  - "write-protected": a store to a page without PROT_WRITE (SEGV_ACCERR) — the loader asserts it never causes one;
+ *  - "beyond-eof": a file page wholly past the end of the file (SIGBUS BUS_ADRERR, filemap_fault).
+ */
+export type FaultKind = "unmapped" | "no-access" | "write-protected" | "beyond-eof";
+
+/** A user-memory fault. As copy_{from,to}_user it is EFAULT; user code would get `signal`. */
+export class UserFault extends KernelError {
+  override name = "UserFault";
+  constructor(
+    readonly kind: FaultKind,
+    /** First faulting address. */
+    readonly addr: number,
+    readonly write: boolean,
+  ) {
+    super(Errno.EFAULT, `${write ? "write" : "read"} fault (${kind}) at 0x${addr.toString(16)}`);
+  }
+  get signal(): "SIGSEGV" | "SIGBUS" {
+    return this.kind === "beyond-eof" ? "SIGBUS" : "SIGSEGV";
+  }
+}
+
+export type AccessResult =
+  | { readonly ok: true; readonly bytes: Uint8Array }
+  | { readonly ok: false; readonly fault: UserFault };
+
+type Mode = "user" | "force";
+
+function readable(as: AddressSpace, flags: number): boolean {
+  return as.layout.anyProtReadable ? (flags & VM_ACCESS_FLAGS) !== 0 : (flags & VM_READ) !== 0;
+}
+
+/**
+ * Stack growth on a user fault below a VM_GROWSDOWN VMA (lock_mm_and_find_vma → expand_stack_locked):
+ * allowed within RLIMIT_STACK and while the stack guard gap to the VMA below stays free.
+ */
+function tryExpandStack(as: AddressSpace, addr: number): MutableVma | undefined {
+  const next = as.tree.firstEndingAfter(addr);
+  if (!next || !(next.flags & VM_GROWSDOWN) || next.start <= addr) return undefined;
+  const ps = as.pageSize;
+  const newStart = Math.floor(addr / ps) * ps;
+  if (newStart < as.layout.mmapMinAddr) return undefined;
+  if (next.end - newStart > as.layout.stackRlimit) return undefined;
+  const prev = as.tree.at(as.tree.indexOf(next) - 1);
+  if (
+    prev &&
+    !(prev.flags & VM_GROWSDOWN) &&
+    prev.flags & VM_ACCESS_FLAGS &&
+    newStart - prev.end < as.layout.stackGuardGap
+  )
+    return undefined;
+  if (prev && prev.end > newStart) return undefined;
+  next.pgoff -= (next.start - newStart) / ps;
+  next.start = newStart;
+  anonVmaPrepare(as, next);
+  return next;
+}
+
+/**
+ * One access of [addr, addr+length): a read returns the bytes, a write (`data` given) stores them.
+ * Checks every page before changing anything, so a faulting write leaves memory untouched.
+ */
+export function userAccess(
+  as: AddressSpace,
+  addr: number,
+  length: number,
+  data: Uint8Array | undefined,
+  mode: Mode,
+): AccessResult {
+  const write = data !== undefined;
+  if (length === 0) return { ok: true, bytes: new Uint8Array(0) };
+  if (!Number.isSafeInteger(addr) || addr < 0 || !Number.isSafeInteger(length) || length < 0)
+    return { ok: false, fault: new UserFault("unmapped", Math.max(0, addr || 0), write) };
+  const end = addr + length;
+  if (end > as.layout.taskSize)
+    return { ok: false, fault: new UserFault("unmapped", Math.max(addr, as.layout.taskSize), write) };
+  const ps = as.pageSize;
+  // Pass 1: find the VMAs and check rights and EOF for every page.
+  const spans: { vma: MutableVma; from: number; to: number }[] = [];
+  let cur = addr;
+  while (cur < end) {
+    let vma = as.tree.containing(cur);
+    if (!vma && mode === "user") vma = tryExpandStack(as, cur);
+    if (!vma) return { ok: false, fault: new UserFault("unmapped", cur, write) };
+    const to = Math.min(end, vma.end);
+    if (mode === "user") {
+      if (!readable(as, vma.flags)) return { ok: false, fault: new UserFault("no-access", cur, write) };
+      if (write && !(vma.flags & VM_WRITE)) return { ok: false, fault: new UserFault("write-protected", cur, write) };
+    } else {
+      // GUP check_vma_flags: no access to VM_IO/VM_PFNMAP; a forced write needs a COW (private) mapping.
+      if (vma.flags & (VM_IO | VM_PFNMAP)) return { ok: false, fault: new UserFault("no-access", cur, write) };
+      if (write && !(vma.flags & VM_WRITE) && (vma.flags & (VM_SHARED | VM_MAYWRITE)) !== VM_MAYWRITE)
+        return { ok: false, fault: new UserFault("write-protected", cur, write) };
+    }
+    if (vma.file && !isSharedObject(vma)) {
+      // Private file pages not yet copied read through to the file: whole pages past EOF are SIGBUS.
+      const eofPages = Math.ceil(vma.file.inode.size / ps);
+      for (let p = Math.floor(cur / ps) * ps; p < to; p += ps) {
+        if (as.pages.has(p / ps)) continue;
+        if (vma.pgoff + (p - vma.start) / ps >= eofPages)
+          return { ok: false, fault: new UserFault("beyond-eof", Math.max(p, cur), write) };
+      }
+    } else if (vma.file) {
+      const eofPages = Math.ceil(vma.file.inode.size / ps);
+      const lastPage = vma.pgoff + (Math.ceil(to / ps) * ps - vma.start) / ps;
+      if (lastPage > eofPages) {
+        const firstBad = vma.start + (eofPages - vma.pgoff) * ps;
+        if (firstBad < to) return { ok: false, fault: new UserFault("beyond-eof", Math.max(firstBad, cur), write) };
+      }
+    }
+    spans.push({ vma, from: cur, to });
+    cur = to;
+  }
+  // Pass 2: copy.
+  const out = write ? (data as Uint8Array) : new Uint8Array(length);
+  for (const { vma, from, to } of spans) {
+    if (isSharedObject(vma)) {
+      const file = (vma.file as NonNullable<MutableVma["file"]>).inode;
+      const off = vma.pgoff * ps + (from - vma.start);
+      const inFile = Math.max(0, Math.min(to - from, file.size - off));
+      if (write) {
+        // MAP_SHARED stores go to the file (bytes past EOF in the last page are not persisted).
+        if (inFile > 0 && file.write) file.write(off, out.subarray(from - addr, from - addr + inFile));
+      } else if (inFile > 0) {
+        out.set(file.read(off, inFile), from - addr);
+      }
+      continue;
+    }
+    if (write) anonVmaPrepare(as, vma);
+    for (let p = Math.floor(from / ps) * ps; p < to; p += ps) {
+      const a = Math.max(p, from);
+      const b = Math.min(p + ps, to);
+      const vpn = p / ps;
+      let page = as.pages.get(vpn);
+      if (write) {
+        if (!page) {
+          page = backingPage(as, vma, p);
+          as.pages.set(vpn, page);
+        }
+        page.set(out.subarray(a - addr, b - addr), a - p);
+      } else if (page) {
+        out.set(page.subarray(a - p, b - p), a - addr);
+      } else if (vma.file) {
+        out.set(backingPage(as, vma, p).subarray(a - p, b - p), a - addr);
+      }
+    }
+  }
+  return { ok: true, bytes: write ? new Uint8Array(0) : out };
+}
+
+/** Shared file pages (including read-only-opened MAP_SHARED, which cannot COW) live in the file object. */
+function isSharedObject(vma: MutableVma): boolean {
+  return vma.file !== undefined && (vma.flags & VM_MAYSHARE) !== 0;
+}
+
+/** The page as the backing shows it now: zeros, or file bytes with zeros past EOF. */
+function backingPage(as: AddressSpace, vma: MutableVma, pageAddr: number): Uint8Array {
+  const ps = as.pageSize;
+  const page = new Uint8Array(ps);
+  if (vma.file) {
+    const off = (vma.pgoff + (pageAddr - vma.start) / ps) * ps;
+    const n = Math.max(0, Math.min(ps, vma.file.inode.size - off));
+    if (n > 0) page.set(vma.file.inode.read(off, n));
+  }
+  return page;
+}
