@@ -26,6 +26,7 @@ export interface NodeFsLike {
   closeSync(fd: number): void;
   readlinkSync(path: string): string | { toString(): string };
   accessSync(path: string, mode?: number): void;
+  realpathSync(path: string): string | { toString(): string };
 }
 
 export interface NodeBigStats {
@@ -174,6 +175,12 @@ export class NodeKernelFs implements KernelFs {
   }
   readlink(path: string): FsResult<string> {
     return attempt(() => String(this.fs.readlinkSync(this.real(path))));
+  }
+  realpath(path: string): FsResult<string> {
+    const r = attempt(() => String(this.fs.realpathSync(this.real(path))));
+    if (!r.ok || this.root === "") return r;
+    const inside = r.value.startsWith(`${this.root}/`) ? r.value.slice(this.root.length) : r.value;
+    return fsOk(inside === "" ? "/" : inside);
   }
   access(path: string, mode: number): FsResult<void> {
     if ((mode & ~7) !== 0) return fsErr("EINVAL");

@@ -67,6 +67,8 @@ export interface KernelFs {
   open(path: string, options?: FsOpenOptions): FsResult<FsFile>;
   /** readlink(2): EINVAL when the path is not a symlink. */
   readlink(path: string): FsResult<string>;
+  /** The canonical absolute path with every symlink resolved: what d_path prints for an open file. */
+  realpath(path: string): FsResult<string>;
   /** access(2) against the real uid; F_OK only checks existence. */
   access(path: string, mode: number): FsResult<void>;
 }
@@ -85,6 +87,15 @@ export function isDir(st: FsStat): boolean {
 }
 export function isReg(st: FsStat): boolean {
   return (st.mode & S_IFMT) === S_IFREG;
+}
+
+/** glibc `gnu_dev_major` of a 64-bit dev_t (the maps "fe:00" column's first half). */
+export function devMajor(dev: bigint): bigint {
+  return ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+}
+/** glibc `gnu_dev_minor` of a 64-bit dev_t. */
+export function devMinor(dev: bigint): bigint {
+  return (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
 }
 
 /** Read the whole of `length` bytes at `offset`, or fail; a short read is EIO as in binfmt_elf `elf_read`. */

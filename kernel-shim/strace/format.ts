@@ -1,4 +1,5 @@
 import { errnoName, strerror } from "../errno.ts";
+import { devMajor, devMinor } from "../fs/types.ts";
 import type { Peek, StatPeek, SyscallEvent } from "./event.ts";
 import { quoteBuffer, quotePath, STRACE_MAX_STRLEN } from "./quote.ts";
 import {
@@ -117,16 +118,9 @@ export function formatStat(st: StatPeek): string {
   const type = st.mode & 0o170000;
   const isDev = type === 0o020000 || type === 0o060000;
   const second = isDev
-    ? `st_rdev=makedev(${hexOrZero(major(st.rdev))}, ${hexOrZero(minor(st.rdev))})`
+    ? `st_rdev=makedev(${hexOrZero(devMajor(st.rdev))}, ${hexOrZero(devMinor(st.rdev))})`
     : `st_size=${st.size}`;
   return `{st_mode=${formatMode(st.mode)}, ${second}, ...}`;
-}
-/** glibc `gnu_dev_major`/`gnu_dev_minor` on the 64-bit dev_t. */
-export function major(dev: bigint): bigint {
-  return ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-}
-export function minor(dev: bigint): bigint {
-  return (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
 }
 
 function openFlags(v: bigint, arch: FormatOptions["arch"]): string {

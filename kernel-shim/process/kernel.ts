@@ -1,0 +1,52 @@
+import { NO_SFRAME_REGISTRAR, type ExecSframeRegistrar } from "../exec/sframe-hook.ts";
+import type { KernelFs } from "../fs/types.ts";
+import type { MmArch } from "../mm/layout-constants.ts";
+import type { StraceLog } from "../strace/log.ts";
+import { InodeCache } from "./inode-cache.ts";
+import type { Process } from "./process.ts";
+
+export interface KernelOptions {
+  readonly arch?: MmArch;
+  /** First pid handed out (the real system's next pid is arbitrary; tests pick one). */
+  readonly firstPid?: number;
+  /** ASLR: undefined = `setarch -R` (ADDR_NO_RANDOMIZE); a seed randomizes over the kernel's ranges. */
+  readonly aslrSeed?: number;
+  /** The SFrame hook binfmt_elf calls at exec. */
+  readonly sframe?: ExecSframeRegistrar;
+  /** fork keeps the parent's SFrame registrations (default false: the series' empty tree). */
+  readonly forkKeepsSframe?: boolean;
+  /** A log every process records its syscalls into (each process may also have its own). */
+  readonly log?: StraceLog;
+}
+
+/**
+ * The machine-wide state processes share: the file system, the inode cache (one inode per file,
+ * as the page cache), the pid allocator, the process table and the SFrame hook.
+ */
+export class Kernel {
+  readonly fs: KernelFs;
+  readonly arch: MmArch;
+  readonly inodes = new InodeCache();
+  readonly processes = new Map<number, Process>();
+  readonly sframe: ExecSframeRegistrar;
+  readonly forkKeepsSframe: boolean;
+  readonly aslrSeed: number | undefined;
+  readonly log: StraceLog | undefined;
+  private nextPid: number;
+
+  constructor(fs: KernelFs, options: KernelOptions = {}) {
+    this.fs = fs;
+    this.arch = options.arch ?? "x86_64";
+    this.nextPid = options.firstPid ?? 1000;
+    this.sframe = options.sframe ?? NO_SFRAME_REGISTRAR;
+    this.forkKeepsSframe = options.forkKeepsSframe ?? false;
+    this.aslrSeed = options.aslrSeed;
+    this.log = options.log;
+  }
+
+  /** alloc_pid: the next free pid. */
+  allocPid(): number {
+    while (this.processes.has(this.nextPid)) this.nextPid++;
+    return this.nextPid++;
+  }
+}
