@@ -43,30 +43,93 @@ interface VersionString {
   readonly vnaOther: number;
 }
 
-/** readelf `get_symbol_version_string` for dynamic symbol `si`. */
-function symbolVersionString(
-  elf: ElfFile,
-  info: ReadelfDynamicInfo,
-  si: number,
-  sym: ElfSymbol,
-  strtab: Uint8Array | undefined,
-): VersionString | undefined {
-  if (info.versym === 0n) return undefined;
-  const le = elf.littleEndian;
-  const off = offsetFromVma(elf, info.versym, 2n + BigInt(si) * 2n);
-  const data = fileBytes(elf, off + BigInt(si) * 2n, 2);
-  if (!data) return undefined;
-  const vers = new DataView(data.buffer, data.byteOffset, 2).getUint16(0, le);
-  if (vers === 0) return undefined;
-  let kind: VersionKind = vers & 0x8000 ? "hidden" : "public";
-  const want = vers & 0x7fff;
-  const strSize = strtab?.length ?? 0;
-  const nameAt = (n: number): string => (strtab && n < strSize ? cString(strtab, n) : "<corrupt>");
-  let maxVdNdx = 0;
+/** What readelf's Verdef and Verneed walks find for one versym value (the same for every symbol carrying it). */
+interface VersionWalk {
+  /** Verdef walk reached index 1 with VER_FLG_BASE: no version is printed. */
+  readonly base: boolean;
+  /** vda_name of the matching Verdef's first Verdaux, when found and readable. */
+  readonly defName: number | undefined;
+  readonly maxVdNdx: number;
+  /** vna_name of the matching Vernaux, when found. */
+  readonly needName: number | undefined;
+}
 
+/**
+ * readelf `get_symbol_version_string`, split so the two chain walks (which depend only on the
+ * versym value and on whether the symbol is defined) run once per distinct value: readelf repeats
+ * them for every symbol, which is the same answer at O(symbols × versions) cost.
+ */
+class VersionResolver {
+  private readonly walks = new Map<number, VersionWalk>();
+  private readonly versym: Uint8Array | undefined;
+
+  constructor(
+    private readonly elf: ElfFile,
+    private readonly info: ReadelfDynamicInfo,
+    count: number,
+  ) {
+    // readelf reads each entry at offset_from_vma(versym, 2 + si*2) + si*2; with the usual single
+    // PT_LOAD mapping that is one contiguous run, read once here and checked per entry below.
+    this.versym = undefined;
+    if (info.versym !== 0n && count > 0) {
+      const base = offsetFromVma(elf, info.versym, 2n + BigInt(count - 1) * 2n);
+      const direct = offsetFromVma(elf, info.versym, 2n);
+      if (base === direct) this.versym = fileBytes(elf, base, count * 2);
+    }
+  }
+
+  private versymOf(si: number): number | undefined {
+    const le = this.elf.littleEndian;
+    if (this.versym && si * 2 + 2 <= this.versym.length) {
+      return new DataView(this.versym.buffer, this.versym.byteOffset + si * 2, 2).getUint16(0, le);
+    }
+    const off = offsetFromVma(this.elf, this.info.versym, 2n + BigInt(si) * 2n);
+    const data = fileBytes(this.elf, off + BigInt(si) * 2n, 2);
+    return data ? new DataView(data.buffer, data.byteOffset, 2).getUint16(0, le) : undefined;
+  }
+
+  private walk(vers: number, defined: boolean): VersionWalk {
+    const key = defined ? vers | 0x10000 : vers;
+    let w = this.walks.get(key);
+    if (!w) {
+      w = walkVersions(this.elf, this.info, vers, defined);
+      this.walks.set(key, w);
+    }
+    return w;
+  }
+
+  resolve(si: number, sym: ElfSymbol, strtab: Uint8Array | undefined): VersionString | undefined {
+    const info = this.info;
+    if (info.versym === 0n) return undefined;
+    const vers = this.versymOf(si);
+    if (vers === undefined || vers === 0) return undefined;
+    const kind: VersionKind = vers & 0x8000 ? "hidden" : "public";
+    const want = vers & 0x7fff;
+    const nameAt = (n: number): string => (strtab && n < strtab.length ? cString(strtab, n) : "<corrupt>");
+    const defined = sym.rawShndx !== SHN_UNDEF;
+    const w = this.walk(vers, defined);
+    if (defined && vers !== 0x8001 && info.verdef !== 0n) {
+      if (w.base) return undefined;
+      if (w.defName !== undefined && sym.nameOffset !== w.defName)
+        return { text: nameAt(w.defName), kind, vnaOther: 0 };
+    }
+    if (info.verneed !== 0n) {
+      if (w.needName !== undefined) return { text: nameAt(w.needName), kind: "undefined", vnaOther: vers };
+      if ((w.maxVdNdx !== 0 || want !== 1) && want > w.maxVdNdx) return { text: "<corrupt>", kind, vnaOther: 0 };
+    }
+    return undefined;
+  }
+}
+
+function walkVersions(elf: ElfFile, info: ReadelfDynamicInfo, vers: number, defined: boolean): VersionWalk {
+  const le = elf.littleEndian;
+  const want = vers & 0x7fff;
+  let maxVdNdx = 0;
+  let base = false;
+  let defName: number | undefined;
   // Usually verdef is for defined and verneed for undefined symbols, but copy-relocated data is
   // defined with a verneed version, so readelf tries both.
-  if (sym.rawShndx !== SHN_UNDEF && vers !== 0x8001 && info.verdef !== 0n) {
+  if (defined && vers !== 0x8001 && info.verdef !== 0n) {
     let o = offsetFromVma(elf, info.verdef, 20n);
     let vdNdx = 0;
     let vdAux = 0;
@@ -91,17 +154,15 @@ function symbolVersionString(
       if (vdNdx === want || vdNext === 0) break;
     }
     if (vdNdx === want) {
-      if (vdNdx === 1 && vdFlags === VER_FLG_BASE) return undefined;
-      o -= BigInt(vdNext);
-      o += BigInt(vdAux);
-      const evda = fileBytes(elf, o, 8);
-      if (evda) {
-        const vdaName = new DataView(evda.buffer, evda.byteOffset, 8).getUint32(0, le);
-        if (sym.nameOffset !== vdaName) return { text: nameAt(vdaName), kind, vnaOther: 0 };
+      if (vdNdx === 1 && vdFlags === VER_FLG_BASE) {
+        base = true;
+      } else {
+        const evda = fileBytes(elf, o - BigInt(vdNext) + BigInt(vdAux), 8);
+        if (evda) defName = new DataView(evda.buffer, evda.byteOffset, 8).getUint32(0, le);
       }
     }
   }
-
+  let needName: number | undefined;
   if (info.verneed !== 0n) {
     let o = offsetFromVma(elf, info.verneed, 16n);
     let vnaOther = 0;
@@ -136,13 +197,9 @@ function symbolVersionString(
       o += BigInt(vnNext);
       if (vnNext === 0) break;
     }
-    if (vnaOther === vers) {
-      kind = "undefined";
-      return { text: nameAt(vnaName), kind, vnaOther };
-    }
-    if ((maxVdNdx !== 0 || want !== 1) && want > maxVdNdx) return { text: "<corrupt>", kind, vnaOther: 0 };
+    if (vnaOther === vers) needName = vnaName;
   }
-  return undefined;
+  return { base, defName, maxVdNdx, needName };
 }
 
 /**
@@ -223,8 +280,7 @@ function loadTable(elf: ElfFile, sec: SectionHeader): LoadedTable | undefined {
 
 function symbolLine(
   elf: ElfFile,
-  info: ReadelfDynamicInfo,
-  sec: SectionHeader,
+  versions: VersionResolver | undefined,
   sym: ElfSymbol,
   strtab: Uint8Array | undefined,
   wide: boolean,
@@ -261,7 +317,7 @@ function symbolLine(
   } else {
     name = strtab && sym.nameOffset < strtab.length ? cString(strtab, sym.nameOffset) : "<corrupt>";
   }
-  const ver = sec.type === SHT_DYNSYM ? symbolVersionString(elf, info, sym.index, sym, strtab) : undefined;
+  const ver = versions?.resolve(sym.index, sym, strtab);
   let avail = 21;
   if (!wide && ver) {
     avail -= 1 + ver.text.length;
@@ -314,8 +370,9 @@ function dumpSymbolSection(elf: ElfFile, sec: SectionHeader, info: ReadelfDynami
   if (!loaded) return out;
   const { table, strtab } = loaded;
   const lines: string[] = [out];
+  const versions = sec.type === SHT_DYNSYM ? new VersionResolver(elf, info, table.count) : undefined;
   for (let i = 0; i < table.count; i++) {
-    lines.push(symbolLine(elf, info, sec, table.symbol(i), strtab, wide));
+    lines.push(symbolLine(elf, versions, table.symbol(i), strtab, wide));
   }
   return lines.join("");
 }
@@ -336,7 +393,7 @@ export function formatSymbols(elf: ElfFile, opts: ReadelfOptions): string {
 
 /** Exposed for tests and other formatters: a symbol's readelf version suffix ("@GLIBC_2.2.5 (2)", "@@V", ""). */
 export function readelfVersionSuffix(elf: ElfFile, si: number, sym: ElfSymbol, strtab: Uint8Array): string {
-  const v = symbolVersionString(elf, readelfDynamicInfo(elf), si, sym, strtab);
+  const v = new VersionResolver(elf, readelfDynamicInfo(elf), 0).resolve(si, sym, strtab);
   if (!v) return "";
   if (v.kind === "undefined") return `@${v.text} (${v.vnaOther})`;
   return v.kind === "hidden" ? `@${v.text}` : `@@${v.text}`;
