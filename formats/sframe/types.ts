@@ -294,4 +294,22 @@ export interface SframeCheckFailure {
   readonly offset: number;
   readonly expected: string;
   readonly message: string;
+  /** The FDE (and FRE within it) being checked, for failures found while walking the section. */
+  readonly fdeIndex?: number;
+  readonly freIndex?: number;
+}
+
+/**
+ * The kernel's `struct unwind_frame` for one PC (include/linux/unwind_types.h), in this model's rule
+ * types: CFA SP_OFFSET/FP_OFFSET/REG_OFFSET(+DEREF) → `SframeCfaRule` base "sp"/"fp"/"reg";
+ * RETAIN → "same"; CFA_OFFSET(+DEREF) → "cfa"; REG_OFFSET(+DEREF) → "reg".
+ */
+export interface SframeKernelFrame {
+  readonly cfa: SframeCfaRule;
+  readonly ra: SframeRegRule;
+  readonly fp: SframeRegRule;
+  /** FRE with no data words (RA undefined). */
+  readonly outermost: boolean;
+  /** Signal-frame RFC: the FDE's signal bit (set only when that behaviour is enabled). */
+  readonly signal: boolean;
 }

@@ -1,0 +1,379 @@
+/**
+ * The Linux SFrame unwinder's reads of a registered section, modelled on `kernel/unwind/sframe.c`
+ * (sframe/core tree, V3 + FLEX): `__read_fde`, `__read_fre`, `__read_fre_datawords`, `__find_fde`,
+ * `__find_fre`. Addresses are 64-bit user addresses (bigint, wrapping like `unsigned long`); the
+ * section's memory is a byte array starting at `sframeStart` — a read outside it is a user-copy fault
+ * (-EFAULT), exactly where the kernel's `unsafe_copy_from_user` would fault on an unmapped page.
+ *
+ * Used by validate.ts (CONFIG_SFRAME_VALIDATION) and by `kernelFindFrame` (sframe_find_user).
+ */
+import {
+  SFRAME_FDE_TYPE_DEFAULT,
+  SFRAME_FDE_TYPE_FLEX,
+  SFRAME_V2_FDE_SIZE,
+  SFRAME_V3_FDE_ATTR_SIZE,
+  SFRAME_V3_FDE_INDEX_SIZE,
+  SFRAME_V3_FDE_TYPE_MASK,
+} from "./constants.ts";
+import type { SframeErrnoName } from "./types.ts";
+
+const MASK64 = (1n << 64n) - 1n;
+/** `unsigned long` addition. */
+export function addr64(a: bigint, b: bigint | number): bigint {
+  return (a + BigInt(b)) & MASK64;
+}
+
+/**
+ * What the kernel keeps for a registered section (`struct sframe_section`). Field names match
+ * kernel-shim's registry record, so one can be passed for the other.
+ */
+export interface SframeKernelSection {
+  readonly sframeStart: bigint;
+  readonly sframeEnd: bigint;
+  readonly textStart: bigint;
+  /** `text_start + text_length`: exclusive bound for function addresses in `__read_fde`. */
+  readonly textEnd: bigint;
+  readonly fdesStart: bigint;
+  readonly fresStart: bigint;
+  readonly fresEnd: bigint;
+  readonly numFdes: number;
+  /** Header fixed RA / FP offsets (`s8 ra_off`, `s8 fp_off`). */
+  readonly raOff: number;
+  readonly fpOff: number;
+  /** 3 (sframe/core); 2 models the v11/v12 series (20-byte FDEs, no attribute block, no FLEX). */
+  readonly version: number;
+}
+
+/** A failure inside a kernel read: errno plus the user address and what was expected there. */
+export class KernelReadFault {
+  constructor(
+    readonly errno: SframeErrnoName,
+    readonly check: string,
+    readonly addr: bigint,
+    readonly expected: string,
+    readonly message: string,
+  ) {}
+}
+
+/** The section's memory as the kernel reads it through `unsafe_get_user` (native byte order). */
+export class KernelMemory {
+  private readonly view: DataView;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly base: bigint,
+    readonly littleEndian: boolean,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  /** Byte index of [addr, addr+size) or -1 when any of it is outside the memory (a fault). */
+  index(addr: bigint, size: number): number {
+    const rel = (addr - this.base) & MASK64;
+    if (rel > BigInt(this.bytes.length - size) || this.bytes.length < size) return -1;
+    return Number(rel);
+  }
+  /** Unsigned (or signed) read of 1/2/4/8 bytes; undefined on a fault. */
+  read(addr: bigint, size: number, signed: boolean): number | undefined {
+    const i = this.index(addr, size);
+    if (i < 0) return undefined;
+    const le = this.littleEndian;
+    switch (size) {
+      case 1:
+        return signed ? this.view.getInt8(i) : this.view.getUint8(i);
+      case 2:
+        return signed ? this.view.getInt16(i, le) : this.view.getUint16(i, le);
+      case 4:
+        return signed ? this.view.getInt32(i, le) : this.view.getUint32(i, le);
+      default:
+        return undefined;
+    }
+  }
+  readI64(addr: bigint): bigint | undefined {
+    const i = this.index(addr, 8);
+    return i < 0 ? undefined : this.view.getBigInt64(i, this.littleEndian);
+  }
+}
+
+/** The arch's DWARF numbers for SFRAME_REG_SP / SFRAME_REG_FP (asm/unwind_sframe.h). */
+export interface KernelRegs {
+  readonly sp: number;
+  readonly fp: number;
+}
+export const X86_64_REGS: KernelRegs = { sp: 7, fp: 6 };
+
+/** `struct sframe_fde_internal`. */
+export interface KernelFde {
+  readonly index: number;
+  readonly fdeAddr: bigint;
+  readonly funcAddr: bigint;
+  readonly funcSize: number;
+  readonly fdaOff: number;
+  /** FRE offset of the first FRE (V3: past the attribute block). */
+  readonly fresOff: number;
+  readonly fresNum: number;
+  readonly info: number;
+  readonly info2: number;
+  readonly repSize: number;
+}
+
+/** `struct sframe_fre_internal` (before the data words are decoded). */
+export interface KernelFre {
+  readonly addr: bigint;
+  readonly size: number;
+  readonly ipOff: number;
+  readonly info: number;
+  readonly dwAddr: bigint;
+  readonly dwCount: number;
+  readonly dwSize: number;
+}
+
+/** Control word + offset per entity, as `__read_fre_datawords` leaves them. */
+export interface KernelDatawords {
+  readonly cfaCtl: number;
+  readonly cfaOff: number;
+  readonly raCtl: number;
+  readonly raOff: number;
+  readonly fpCtl: number;
+  readonly fpOff: number;
+}
+
+function fault(check: string, addr: bigint, expected: string, message: string): KernelReadFault {
+  return new KernelReadFault("EFAULT", check, addr, expected, message);
+}
+
+function fdeEntrySize(sec: SframeKernelSection): number {
+  return sec.version === 3 ? SFRAME_V3_FDE_INDEX_SIZE : SFRAME_V2_FDE_SIZE;
+}
+
+/** `__read_fde`: read FDE `i`, check its function lies in the text range and its FREs start in bounds. */
+export function readFde(mem: KernelMemory, sec: SframeKernelSection, i: number): KernelFde | KernelReadFault {
+  const fdeAddr = addr64(sec.fdesStart, i * fdeEntrySize(sec));
+  const v3 = sec.version === 3;
+  const startOff = v3 ? mem.readI64(fdeAddr) : mem.read(fdeAddr, 4, true);
+  const funcSize = mem.read(addr64(fdeAddr, v3 ? 8 : 4), 4, false);
+  const fresOffRaw = mem.read(addr64(fdeAddr, v3 ? 12 : 8), 4, false);
+  if (startOff === undefined || funcSize === undefined || fresOffRaw === undefined) {
+    return fault("__read_fde", fdeAddr, "FDE entry in readable memory", `FDE ${i}: copy of the FDE entry faulted`);
+  }
+  const funcAddr = addr64(fdeAddr, BigInt(startOff));
+  if (funcAddr < sec.textStart || funcAddr >= sec.textEnd) {
+    return new KernelReadFault(
+      "EINVAL",
+      "__read_fde",
+      fdeAddr,
+      `function address in [0x${sec.textStart.toString(16)}, 0x${sec.textEnd.toString(16)})`,
+      `FDE ${i}: function at 0x${funcAddr.toString(16)} is outside the registered text`,
+    );
+  }
+  if (!v3) {
+    // v11/v12 (V2): 20-byte FDEs carry num_fres/info/rep_size; FREs follow at fres_start + fres_off.
+    const fresNum = mem.read(addr64(fdeAddr, 12), 4, false);
+    const info = mem.read(addr64(fdeAddr, 16), 1, false);
+    const repSize = mem.read(addr64(fdeAddr, 17), 1, false);
+    if (fresNum === undefined || info === undefined || repSize === undefined) {
+      return fault("__read_fde", fdeAddr, "FDE entry in readable memory", `FDE ${i}: copy of the FDE entry faulted`);
+    }
+    return {
+      index: i,
+      fdeAddr,
+      funcAddr,
+      funcSize,
+      fdaOff: fresOffRaw,
+      fresOff: fresOffRaw,
+      fresNum,
+      info,
+      info2: 0,
+      repSize,
+    };
+  }
+  const fdaAddr = addr64(sec.fresStart, fresOffRaw);
+  if (addr64(fdaAddr, SFRAME_V3_FDE_ATTR_SIZE) > sec.fresEnd) {
+    return new KernelReadFault(
+      "EINVAL",
+      "__read_fde",
+      addr64(fdeAddr, 12),
+      `attribute block within the FRE sub-section (fres_off <= 0x${(sec.fresEnd - sec.fresStart - 5n).toString(16)})`,
+      `FDE ${i}: attribute block at FRE offset 0x${fresOffRaw.toString(16)} extends past fres_end`,
+    );
+  }
+  const fresNum = mem.read(fdaAddr, 2, false);
+  const info = mem.read(addr64(fdaAddr, 2), 1, false);
+  const info2 = mem.read(addr64(fdaAddr, 3), 1, false);
+  const repSize = mem.read(addr64(fdaAddr, 4), 1, false);
+  if (fresNum === undefined || info === undefined || info2 === undefined || repSize === undefined) {
+    return fault(
+      "__read_fde",
+      fdaAddr,
+      "attribute block in readable memory",
+      `FDE ${i}: copy of the attribute block faulted`,
+    );
+  }
+  return {
+    index: i,
+    fdeAddr,
+    funcAddr,
+    funcSize,
+    fdaOff: fresOffRaw,
+    fresOff: fresOffRaw + SFRAME_V3_FDE_ATTR_SIZE,
+    fresNum,
+    info,
+    info2,
+    repSize,
+  };
+}
+
+/** `__read_fre`: the FRE at `addr` of `fde` (start, info, where its data words are). */
+export function readFre(
+  mem: KernelMemory,
+  sec: SframeKernelSection,
+  fde: KernelFde,
+  addr: bigint,
+  j: number,
+): KernelFre | KernelReadFault {
+  const where = `FDE ${fde.index} FRE ${j}`;
+  const freType = fde.info & 0xf;
+  if (freType > 2) {
+    return fault("__read_fre", fde.fdeAddr, "FRE type 0, 1 or 2", `${where}: FRE type ${freType}`);
+  }
+  const addrSize = 1 << freType;
+  if (addr64(addr, addrSize + 1) > sec.fresEnd) {
+    return fault(
+      "__read_fre",
+      addr,
+      `FRE start and info before fres_end 0x${sec.fresEnd.toString(16)}`,
+      `${where}: FRE header extends past fres_end`,
+    );
+  }
+  const ipOff = mem.read(addr, addrSize, false);
+  if (ipOff === undefined) return fault("__read_fre", addr, "FRE in readable memory", `${where}: read faulted`);
+  if ((fde.info & 0x10) === 0 && ipOff > fde.funcSize) {
+    return fault(
+      "__read_fre",
+      addr,
+      `FRE start offset <= func_size (0x${fde.funcSize.toString(16)})`,
+      `${where}: start offset 0x${ipOff.toString(16)} lies beyond the function`,
+    );
+  }
+  const infoAddr = addr64(addr, addrSize);
+  const info = mem.read(infoAddr, 1, false);
+  if (info === undefined) return fault("__read_fre", infoAddr, "FRE in readable memory", `${where}: read faulted`);
+  const dwCount = (info >> 1) & 0xf;
+  const sizeCode = (info >> 5) & 3;
+  if (sizeCode > 2) {
+    return fault("__read_fre", infoAddr, "data-word size code 0, 1 or 2", `${where}: data-word size code 3`);
+  }
+  const dwSize = 1 << sizeCode;
+  const dwAddr = addr64(infoAddr, 1);
+  if (addr64(dwAddr, dwCount * dwSize) > sec.fresEnd) {
+    return fault(
+      "__read_fre",
+      infoAddr,
+      `data words before fres_end 0x${sec.fresEnd.toString(16)}`,
+      `${where}: ${dwCount} data words extend past fres_end`,
+    );
+  }
+  return { addr, size: addrSize + 1 + dwCount * dwSize, ipOff, info, dwAddr, dwCount, dwSize };
+}
+
+/** `__read_fre_datawords`: control words and offsets for CFA, RA, FP (DEFAULT and FLEX FDEs). */
+export function readDatawords(
+  mem: KernelMemory,
+  sec: SframeKernelSection,
+  fde: KernelFde,
+  fre: KernelFre,
+  where: string,
+  regs: KernelRegs = X86_64_REGS,
+): KernelDatawords | KernelReadFault {
+  if (fre.dwCount === 0) return { cfaCtl: 0, cfaOff: 0, raCtl: 0, raOff: 0, fpCtl: 0, fpOff: 0 };
+  let cur = fre.dwAddr;
+  let count = fre.dwCount;
+  const get = (signed: boolean): number | KernelReadFault => {
+    const v = mem.read(cur, fre.dwSize, signed);
+    if (v === undefined)
+      return fault("__read_fre_datawords", cur, "data word in readable memory", `${where}: read faulted`);
+    cur = addr64(cur, fre.dwSize);
+    return v;
+  };
+  const leftover = (): KernelReadFault =>
+    fault(
+      "__read_fre_datawords",
+      fre.addr,
+      "no data words beyond CFA/RA/FP",
+      `${where}: ${count} data word(s) left over`,
+    );
+  const fdeType = fde.info2 & SFRAME_V3_FDE_TYPE_MASK;
+  if (fdeType === SFRAME_FDE_TYPE_DEFAULT) {
+    const cfaOff = get(true);
+    if (cfaOff instanceof KernelReadFault) return cfaOff;
+    count--;
+    let raOff = sec.raOff;
+    if (!raOff && count) {
+      count--;
+      const v = get(true);
+      if (v instanceof KernelReadFault) return v;
+      raOff = v;
+    }
+    let fpOff = sec.fpOff;
+    if (!fpOff && count) {
+      count--;
+      const v = get(true);
+      if (v instanceof KernelReadFault) return v;
+      fpOff = v;
+    }
+    if (count) return leftover();
+    // Synthetic control word `(SFRAME_REG_FP or SFRAME_REG_SP) << 3 | 1`, as the kernel builds it.
+    const cfaReg = (fre.info & 1) === 1 ? regs.sp : regs.fp;
+    return {
+      cfaCtl: cfaReg * 8 + 1,
+      cfaOff,
+      raCtl: raOff ? 2 : 0,
+      raOff,
+      fpCtl: fpOff ? 2 : 0,
+      fpOff,
+    };
+  }
+  if (fdeType === SFRAME_FDE_TYPE_FLEX) {
+    if (count < 2)
+      return fault(
+        "__read_flex_fde_fre_datawords",
+        fre.addr,
+        "at least 2 data words",
+        `${where}: FLEX FRE with ${count} data word`,
+      );
+    const cfaCtl = get(false);
+    if (cfaCtl instanceof KernelReadFault) return cfaCtl;
+    const cfaOff = get(true);
+    if (cfaOff instanceof KernelReadFault) return cfaOff;
+    count -= 2;
+    const entity = (fixed: number): { ctl: number; off: number } | KernelReadFault => {
+      let off = fixed;
+      let ctl = off ? 2 : 0;
+      if (count >= 2) {
+        const c = get(false);
+        if (c instanceof KernelReadFault) return c;
+        count--;
+        if (c) {
+          const d = get(true);
+          if (d instanceof KernelReadFault) return d;
+          count--;
+          ctl = c;
+          off = d;
+        } else {
+          ctl = off ? 2 : 0; // padding: re-deduce from the header
+        }
+      }
+      return { ctl, off };
+    };
+    const ra = entity(sec.raOff);
+    if (ra instanceof KernelReadFault) return ra;
+    const fp = entity(sec.fpOff);
+    if (fp instanceof KernelReadFault) return fp;
+    if (count) return leftover();
+    return { cfaCtl, cfaOff, raCtl: ra.ctl, raOff: ra.off, fpCtl: fp.ctl, fpOff: fp.off };
+  }
+  return fault(
+    "__read_fre_datawords",
+    fde.fdeAddr,
+    "FDE type DEFAULT (0) or FLEX (1)",
+    `${where}: unknown FDE type ${fdeType}`,
+  );
+}
