@@ -41,6 +41,9 @@ import { relocatedSectionData } from "./relocate.ts";
  * for rows (trailing blanks included, as printf writes them).
  */
 
+/** What libsframe's getters return on error (`SFRAME_ERR`, sframe-api.h). */
+const SFRAME_ERR = -1;
+
 /** Which binutils' dumper to imitate. */
 export type SframeDumpStyle = "binutils-2.40" | "binutils-2.46";
 
@@ -139,9 +142,10 @@ function dumpV240(data: SframeSectionData, secAddr: bigint): string {
       const fp = getters.fp(fre);
       // 2.40's RA getter fails when the header fixes the RA offset (AMD64), so RA shows `u` there.
       const ra = h.cfaFixedRaOffset !== SFRAME_CFA_FIXED_RA_INVALID ? undefined : getters.word(fre, 1);
-      const raStr = ra === undefined ? "u" : `c${signedStr(ra)}${fre.mangledRa ? "[s]" : "   "}`;
+      const raStr = `${ra === undefined ? "u" : `c${signedStr(ra)}`}${fre.mangledRa ? "[s]" : "   "}`;
       out.push(
-        `\n    ${hex16(rowPc(fde, fre, pc, mask))}  ${pad(`${fre.cfaBaseReg ? "sp" : "fp"}+${cfa ?? 0}`, 10)}${pad(
+        // A getter that fails returns SFRAME_ERR (-1): a row without data words shows `sp+-1`.
+        `\n    ${hex16(rowPc(fde, fre, pc, mask))}  ${pad(`${fre.cfaBaseReg ? "sp" : "fp"}+${cfa ?? SFRAME_ERR}`, 10)}${pad(
           fp === undefined ? "u" : `c${signedStr(fp)}`,
           10,
         )}${pad(raStr, 13)}`,
@@ -210,7 +214,7 @@ function dumpV246(data: SframeSectionData, secAddr: bigint): string {
 
 /** CFA, FP and RA columns of a DEFAULT FDE row (2.46 `dump_sframe_func_fre_simple`). */
 function simpleColumns(g: Getters, fre: SframeFre, version: number): [string, string, string] {
-  const cfa = `${fre.cfaBaseReg ? "sp" : "fp"}+${g.cfa(fre) ?? 0}`;
+  const cfa = `${fre.cfaBaseReg ? "sp" : "fp"}+${g.cfa(fre) ?? SFRAME_ERR}`;
   const fpOff = g.fp(fre);
   let fp = "u";
   if (fpOff !== undefined) fp = g.s390xRegnum(fpOff, version) ? `r${fpOff >> 1}` : `c${signedStr(fpOff)}`;
@@ -279,7 +283,9 @@ class Getters {
     return v * SFRAME_S390X_CFA_OFFSET_ALIGNMENT_FACTOR - SFRAME_S390X_CFA_OFFSET_ADJUSTMENT;
   }
   fp(fre: SframeFre): number | undefined {
-    if (this.fixedFp !== SFRAME_CFA_FIXED_FP_INVALID) return this.fixedFp;
+    // 2.40's getter fails when the header fixes the FP offset ("gather it from the header"); 2.46
+    // returns the fixed value.
+    if (this.fixedFp !== SFRAME_CFA_FIXED_FP_INVALID) return this.modern ? this.fixedFp : undefined;
     return this.word(fre, this.fixedRa !== SFRAME_CFA_FIXED_RA_INVALID ? 1 : 2);
   }
   ra(fre: SframeFre): number | undefined {
