@@ -70,7 +70,10 @@ export function formatLookupLine(r: SframeLookupResult): string {
   return `${pc}: fde[${r.fde.index}] start=0x${r.funcAddress.toString(16)} size=${r.fde.funcSize} ${formatFreRow(r.fde, r.fre, r.row)}`;
 }
 
-/** `fre[1] +0x6 cfa=sp+24 fp=u ra=c-8` — the fixtures' notation for an FRE and its row. */
+/**
+ * `fre[1] +0x6 cfa=sp+24 fp=u ra=c-8` — the fixtures' notation for an FRE and its row (FLEX rows:
+ * `cfa=r10+0 fp=(r6+0) ra=padding(default rule) raw=[0x51,0x0,0x0,0x33,0x0]`).
+ */
 export function formatFreRow(fde: SframeFde, fre: SframeFre, row: SframeRow): string {
   const head = `fre[${fre.index}] +0x${fre.startOffset.toString(16)}`;
   if (row.outermost || !row.cfa) return `${head} RA-undefined (outermost frame)`;
@@ -85,7 +88,9 @@ export function formatFreRow(fde: SframeFde, fre: SframeFre, row: SframeRow): st
   }
   const fp = ruleText(row.fp, row.fpSource, flex);
   const ra = ruleText(row.ra, row.raSource, flex);
-  return `${head} cfa=${cfa} fp=${fp} ra=${ra}`;
+  // FLEX rows also show their raw words (control words and displacements, as stored).
+  const raw = flex ? ` raw=[${fre.dataWords.map((w) => `0x${w.toString(16)}`).join(",")}]` : "";
+  return `${head} cfa=${cfa} fp=${fp} ra=${ra}${raw}`;
 }
 
 function ruleText(rule: SframeRegRule, source: SframeRow["raSource"], flex: boolean): string {

@@ -1,0 +1,140 @@
+/**
+ * `ldsim sframe dump|lookup` end to end through the CLI entry point: dumps equal the real objdump's
+ * output stored with the fixtures; lookups give, for every PC libsframe 2.46 answered in the
+ * fixtures' `*.sframe-lookup.txt`, the same FDE and the same row; failures are one line on stderr
+ * and a non-zero exit status.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { main } from "../../cli/main.ts";
+import { FIXTURES, fixtureBinaries, parseLookup } from "../formats/sframe/fixture-files.ts";
+
+interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function run(...argv: string[]): Promise<RunResult> {
+  let stdout = "";
+  let stderr = "";
+  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+    stdout += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("latin1");
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+    stderr += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("latin1");
+    return true;
+  });
+  try {
+    const code = await main(argv);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+afterEach(() => {
+  process.exitCode = undefined;
+});
+
+describe("ldsim sframe dump", () => {
+  it.each(fixtureBinaries().map((b) => [b.name, b.path]))("%s: objdump --sframe text", async (name, path) => {
+    const base = name.split("/").at(-1) as string;
+    const want = readFileSync(`${path}.sframe.txt`, "latin1").replace(`\n${base}:`, `\n${path}:`);
+    const r = await run("sframe", "dump", path);
+    expect(r).toEqual({ code: 0, stdout: want, stderr: "" });
+  });
+
+  it("dumps several files one after the other, as objdump does", async () => {
+    const a = join(FIXTURES, "v3/s390x/liba.so");
+    const b = join(FIXTURES, "v1/x86_64/main");
+    const r = await run("sframe", "dump", a, b);
+    const wa = readFileSync(`${a}.sframe.txt`, "latin1").replace("\nliba.so:", `\n${a}:`);
+    const wb = readFileSync(`${b}.sframe.txt`, "latin1").replace("\nmain:", `\n${b}:`);
+    expect(r.stdout).toBe(wa + wb);
+  });
+
+  it("fails with one line for a file without .sframe and for a missing file", async () => {
+    const noSframe = await run("sframe", "dump", "/bin/true");
+    expect(noSframe.code).toBe(1);
+    expect(noSframe.stderr).toMatch(/^ldsim: .*no \.sframe section\n$/);
+    const missing = await run("sframe", "dump", "/nonexistent/file");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.split("\n").filter(Boolean)).toHaveLength(1);
+  });
+
+  it("rejects an unknown --style", async () => {
+    const r = await run("sframe", "dump", "--style", "2.99", join(FIXTURES, "v1/x86_64/main"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/unknown --style/);
+  });
+});
+
+describe("ldsim sframe lookup", () => {
+  const linked = ["x86_64", "aarch64", "s390x"].flatMap((arch) =>
+    ["liba.so", "libb.so", "main"].map((f) => `v3/${arch}/${f}`),
+  );
+
+  it.each(linked)("%s: the row libsframe 2.46 found for every PC in the fixture", async (name) => {
+    const path = join(FIXTURES, name);
+    const expected = parseLookup(readFileSync(`${path}.sframe-lookup.txt`, "utf8"));
+    const queries = expected.fdes.flatMap((fde) =>
+      fde.fres.flatMap((fre) =>
+        fre.query?.result === "ok"
+          ? [
+              {
+                pc: fre.query.pc,
+                line: `fde[${fde.index}] start=0x${fde.start.toString(16)} size=${fde.size} fre[${fre.index}] +0x${fre.start.toString(16)} ${fre.rules}`,
+              },
+            ]
+          : [],
+      ),
+    );
+    expect(queries.length).toBeGreaterThan(0);
+    const r = await run("sframe", "lookup", path, ...queries.map((q) => `0x${q.pc.toString(16)}`));
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(queries.map((q) => `0x${q.pc.toString(16)}: ${q.line}\n`).join(""));
+  });
+
+  it("--json carries the FDE, FRE and interpreted row", async () => {
+    const r = await run("sframe", "lookup", "--json", join(FIXTURES, "v3/x86_64/libb.so"), "0x1026", "4521");
+    expect(r.code).toBe(0);
+    const [plt, other] = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    expect(plt).toMatchObject({
+      pc: "0x1026",
+      ok: true,
+      fde: { index: 0, start: "0x1020", size: 16, pcType: "inc", fdeType: "default" },
+      fre: { index: 1, startOffset: 6 },
+      row: { cfa: { base: "sp", offset: 24, deref: false }, outermost: false },
+      text: "fre[1] +0x6 cfa=sp+24 fp=u ra=c-8",
+    });
+    expect(other).toMatchObject({ pc: "0x11a9", ok: true });
+  });
+
+  it("reports a PC outside every function on stderr, one line, exit 1, and still prints the others", async () => {
+    const r = await run("sframe", "lookup", join(FIXTURES, "v3/x86_64/liba.so"), "0x1120", "0x10");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^0x1120: fde\[3\] /);
+    expect(r.stderr).toMatch(/^ldsim: sframe lookup: liba\.so: 0x10: SFRAME_ERR_FDE_NOTFOUND: .*\n$/);
+  });
+
+  it("refuses an unsorted (relocatable) section as libsframe does", async () => {
+    const r = await run("sframe", "lookup", join(FIXTURES, "v3/x86_64/liba.o"), "0");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/SFRAME_ERR_FDE_NOTSORTED/);
+  });
+
+  it("rejects a malformed address and a file without SFrame data with one line", async () => {
+    const bad = await run("sframe", "lookup", join(FIXTURES, "v3/x86_64/liba.so"), "zz");
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe("ldsim: bad address 'zz' (expected 0x-prefixed hex or decimal)\n");
+    const none = await run("sframe", "lookup", "/bin/true", "0x1000");
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/^ldsim: .*no PT_GNU_SFRAME segment or \.sframe section\n$/);
+  });
+});
