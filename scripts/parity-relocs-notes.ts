@@ -12,6 +12,8 @@ import { ElfFile } from "../formats/elf/file.ts";
 const args = process.argv.slice(2);
 const opt = args.find((a) => a === "-r" || a === "-n") ?? "-r";
 const verbose = args.includes("-v");
+// --no-wide: compare readelf without -W against the formatters with wide: false.
+const wide = !args.includes("--no-wide");
 let files = args.filter((a) => !a.startsWith("-"));
 if (files.length === 0) files = readFileSync(0, "latin1").split("\n").filter(Boolean);
 let same = 0;
@@ -20,7 +22,7 @@ const bad: string[] = [];
 for (const f of files) {
   let expected: string;
   try {
-    expected = execFileSync("readelf", [opt, "-W", f], {
+    expected = execFileSync("readelf", wide ? [opt, "-W", f] : [opt, f], {
       encoding: "latin1",
       env: { ...process.env, LC_ALL: "C" },
       stdio: ["ignore", "pipe", "ignore"],
@@ -33,7 +35,7 @@ for (const f of files) {
   let actual: string;
   const elf = ElfFile.openPath(f);
   try {
-    actual = opt === "-r" ? formatRelocations(elf, { wide: true }) : formatNotes(elf, { wide: true });
+    actual = opt === "-r" ? formatRelocations(elf, { wide }) : formatNotes(elf, { wide });
   } catch (e) {
     actual = `<exception ${(e as Error).message}>`;
   } finally {
@@ -50,5 +52,5 @@ for (const f of files) {
     }
   }
 }
-console.log(`readelf ${opt} -W: ${total} files, ${same} identical`);
+console.log(`readelf ${opt}${wide ? " -W" : ""}: ${total} files, ${same} identical`);
 if (bad.length) console.log(`differ: ${bad.slice(0, 20).join(" ")}${bad.length > 20 ? " ..." : ""}`);

@@ -50,22 +50,22 @@ interface DynamicFacts {
   readonly hasDynamicRelocs: boolean;
 }
 
-/** A symbol as readelf's get_elf_symbols leaves it (st_shndx widened past SHN_LORESERVE). */
-interface Sym {
+/** A symbol as readelf's get_elf_symbols leaves it. */
+export interface ReadelfSym {
   readonly name: number;
   readonly info: number;
   readonly shndx: number;
   readonly value: bigint;
 }
 
-interface SymTab {
-  readonly syms: readonly Sym[];
+export interface ReadelfSymtab {
+  readonly syms: readonly ReadelfSym[];
   readonly strtab: Uint8Array | undefined;
   readonly isDynsym: boolean;
 }
 
 /** readelf `get_data`: the bytes, or undefined when the range is not inside the file. */
-function fileBytes(elf: ElfFile, offset: bigint, length: bigint): Uint8Array | undefined {
+export function fileBytes(elf: ElfFile, offset: bigint, length: bigint): Uint8Array | undefined {
   const size = BigInt(elf.source.size);
   if (offset < 0n || length < 0n || offset > size || length > size - offset) return undefined;
   return elf.source.read(Number(offset), Number(length));
@@ -139,7 +139,7 @@ function dynamicFacts(elf: ElfFile): DynamicFacts {
 }
 
 /** readelf `get_symtab` / `get_{32,64}bit_elf_symbols`; undefined where readelf gives up. */
-function readSymtab(elf: ElfFile, symsec: SectionHeader): SymTab | undefined {
+export function readelfSymtab(elf: ElfFile, symsec: SectionHeader): ReadelfSymtab | undefined {
   if (symsec.size === 0n) return undefined;
   if (symsec.entsize === 0n || symsec.entsize > symsec.size) return undefined;
   if (symsec.size > BigInt(elf.source.size)) return undefined;
@@ -158,7 +158,7 @@ function readSymtab(elf: ElfFile, symsec: SectionHeader): SymTab | undefined {
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const le = elf.littleEndian;
   const count = Number(number);
-  const syms: Sym[] = new Array(count);
+  const syms: ReadelfSym[] = new Array(count);
   const stride = Number(natural);
   for (let j = 0; j < count; j++) {
     const o = j * stride;
@@ -208,7 +208,13 @@ function u32At(elf: ElfFile, b: Uint8Array, i: number): number {
 }
 
 /** binutils readelf.c `get_symbol_version_string`, including its `<corrupt>` answers. */
-function symbolVersion(elf: ElfFile, dyn: DynamicFacts, tab: SymTab, si: number, sym: Sym): VersionInfo | undefined {
+function symbolVersion(
+  elf: ElfFile,
+  dyn: DynamicFacts,
+  tab: ReadelfSymtab,
+  si: number,
+  sym: ReadelfSym,
+): VersionInfo | undefined {
   if (!tab.isDynsym || dyn.versym === 0n) return undefined;
   const strtab = tab.strtab;
   const strName = (off: number) => (strtab && off < strtab.length ? cString(strtab, off) : "<corrupt>");
@@ -351,7 +357,7 @@ function dumpRelocations(
   offset: bigint,
   size: bigint,
   kind: RelocationKind | "relr",
-  tab: SymTab | undefined,
+  tab: ReadelfSymtab | undefined,
   dyn: DynamicFacts,
   wide: boolean,
 ): string {
@@ -379,7 +385,7 @@ function dumpRelocations(
     else line += wide ? rtype.padEnd(22) : rtype.slice(0, 17).padEnd(17);
     if (rel.sym !== 0) {
       if (tab && rel.sym < tab.syms.length) {
-        const sym = tab.syms[rel.sym] as Sym;
+        const sym = tab.syms[rel.sym] as ReadelfSym;
         const ver = symbolVersion(elf, dyn, tab, rel.sym, sym);
         const verText = ver ? `${ver.kind === "public" ? "@@" : "@"}${ver.name}` : "";
         line += " ";
@@ -433,7 +439,7 @@ export function formatRelocations(elf: ElfFile, opts: ReadelfOptions): string {
     if (sec.link !== 0 && sec.link < sections.length) {
       const symsec = sections[sec.link] as SectionHeader;
       if (symsec.type !== SHT_SYMTAB && symsec.type !== SHT_DYNSYM) continue;
-      const tab = readSymtab(elf, symsec);
+      const tab = readelfSymtab(elf, symsec);
       if (!tab) continue;
       out.push(dumpRelocations(elf, sec.offset, sec.size, kind, tab, dyn, wide));
     } else {
