@@ -64,7 +64,7 @@ export interface DynamicSpec {
   readonly symbols?: readonly DynamicSymbolSpec[];
   /** Which symbol hash tables to build (default "both"). */
   readonly hashStyle?: "gnu" | "sysv" | "both";
-  /** REL or RELA for .rel(a).dyn and .rel(a).plt (default: RELA on ELF64 and non-i386, REL on i386). */
+  /** REL or RELA for .rel(a).dyn and .rel(a).plt (default: REL on i386, ARM and MIPS as their psABIs use; RELA elsewhere). */
   readonly relocationForm?: "rela" | "rel";
   readonly relocations?: readonly RelocationSpec[];
   /** PLT relocations (DT_JMPREL); usually jump-slot relocations of .got.plt slots. */

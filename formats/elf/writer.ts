@@ -244,7 +244,8 @@ class Assembler {
     this.pageSize = desc.pageSize ?? 0x1000;
     this.etype = desc.type === "rel" ? ET_REL : desc.type === "exec" ? ET_EXEC : ET_DYN;
     this.base = desc.baseAddress ?? (this.etype === ET_EXEC ? (this.is64 ? 0x400000n : 0x8048000n) : 0n);
-    this.relForm = desc.dynamic?.relocationForm ?? (this.machine === EM_386 || !this.is64 ? "rel" : "rela");
+    // i386, ARM and MIPS use REL in dynamic objects; the other psABIs use RELA.
+    this.relForm = desc.dynamic?.relocationForm ?? ([EM_386, 40, 8].includes(this.machine) ? "rel" : "rela");
     if (this.etype === ET_REL && (desc.dynamic || desc.interp)) {
       throw new LdsimError("ELF writer: a relocatable object (ET_REL) has no dynamic section or interpreter");
     }
