@@ -48,7 +48,8 @@ export function findFdeIndex(section: SframeSection, pc: number): number {
  * Differences from libsframe, where libsframe has undefined behaviour: an FRE outside the FRE
  * sub-section or with an invalid FRE type / data-word size is reported (code "bounds" /
  * SFRAME_ERR_FRE_INVAL) instead of read; PC type MASK with rep_size 0 is SFRAME_ERR_FDE_INVAL instead
- * of a division by zero.
+ * of a division by zero. V1 FDEs have no rep_size: a V1 PC-MASK FDE is searched like PC-INC, as
+ * libsframe 2.40 (the last libsframe reading V1) does.
  *
  * Decodes only the probed FDE table entries and the FREs of one function; builds objects only for
  * the result.
@@ -73,7 +74,8 @@ export function findFre(section: SframeSection, pc: number): SframeFreLookup {
   }
   const addrSize = freAddrSize(fde.freType);
   if (addrSize === 0) return fail("SFRAME_ERR_FRE_INVAL", `FDE ${idx} has invalid FRE type ${fde.freType}`);
-  const mask = fde.pcType === "mask";
+  // V1 has no rep_size: libsframe 2.40, the last reader of V1, searches PC-MASK FDEs like PC-INC ones.
+  const mask = fde.pcType === "mask" && fde.version !== 1;
   if (mask && fde.repSize === 0) return fail("SFRAME_ERR_FDE_INVAL", `FDE ${idx} has PC type MASK with rep_size 0`);
 
   const dv = section.view;
