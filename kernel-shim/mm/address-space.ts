@@ -183,6 +183,37 @@ export class AddressSpace {
     return 0;
   }
 
+  /**
+   * Install a VMA exactly as given, without merging (kernel-internal: exec's own mappings built
+   * elsewhere, or tests replaying a real process's /proc/self/maps). The range must be page-aligned
+   * and free. `flags` are vm_flags (VM_MAY* are added for the access bits present when omitted).
+   * Returns 0, -EINVAL or -EEXIST.
+   */
+  installVma(spec: {
+    readonly start: number;
+    readonly end: number;
+    readonly flags: number;
+    readonly file?: OpenFile | undefined;
+    readonly pgoff?: number;
+    readonly special?: string | undefined;
+    readonly anonName?: string | undefined;
+  }): number {
+    const ps = this.pageSize;
+    if (spec.start % ps !== 0 || spec.end % ps !== 0 || spec.end <= spec.start) return -Errno.EINVAL;
+    if (this.tree.firstIntersecting(spec.start, spec.end)) return -Errno.EEXIST;
+    this.tree.insert({
+      start: spec.start,
+      end: spec.end,
+      flags: spec.flags,
+      file: spec.file,
+      pgoff: spec.pgoff ?? (spec.file ? 0 : spec.start / ps),
+      special: spec.special,
+      anonName: spec.anonName,
+      anonVma: 0,
+    });
+    return 0;
+  }
+
   // ---- lookup ---------------------------------------------------------------------------------
 
   /** The VMA containing `addr`, or undefined. O(log n). */
