@@ -1,7 +1,8 @@
 /**
  * Parity sweep for the ELF-B formatters: `readelf -W <opt>` (GNU readelf 2.40) against
  * formatSymbols/formatVersions over a list of files. Usage:
- *   tsx scripts/parity-elf-symbols.ts [--show N] <option: -s|--dyn-syms|-V> < file-list
+ *   tsx scripts/parity-elf-symbols.ts [--show N] [--narrow] <option: -s|--dyn-syms|-V> < file-list
+ * (--narrow compares readelf without -W, i.e. 80-column truncated names).
  * Prints "N files, M identical" and the first differing files.
  */
 import { execFileSync } from "node:child_process";
@@ -16,6 +17,11 @@ if (args[0] === "--show") {
   show = Number(args[1]);
   args.splice(0, 2);
 }
+let wide = true;
+if (args[0] === "--narrow") {
+  wide = false;
+  args.shift();
+}
 const opt = args[0] ?? "-s";
 const files = readFileSync(0, "latin1").split("\n").filter(Boolean);
 let total = 0;
@@ -24,7 +30,7 @@ const bad: string[] = [];
 for (const f of files) {
   let expected: string;
   try {
-    expected = execFileSync("readelf", ["-W", opt, f], {
+    expected = execFileSync("readelf", wide ? ["-W", opt, f] : [opt, f], {
       encoding: "latin1",
       maxBuffer: 1 << 30,
       stdio: ["ignore", "pipe", "ignore"],
@@ -42,8 +48,8 @@ for (const f of files) {
     try {
       actual =
         opt === "-V"
-          ? formatVersions(elf, { wide: true })
-          : formatSymbols(elf, opt === "-s" ? { wide: true, syms: true } : { wide: true, dynSyms: true });
+          ? formatVersions(elf, { wide })
+          : formatSymbols(elf, opt === "-s" ? { wide, syms: true } : { wide, dynSyms: true });
     } finally {
       elf.close();
     }
@@ -53,5 +59,5 @@ for (const f of files) {
   if (actual === expected) same++;
   else bad.push(f);
 }
-console.log(`readelf -W ${opt}: ${total} files, ${same} identical`);
+console.log(`readelf ${wide ? "-W " : ""}${opt}: ${total} files, ${same} identical`);
 for (const f of bad.slice(0, show)) console.log(`  differs: ${f}`);

@@ -206,7 +206,12 @@ function walkVersions(elf: ElfFile, info: ReadelfDynamicInfo, vers: number, defi
  * readelf `print_symbol`: printable ASCII as is, control characters as ^X, other bytes raw. With -W
  * nothing is cut; otherwise names longer than `width` end in "[...]".
  */
-function printSymbolName(name: string, width: number, wide: boolean): string {
+function printSymbolName(name: string, requested: number, wide: boolean): string {
+  // A negative width asks for the name padded out to -width (readelf passes one when the version
+  // suffix alone overflows the 21 columns); zero prints nothing.
+  const extraPadding = requested < 0;
+  const width = Math.abs(requested);
+  if (width === 0) return "";
   let remaining = wide ? Number.MAX_SAFE_INTEGER : width;
   let dots = false;
   if (!wide && name.length > width) {
@@ -229,6 +234,7 @@ function printSymbolName(name: string, width: number, wide: boolean): string {
     }
   }
   if (dots) out += "[...]";
+  if (extraPadding && out.length < width) out = out.padEnd(width);
   return out;
 }
 
@@ -377,10 +383,18 @@ function dumpSymbolSection(elf: ElfFile, sec: SectionHeader, info: ReadelfDynami
   return lines.join("");
 }
 
-/** `readelf -s` (both tables, section order) or `--dyn-syms` (SHT_DYNSYM only). */
+/**
+ * `readelf -s` (both tables, section order) or `--dyn-syms` (SHT_DYNSYM only); with both, -s wins
+ * as in readelf. Returns "" when neither is selected.
+ */
 export function formatSymbols(elf: ElfFile, opts: ReadelfOptions): string {
   const all = opts.syms === true;
   if (!all && opts.dynSyms !== true) return "";
+  // readelf 2.40 `process_symbol_table`: without section headers --dyn-syms prints nothing and -s
+  // one line (it does not fall back to DT_SYMTAB unless -D is given).
+  if (elf.sections.length === 0) {
+    return all ? "\nDynamic symbol information is not available for displaying symbols.\n" : "";
+  }
   const info = readelfDynamicInfo(elf);
   const parts: string[] = [];
   for (const sec of elf.sections) {

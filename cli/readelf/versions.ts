@@ -13,6 +13,7 @@ import type { ReadelfOptions } from "./options.ts";
 
 const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
+const SHT_STRTAB = 3;
 const SHT_NOBITS = 8;
 const SHT_GNU_VERDEF = 0x6ffffffd;
 const SHT_GNU_VERNEED = 0x6ffffffe;
@@ -74,16 +75,20 @@ export function readelfDynamicInfo(elf: ElfFile): ReadelfDynamicInfo {
   } catch {
     phdrs = [];
   }
+  let secs: readonly SectionHeader[] = [];
+  try {
+    secs = elf.sections;
+  } catch {
+    secs = [];
+  }
+  // process_section_headers runs first and takes the dynamic strings from a STRTAB named .dynstr;
+  // DT_STRTAB/DT_STRSZ are used only when that gave none.
+  const dynstr = secs.find((s) => s.type === SHT_STRTAB && s.name === ".dynstr");
+  if (dynstr && dynstr.size !== 0n) strings = fileBytes(elf, dynstr.offset, Number(dynstr.size));
   for (const ph of phdrs) {
     if (ph.type !== PT_DYNAMIC) continue;
     addr = ph.offset;
     size = ph.filesz;
-    let secs: readonly SectionHeader[] = [];
-    try {
-      secs = elf.sections;
-    } catch {
-      secs = [];
-    }
     if (secs.length > 0) {
       const sec = secs.find((s) => s.name === ".dynamic");
       if (sec && sec.size !== 0n) {
@@ -309,6 +314,9 @@ function formatVerneed(elf: ElfFile, sec: SectionHeader, info: ReadelfDynamicInf
 /** Upper bound on chain steps in the per-entry lookups (readelf has none; a looping chain would hang it). */
 const MAX_CHAIN_STEPS = 1 << 16;
 
+/** versymName result meaning "readelf broke out of the cell": print the index only. */
+const ABANDON = Symbol("abandon");
+
 /** The versym -V column name for `value` (readelf's walk of DT_VERNEED then DT_VERDEF). */
 function versymName(
   elf: ElfFile,
@@ -316,7 +324,7 @@ function versymName(
   value: number,
   strtab: Uint8Array,
   strSize: bigint,
-): string | undefined {
+): string | typeof ABANDON | undefined {
   const le = elf.littleEndian;
   let name: string | undefined;
   const invalid = "*invalid*";
@@ -378,7 +386,8 @@ function versymName(
     }
     if (!failed && vdNdx === want) {
       const evda = fileBytes(elf, offset - BigInt(vdNext) + BigInt(vdAux), 8);
-      if (!evda) return name;
+      // readelf's `break` here leaves the whole switch case: no name and no padding for this cell.
+      if (!evda) return ABANDON;
       const vdaName = new DataView(evda.buffer, evda.byteOffset, 8).getUint32(0, le);
       if (BigInt(vdaName) >= strSize) name = invalid;
       else if (name !== undefined && name !== invalid) name = "*both*";
@@ -427,6 +436,10 @@ function formatVersym(elf: ElfFile, sec: SectionHeader, info: ReadelfDynamicInfo
         continue;
       }
       const name = versymName(elf, info, d, strtab, strSec.size);
+      if (name === ABANDON) {
+        out += cell;
+        continue;
+      }
       if (name !== undefined) cell += `(${name}${")".padEnd(Math.abs(12 - name.length))}`; // C: a negative `*` width left-justifies
       if (cell.length < 18) cell += " ".repeat(18 - cell.length);
       out += cell;
