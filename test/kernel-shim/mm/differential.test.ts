@@ -41,15 +41,15 @@ describe.skipIf(reason !== "")("mm differential vs the real kernel", () => {
   if (reason === "") execFileSync("gcc", ["-O1", "-Wall", "-o", exe, join(here, "mmdiff.c")]);
 
   for (const seed of Array.from(
-    { length: Number(process.env.MMDIFF_SEEDS ?? 12) },
-    (_, i) => i + 1 + Number(process.env.MMDIFF_SEED0 ?? 0),
+    { length: Number(process.env["MMDIFF_SEEDS"] ?? 12) },
+    (_, i) => i + 1 + Number(process.env["MMDIFF_SEED0"] ?? 0),
   )) {
     it(`seed ${seed}: 300 ops, return values, faults and maps agree`, () => {
       const file = join(dir, `data-${seed}`);
       const rnd = prng(seed * 7919);
       const content = Uint8Array.from({ length: FILE_SIZE }, () => 1 + Math.floor(rnd() * 255));
       writeFileSync(file, content);
-      const ops = generateOps(seed, Number(process.env.MMDIFF_OPS ?? 300), WINDOW_PAGES);
+      const ops = generateOps(seed, Number(process.env["MMDIFF_OPS"] ?? 300), WINDOW_PAGES);
       const real = execFileSync(
         "sh",
         ["-c", `ulimit -s 8192; exec setarch -R "$0" "$1" "$2"`, exe, file, WINDOW_PAGES.toString(16)],
