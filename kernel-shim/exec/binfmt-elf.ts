@@ -1,4 +1,14 @@
-import { ET_DYN, ET_EXEC, PF_R, PF_W, PF_X, PT_GNU_SFRAME, PT_GNU_STACK, PT_INTERP, PT_LOAD } from "../../formats/elf/constants.ts";
+import {
+  ET_DYN,
+  ET_EXEC,
+  PF_R,
+  PF_W,
+  PF_X,
+  PT_GNU_SFRAME,
+  PT_GNU_STACK,
+  PT_INTERP,
+  PT_LOAD,
+} from "../../formats/elf/constants.ts";
 import { Errno, type ErrnoName } from "../errno.ts";
 import { type FsFile, isReg, X_OK } from "../fs/types.ts";
 import { AddressSpace } from "../mm/address-space.ts";
@@ -17,7 +27,16 @@ import { zeroRegisters } from "../process/registers.ts";
 import { type ExecArchProfile, execProfile } from "./arch-profile.ts";
 import { ExecRandom } from "./aslr.ts";
 import * as AT from "./auxv.ts";
-import { BINPRM_BUF_SIZE, decodeHeader, ELF64_PHDR_SIZE, elfRead, hasElfMagic, type KElfHeader, type KPhdr, loadElfPhdrs } from "./elf-read.ts";
+import {
+  BINPRM_BUF_SIZE,
+  decodeHeader,
+  ELF64_PHDR_SIZE,
+  elfRead,
+  hasElfMagic,
+  type KElfHeader,
+  type KPhdr,
+  loadElfPhdrs,
+} from "./elf-read.ts";
 import { copyArgStrings, createElfTables } from "./initial-stack.ts";
 import { resolvePath } from "./path.ts";
 
@@ -82,7 +101,11 @@ function openExec(proc: Process, path: string): ExecFile | ErrnoName {
 
 /** `make_prot` (arch_elf_adjust_prot is the identity on x86_64/arm64-without-BTI/s390x). */
 function makeProt(pFlags: number): number {
-  return ((pFlags & PF_R) !== 0 ? PROT_READ : 0) | ((pFlags & PF_W) !== 0 ? PROT_WRITE : 0) | ((pFlags & PF_X) !== 0 ? PROT_EXEC : 0);
+  return (
+    ((pFlags & PF_R) !== 0 ? PROT_READ : 0) |
+    ((pFlags & PF_W) !== 0 ? PROT_WRITE : 0) |
+    ((pFlags & PF_X) !== 0 ? PROT_EXEC : 0)
+  );
 }
 
 /** Kernel address arithmetic: unsigned long, wrapping at 2^64. */
@@ -113,7 +136,8 @@ class Loader {
   }
   /** vm_mmap's result as the kernel's unsigned long (an error is a huge value). */
   vmMmap(file: OpenFile | undefined, addr: bigint, len: bigint, prot: number, flags: number, off: bigint): bigint {
-    if (len > BigInt(Number.MAX_SAFE_INTEGER) || addr > BigInt(Number.MAX_SAFE_INTEGER)) return u(-BigInt(Errno.ENOMEM));
+    if (len > BigInt(Number.MAX_SAFE_INTEGER) || addr > BigInt(Number.MAX_SAFE_INTEGER))
+      return u(-BigInt(Errno.ENOMEM));
     return u(BigInt(this.mm.mmap(addr, len, prot, flags, file, off)));
   }
 
@@ -144,7 +168,14 @@ class Loader {
   /** `vm_brk_flags`: an anonymous rw mapping (plus exec if asked) for the bss beyond the file pages. */
   vmBrk(start: bigint, len: bigint, exec: boolean): bigint {
     if (len === 0n) return 0n;
-    const r = this.vmMmap(undefined, start, len, PROT_READ | PROT_WRITE | (exec ? PROT_EXEC : 0), MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0n);
+    const r = this.vmMmap(
+      undefined,
+      start,
+      len,
+      PROT_READ | PROT_WRITE | (exec ? PROT_EXEC : 0),
+      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+      0n,
+    );
     return this.badAddr(r) ? r : 0n;
   }
 

@@ -1,5 +1,5 @@
-import type { MappedInode } from "../mm/vma.ts";
 import { devMajor, devMinor, type FsFile, type FsStat } from "../fs/types.ts";
+import type { MappedInode } from "../mm/vma.ts";
 
 /**
  * One MappedInode per (st_dev, st_ino), as the kernel has one struct inode per file: every open and

@@ -1,4 +1,4 @@
-import { NO_SFRAME_REGISTRAR, type ExecSframeRegistrar } from "../exec/sframe-hook.ts";
+import { type ExecSframeRegistrar, NO_SFRAME_REGISTRAR } from "../exec/sframe-hook.ts";
 import type { KernelFs } from "../fs/types.ts";
 import type { MmArch } from "../mm/layout-constants.ts";
 import type { StraceLog } from "../strace/log.ts";
@@ -17,7 +17,12 @@ export interface KernelOptions {
   readonly forkKeepsSframe?: boolean;
   /** A log every process records its syscalls into (each process may also have its own). */
   readonly log?: StraceLog;
+  /** Handler of syscall 472 (`stacktrace_setup`, the RFC); without one the call is ENOSYS. */
+  readonly stacktraceSetup?: StacktraceSetupHandler;
 }
+
+/** The reserved hook for `stacktrace_setup(op, sframe, sframe_len, text, text_len)`: 0 or -errno. */
+export type StacktraceSetupHandler = (proc: Process, args: readonly bigint[]) => number;
 
 /**
  * The machine-wide state processes share: the file system, the inode cache (one inode per file,
@@ -32,6 +37,8 @@ export class Kernel {
   readonly forkKeepsSframe: boolean;
   readonly aslrSeed: number | undefined;
   readonly log: StraceLog | undefined;
+  /** Set by the SFrame work item to implement syscall 472. */
+  stacktraceSetup: StacktraceSetupHandler | undefined;
   private nextPid: number;
 
   constructor(fs: KernelFs, options: KernelOptions = {}) {
@@ -42,6 +49,7 @@ export class Kernel {
     this.forkKeepsSframe = options.forkKeepsSframe ?? false;
     this.aslrSeed = options.aslrSeed;
     this.log = options.log;
+    this.stacktraceSetup = options.stacktraceSetup;
   }
 
   /** alloc_pid: the next free pid. */

@@ -3,7 +3,7 @@ import type { SyscallEvent } from "../strace/event.ts";
 import { StraceLog } from "../strace/log.ts";
 import { FdTable } from "./fd-table.ts";
 import type { Kernel } from "./kernel.ts";
-import { charStat, type CharDescription } from "./open-file.ts";
+import { type CharDescription, charStat } from "./open-file.ts";
 import { copyRegisters, type Registers, zeroRegisters } from "./registers.ts";
 
 /** What exec left behind for /proc and for tests: the kernel's mm->start_code etc. and the auxv. */
@@ -115,7 +115,14 @@ export class Process {
    */
   fork(options: { readonly keepSframe?: boolean } = {}): Process {
     const forkedMm = this.mm.fork();
-    const child = new Process(this.kernel, this.kernel.allocPid(), this.pid, forkedMm, this.fds.clone(), new StraceLog(this.log.options));
+    const child = new Process(
+      this.kernel,
+      this.kernel.allocPid(),
+      this.pid,
+      forkedMm,
+      this.fds.clone(),
+      new StraceLog(this.log.options),
+    );
     child.cwd = this.cwd;
     child.exePath = this.exePath;
     child.regs = copyRegisters(this.regs);

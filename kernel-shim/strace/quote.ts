@@ -1,7 +1,7 @@
 /**
  * strace's string quoting (strace src/util.c `string_quote`, default style, no -x): printable ASCII
  * as is; `"` and `\` escaped; \t \n \v \f \r symbolic; any other byte as the shortest octal escape,
- * or as a full three-digit one when the next printed byte is a digit (`\1\0012`: else "\12" would
+ * or as a full three-digit one when the next printed byte is an octal digit (`\1\0012`: else "\12" would
  * read back as one byte). Buffers longer than `max_strlen` (32 by default, `-s`) print their first
  * 32 bytes and then `...` after the closing quote.
  */
@@ -27,8 +27,9 @@ function escapeByte(c: number, next: number | undefined): string {
       return "\\v";
   }
   if (c >= 0x20 && c <= 0x7e) return String.fromCharCode(c);
-  // strace checks the next byte against '0'..'9' (not '0'..'7'): `\1` before '8' still gets 3 digits.
-  if (next !== undefined && next >= 0x30 && next <= 0x39) {
+  // strace 6.1 widens to three digits only before an octal digit '0'..'7' ("\08" reads back
+  // unambiguously; some older versions compared against '9').
+  if (next !== undefined && next >= 0x30 && next <= 0x37) {
     return `\\${c >> 6}${(c >> 3) & 7}${c & 7}`;
   }
   let s = "\\";

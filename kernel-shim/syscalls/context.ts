@@ -1,0 +1,196 @@
+import { Errno, type ErrnoName } from "../errno.ts";
+import type { FsStat } from "../fs/types.ts";
+import type { Process } from "../process/process.ts";
+import type { Peek } from "../strace/event.ts";
+
+/**
+ * A syscall argument as callers hand it to the dispatcher. Register values are numbers or bigints
+ * (reduced modulo 2^64). Pointer arguments may instead be host-side stand-ins for user memory:
+ * a `string` where the kernel would read a C string (a path), a `Uint8Array` where it reads or
+ * writes a buffer (read's buffer is filled in place; struct stat is written into it in the
+ * architecture's layout). The strace log shows a host-side argument by its contents, as strace does.
+ */
+export type SyscallArg = number | bigint | string | Uint8Array;
+
+/** Raw return: ≥ 0 result, or -errno. */
+export type SyscallReturn = bigint;
+
+export const PATH_MAX = 4096;
+/** MAX_RW_COUNT: INT_MAX rounded down to a page (read/write clamp larger counts). */
+export const MAX_RW_COUNT = 0x7ffff000;
+
+export function errno(name: ErrnoName): bigint {
+  return -BigInt(Errno[name]);
+}
+
+/** Where `struct stat` goes: the address's arch layout (x86_64 and s390x 144 bytes, aarch64 128). */
+export function statLayoutSize(arch: Process["kernel"]["arch"]): number {
+  return arch === "aarch64" ? 128 : 144;
+}
+
+export class SyscallContext {
+  readonly peeks: Record<number, Peek> = {};
+  constructor(
+    readonly proc: Process,
+    readonly raw: readonly SyscallArg[],
+  ) {}
+
+  /** Argument `i` as the register would hold it: u64. Host-side stand-ins read as a dummy non-zero pointer. */
+  u64(i: number): bigint {
+    const a = this.raw[i];
+    if (a === undefined) return 0n;
+    if (typeof a === "bigint") return BigInt.asUintN(64, a);
+    if (typeof a === "number") return BigInt.asUintN(64, BigInt(Math.trunc(a)));
+    return HOST_POINTER;
+  }
+  /** `int` argument (fd, flags): the low 32 bits, signed. */
+  int(i: number): number {
+    return Number(BigInt.asIntN(32, this.u64(i)));
+  }
+  /** `unsigned int` argument. */
+  uint(i: number): number {
+    return Number(BigInt.asUintN(32, this.u64(i)));
+  }
+  /** `long`/`loff_t` argument. */
+  s64(i: number): bigint {
+    return BigInt.asIntN(64, this.u64(i));
+  }
+
+  peek(i: number, p: Peek): void {
+    this.peeks[i] = p;
+  }
+
+  /**
+   * strncpy_from_user of a path: the string, or EFAULT (unreadable), ENAMETOOLONG (no NUL within
+   * PATH_MAX). Recorded for the strace log.
+   */
+  path(i: number): string | ErrnoName {
+    const a = this.raw[i];
+    let bytes: Uint8Array;
+    if (typeof a === "string") bytes = Buffer.from(a, "utf8");
+    else if (a instanceof Uint8Array) {
+      const nul = a.indexOf(0);
+      bytes = nul < 0 ? a : a.subarray(0, nul);
+    } else {
+      const r = this.readCString(this.u64(i));
+      if (typeof r === "string") return r;
+      bytes = r;
+    }
+    if (bytes.length >= PATH_MAX) return "ENAMETOOLONG";
+    this.peek(i, { kind: "bytes", bytes });
+    return Buffer.from(bytes).toString("utf8");
+  }
+
+  private readCString(addr: bigint): Uint8Array | ErrnoName {
+    const mm = this.proc.mm;
+    if (addr >= BigInt(mm.layout.taskSize)) return "EFAULT";
+    const out: number[] = [];
+    let a = Number(addr);
+    while (out.length < PATH_MAX) {
+      const chunk = Math.min(mm.pageSize - (a % mm.pageSize), PATH_MAX - out.length);
+      const r = mm.tryReadUser(a, chunk);
+      if (!r.ok) return "EFAULT";
+      const nul = r.bytes.indexOf(0);
+      if (nul >= 0) {
+        for (let k = 0; k < nul; k++) out.push(r.bytes[k] as number);
+        return Uint8Array.from(out);
+      }
+      for (const b of r.bytes) out.push(b);
+      a += chunk;
+    }
+    return "ENAMETOOLONG";
+  }
+
+  /** copy_from_user of `len` bytes at argument `i` (or the host buffer itself). */
+  readBuffer(i: number, len: number): Uint8Array | ErrnoName {
+    const a = this.raw[i];
+    if (typeof a === "string") return Buffer.from(a, "utf8").subarray(0, len);
+    if (a instanceof Uint8Array) return a.subarray(0, len);
+    if (len === 0) return new Uint8Array(0);
+    const addr = this.u64(i);
+    if (addr >= BigInt(this.proc.mm.layout.taskSize)) return "EFAULT";
+    const r = this.proc.mm.tryReadUser(Number(addr), len);
+    return r.ok ? r.bytes : "EFAULT";
+  }
+
+  /** copy_to_user into argument `i` (a user pointer, or a host buffer filled in place). */
+  writeBuffer(i: number, bytes: Uint8Array): true | ErrnoName {
+    const a = this.raw[i];
+    if (a instanceof Uint8Array) {
+      if (a.length < bytes.length) return "EFAULT";
+      a.set(bytes);
+      return true;
+    }
+    if (typeof a === "string") return "EFAULT";
+    if (bytes.length === 0) return true;
+    const addr = this.u64(i);
+    if (addr >= BigInt(this.proc.mm.layout.taskSize)) return "EFAULT";
+    return this.proc.mm.tryWriteUser(Number(addr), bytes).ok ? true : "EFAULT";
+  }
+
+  /** cp_new_stat: write `st` to argument `i` in the architecture's struct stat layout. */
+  writeStat(i: number, st: FsStat): true | ErrnoName {
+    const r = this.writeBuffer(i, encodeStat(st, this.proc.kernel.arch));
+    if (r === true) this.peek(i, { kind: "stat", stat: st });
+    return r;
+  }
+}
+
+/** What a host-side stand-in looks like in a register (strace never prints it: the contents are shown). */
+export const HOST_POINTER = 0x7ffff000n;
+
+/** struct stat as the kernel's cp_new_stat fills it for x86_64, aarch64 (asm-generic) and s390x. */
+export function encodeStat(st: FsStat, arch: Process["kernel"]["arch"]): Uint8Array {
+  const b = new Uint8Array(statLayoutSize(arch));
+  const v = new DataView(b.buffer);
+  const sec = (ns: bigint) => ns / 1_000_000_000n;
+  const nsec = (ns: bigint) => ns % 1_000_000_000n;
+  if (arch === "aarch64") {
+    v.setBigUint64(0, st.dev, true);
+    v.setBigUint64(8, st.ino, true);
+    v.setUint32(16, st.mode, true);
+    v.setUint32(20, Number(st.nlink), true);
+    v.setUint32(24, st.uid, true);
+    v.setUint32(28, st.gid, true);
+    v.setBigUint64(32, st.rdev, true);
+    v.setBigInt64(48, st.size, true);
+    v.setInt32(56, Number(st.blksize), true);
+    v.setBigInt64(64, st.blocks, true);
+    v.setBigInt64(72, sec(st.atimeNs), true);
+    v.setBigInt64(80, nsec(st.atimeNs), true);
+    v.setBigInt64(88, sec(st.mtimeNs), true);
+    v.setBigInt64(96, nsec(st.mtimeNs), true);
+    v.setBigInt64(104, sec(st.ctimeNs), true);
+    v.setBigInt64(112, nsec(st.ctimeNs), true);
+    return b;
+  }
+  const le = arch === "x86_64";
+  v.setBigUint64(0, st.dev, le);
+  v.setBigUint64(8, st.ino, le);
+  v.setBigUint64(16, st.nlink, le);
+  v.setUint32(24, st.mode, le);
+  v.setUint32(28, st.uid, le);
+  v.setUint32(32, st.gid, le);
+  v.setBigUint64(40, st.rdev, le);
+  v.setBigInt64(48, st.size, le);
+  if (le) {
+    v.setBigInt64(56, st.blksize, le);
+    v.setBigInt64(64, st.blocks, le);
+    v.setBigInt64(72, sec(st.atimeNs), le);
+    v.setBigInt64(80, nsec(st.atimeNs), le);
+    v.setBigInt64(88, sec(st.mtimeNs), le);
+    v.setBigInt64(96, nsec(st.mtimeNs), le);
+    v.setBigInt64(104, sec(st.ctimeNs), le);
+    v.setBigInt64(112, nsec(st.ctimeNs), le);
+  } else {
+    v.setBigInt64(56, sec(st.atimeNs), le);
+    v.setBigInt64(64, nsec(st.atimeNs), le);
+    v.setBigInt64(72, sec(st.mtimeNs), le);
+    v.setBigInt64(80, nsec(st.mtimeNs), le);
+    v.setBigInt64(88, sec(st.ctimeNs), le);
+    v.setBigInt64(96, nsec(st.ctimeNs), le);
+    v.setBigUint64(104, st.blksize, le);
+    v.setBigInt64(112, st.blocks, le);
+  }
+  return b;
+}

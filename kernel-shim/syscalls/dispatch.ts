@@ -1,0 +1,187 @@
+import type { Process } from "../process/process.ts";
+import type { SyscallEvent } from "../strace/event.ts";
+import { sysFaccessat } from "./access.ts";
+import { errno, type SyscallArg, SyscallContext } from "./context.ts";
+import { sysClose, sysLseek, sysOpen, sysOpenat, sysPread64, sysRead, sysWrite } from "./file.ts";
+import { sysBrk, sysMmap, sysMprotect, sysMunmap } from "./memory.ts";
+import { syscallName, syscallNumber } from "./numbers.ts";
+import { AT_FDCWD } from "./path-lookup.ts";
+import { sysReadlinkat } from "./readlink.ts";
+import { sysFstat, sysNewfstatat, sysStat } from "./stat.ts";
+import { sysArchPrctl, sysExitGroup, sysGetpid, sysSetTidAddress } from "./thread.ts";
+
+/** Number of argument registers each call uses (what the log records and strace prints). */
+const ARITY: Readonly<Record<string, number>> = {
+  read: 3,
+  write: 3,
+  open: 3,
+  close: 1,
+  stat: 2,
+  fstat: 2,
+  lstat: 2,
+  lseek: 3,
+  mmap: 6,
+  mprotect: 3,
+  munmap: 2,
+  brk: 1,
+  pread64: 4,
+  access: 2,
+  getpid: 0,
+  gettid: 0,
+  exit: 1,
+  exit_group: 1,
+  readlink: 3,
+  readlinkat: 4,
+  arch_prctl: 2,
+  set_tid_address: 1,
+  openat: 4,
+  newfstatat: 4,
+  faccessat: 3,
+  faccessat2: 4,
+  stacktrace_setup: 5,
+};
+
+/** arm64 open flags → the generic values the handlers use (O_DIRECTORY/O_NOFOLLOW/O_DIRECT/O_LARGEFILE). */
+function aarch64OpenFlags(f: bigint): bigint {
+  const swaps: [bigint, bigint][] = [
+    [0o40000n, 0o200000n],
+    [0o100000n, 0o400000n],
+    [0o200000n, 0o40000n],
+    [0o400000n, 0o100000n],
+  ];
+  let out = f & ~(0o40000n | 0o100000n | 0o200000n | 0o400000n);
+  for (const [from, to] of swaps) if ((f & from) !== 0n) out |= to;
+  return out;
+}
+
+/** s390x old_mmap: the six arguments are read from a user block of longs (big-endian). */
+function s390OldMmapArgs(ctx: SyscallContext): bigint[] | undefined {
+  const b = ctx.readBuffer(0, 48);
+  if (typeof b === "string") return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, 48);
+  return [0, 1, 2, 3, 4, 5].map((i) => v.getBigUint64(i * 8, false));
+}
+
+function run(name: string, ctx: SyscallContext): bigint | undefined {
+  const p = ctx.proc;
+  switch (name) {
+    case "openat":
+      return sysOpenat(ctx, ctx.int(0), 1, 2);
+    case "open":
+      return sysOpen(ctx);
+    case "close":
+      return sysClose(ctx);
+    case "read":
+      return sysRead(ctx);
+    case "pread64":
+      return sysPread64(ctx);
+    case "write":
+      return sysWrite(ctx);
+    case "lseek":
+      return sysLseek(ctx);
+    case "newfstatat":
+      return sysNewfstatat(ctx, ctx.int(0), 1, 2, ctx.int(3));
+    case "fstat":
+      return sysFstat(ctx);
+    case "stat":
+      return sysStat(ctx, true);
+    case "lstat":
+      return sysStat(ctx, false);
+    case "access":
+      return sysFaccessat(ctx, AT_FDCWD, 0, ctx.int(1));
+    case "faccessat":
+      return sysFaccessat(ctx, ctx.int(0), 1, ctx.int(2));
+    case "faccessat2":
+      return sysFaccessat(ctx, ctx.int(0), 1, ctx.int(2), ctx.int(3));
+    case "readlink":
+      return sysReadlinkat(ctx, AT_FDCWD, 0, 1, 2);
+    case "readlinkat":
+      return sysReadlinkat(ctx, ctx.int(0), 1, 2, 3);
+    case "mmap": {
+      if (p.kernel.arch === "s390x") {
+        const a = s390OldMmapArgs(ctx);
+        return a ? sysMmap(ctx, a) : errno("EFAULT");
+      }
+      return sysMmap(
+        ctx,
+        [0, 1, 2, 3, 4, 5].map((i) => ctx.u64(i)),
+      );
+    }
+    case "munmap":
+      return sysMunmap(ctx);
+    case "mprotect":
+      return sysMprotect(ctx);
+    case "brk":
+      return sysBrk(ctx);
+    case "arch_prctl":
+      return sysArchPrctl(ctx);
+    case "set_tid_address":
+      return sysSetTidAddress(ctx);
+    case "getpid":
+    case "gettid":
+      return sysGetpid(ctx);
+    case "exit":
+    case "exit_group":
+      sysExitGroup(ctx);
+      return undefined;
+    case "stacktrace_setup": {
+      const hook = p.kernel.stacktraceSetup;
+      if (!hook) return errno("ENOSYS");
+      return BigInt(
+        hook(
+          p,
+          [0, 1, 2, 3, 4].map((i) => ctx.u64(i)),
+        ),
+      );
+    }
+    default:
+      return errno("ENOSYS");
+  }
+}
+
+export interface SyscallOutcome {
+  /** The raw return (≥ 0 or -errno); 0 for a call that does not return (exit_group). */
+  readonly ret: bigint;
+  /** What was logged, with what strace would have read from memory (decoded stat, bytes read, ...). */
+  readonly event: SyscallEvent;
+}
+
+/**
+ * Run one system call of `proc` by name ("openat") or by number on the kernel's architecture (257 on
+ * x86_64, 56 on aarch64, 288 on s390x), record it in the process's strace log and return the outcome.
+ * Never throws for bad arguments: errors are `-errno` as the kernel returns them. A name the
+ * architecture lacks (arch_prctl on aarch64, open on aarch64) or an unknown number is ENOSYS; a call
+ * on an exited process is ESRCH.
+ */
+export function invokeSyscall(proc: Process, call: string | number, args: readonly SyscallArg[] = []): SyscallOutcome {
+  const arch = proc.kernel.arch;
+  const nr = typeof call === "number" ? call : syscallNumber(arch, call);
+  const name =
+    typeof call === "number" ? syscallName(arch, call) : syscallNumber(arch, call) !== undefined ? call : undefined;
+  const ctx0 = new SyscallContext(proc, args);
+  const arity = name !== undefined ? (ARITY[name] ?? 6) : 6;
+  const rawArgs = Array.from({ length: Math.min(arity, Math.max(args.length, arity)) }, (_, i) => ctx0.u64(i));
+  let ctx = ctx0;
+  if (arch === "aarch64" && name === "openat") {
+    ctx = new SyscallContext(proc, [args[0] ?? 0, args[1] ?? 0, aarch64OpenFlags(ctx0.u64(2)), args[3] ?? 0]);
+  }
+  let ret: bigint | undefined;
+  if (proc.state !== "running") ret = errno("ESRCH");
+  else if (name === undefined) ret = errno("ENOSYS");
+  else ret = run(name, ctx);
+  const event: SyscallEvent = {
+    name: name ?? `syscall_${nr ?? call}`,
+    ...(nr !== undefined ? { nr } : {}),
+    args: rawArgs,
+    ret,
+    ...(Object.keys(ctx.peeks).length > 0 ? { peeks: { ...ctx.peeks } } : {}),
+    pid: proc.pid,
+  };
+  proc.record(event);
+  return { ret: ret ?? 0n, event };
+}
+
+/** `syscall(proc, "openat", AT_FDCWD, "/etc/ld.so.cache", O_RDONLY | O_CLOEXEC)` → raw return. */
+export function syscall(proc: Process, call: string | number, ...args: SyscallArg[]): bigint {
+  return invokeSyscall(proc, call, args).ret;
+}

@@ -1,0 +1,178 @@
+import { isDir, isReg } from "../fs/types.ts";
+import type { OpenDescription } from "../process/open-file.ts";
+import { procStat } from "../process/open-file.ts";
+import { errno, MAX_RW_COUNT, type SyscallContext } from "./context.ts";
+import { AT_FDCWD, resolveAt } from "./path-lookup.ts";
+import { procContents, procLookup } from "./procfs.ts";
+
+// open(2) flags (generic values; aarch64's differ for O_DIRECTORY/O_NOFOLLOW and are mapped by the dispatcher).
+export const O_ACCMODE = 0o3;
+export const O_RDONLY = 0o0;
+export const O_WRONLY = 0o1;
+export const O_RDWR = 0o2;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_TRUNC = 0o1000;
+export const O_APPEND = 0o2000;
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+export const __O_TMPFILE = 0o20000000;
+export const O_TMPFILE = __O_TMPFILE | O_DIRECTORY;
+
+/**
+ * openat(dirfd, path, flags, mode) — build_open_flags then do_filp_open, on a read-only file system:
+ * O_TMPFILE without write access is EINVAL; O_CREAT|O_EXCL on an existing file EEXIST; creating a
+ * new file or opening one for writing EROFS; O_DIRECTORY on a non-directory ENOTDIR; O_NOFOLLOW on a
+ * symlink ELOOP; a directory opened for writing EISDIR; then the lowest free fd (EMFILE when full).
+ */
+export function sysOpenat(ctx: SyscallContext, dirfd: number, pathArg: number, flagsArg: number): bigint {
+  const path = ctx.path(pathArg);
+  if (typeof path !== "string" || path.length === 0) return errno(typeof path === "string" ? "ENOENT" : path);
+  const flags = ctx.uint(flagsArg);
+  const acc = flags & O_ACCMODE;
+  if ((flags & __O_TMPFILE) !== 0) {
+    if ((flags & O_TMPFILE) !== O_TMPFILE || (acc !== O_WRONLY && acc !== O_RDWR)) return errno("EINVAL");
+    return errno("EROFS");
+  }
+  const abs = resolveAt(ctx, dirfd, path);
+  if (typeof abs !== "string") return errno(abs);
+  const proc = ctx.proc;
+  const cloexec = (flags & O_CLOEXEC) !== 0;
+  const isPath = (flags & O_PATH) !== 0;
+  const wantsWrite = !isPath && (acc === O_WRONLY || acc === O_RDWR || (flags & O_TRUNC) !== 0);
+
+  const pe = procLookup(proc, abs);
+  let desc: OpenDescription;
+  if (pe === "ENOENT") return errno("ENOENT");
+  if (pe?.kind === "text") {
+    if (wantsWrite || (flags & O_CREAT) !== 0) return errno("EACCES");
+    if ((flags & O_DIRECTORY) !== 0) return errno("ENOTDIR");
+    desc = { kind: "proc", path: abs, flags, pos: 0, refs: 0, bytes: procContents(pe), stat: procStat(4096n) };
+  } else {
+    let target = abs;
+    if (pe?.kind === "exe") {
+      if ((flags & O_NOFOLLOW) !== 0 && !isPath) return errno("ELOOP");
+      if (pe.target.exePath === undefined) return errno("ENOENT");
+      target = pe.target.exePath;
+    }
+    const fs = proc.kernel.fs;
+    const st = fs.stat(target);
+    if (!st.ok) {
+      if (st.errno === "ENOENT" && (flags & O_CREAT) !== 0) {
+        // The parent must exist for the create to get as far as the read-only check.
+        const parent = fs.stat(target.slice(0, target.lastIndexOf("/")) || "/");
+        return errno(parent.ok ? "EROFS" : "ENOENT");
+      }
+      return errno(st.errno);
+    }
+    if ((flags & O_CREAT) !== 0 && (flags & O_EXCL) !== 0) return errno("EEXIST");
+    if ((flags & O_NOFOLLOW) !== 0 && !isPath) {
+      const l = fs.lstat(target);
+      if (l.ok && (l.value.mode & 0o170000) === 0o120000) return errno("ELOOP");
+    }
+    if ((flags & O_DIRECTORY) !== 0 && !isDir(st.value)) return errno("ENOTDIR");
+    if (isDir(st.value) && (wantsWrite || (flags & O_CREAT) !== 0)) return errno("EISDIR");
+    if (wantsWrite) return errno("EROFS");
+    if (!isPath && !fs.access(target, 4).ok) return errno("EACCES");
+    const f = fs.open(target);
+    if (!f.ok) return errno(f.errno);
+    const real = fs.realpath(target);
+    const realPath = real.ok ? real.value : target;
+    const mmFile =
+      isReg(st.value) && !isPath
+        ? { inode: proc.kernel.inodes.get(f.value, realPath), readable: true, writable: false }
+        : undefined;
+    desc = { kind: "file", path: realPath, flags, pos: 0, refs: 0, file: f.value, stat: st.value, mmFile };
+  }
+  const fd = proc.fds.install(desc, cloexec);
+  if (fd < 0) {
+    if (desc.kind === "file" && desc.refs === 0) desc.file.close();
+    return errno("EMFILE");
+  }
+  return BigInt(fd);
+}
+
+/** open(path, flags, mode): openat(AT_FDCWD, path, flags, mode). */
+export function sysOpen(ctx: SyscallContext): bigint {
+  return sysOpenat(ctx, AT_FDCWD, 0, 1);
+}
+
+export function sysClose(ctx: SyscallContext): bigint {
+  return ctx.proc.fds.close(ctx.int(0)) ? 0n : errno("EBADF");
+}
+
+function readable(d: OpenDescription): boolean {
+  if ((d.flags & O_PATH) !== 0) return false;
+  return (d.flags & O_ACCMODE) !== O_WRONLY;
+}
+
+/** Bytes of a description at `pos` (files through the FS interface, /proc from the snapshot). */
+function readAt(d: OpenDescription, pos: number, count: number): Uint8Array | "EISDIR" | "EIO" | "EINVAL" {
+  if (d.kind === "char") return new Uint8Array(0);
+  if (d.kind === "proc") return d.bytes.subarray(Math.min(pos, d.bytes.length), Math.min(pos + count, d.bytes.length));
+  if (isDir(d.stat)) return "EISDIR";
+  const r = d.file.pread(pos, count);
+  if (!r.ok) return r.errno === "EISDIR" ? "EISDIR" : r.errno === "EINVAL" ? "EINVAL" : "EIO";
+  return r.value;
+}
+
+/** read(fd, buf, count): EBADF for a closed, write-only or O_PATH fd; EISDIR on a directory; EFAULT for a bad buffer. */
+export function sysRead(ctx: SyscallContext): bigint {
+  const d = ctx.proc.fds.get(ctx.int(0));
+  if (!d || !readable(d)) return errno("EBADF");
+  const count = Number(ctx.u64(2) > BigInt(MAX_RW_COUNT) ? BigInt(MAX_RW_COUNT) : ctx.u64(2));
+  const data = readAt(d, d.pos, count);
+  if (typeof data === "string") return errno(data);
+  const w = ctx.writeBuffer(1, data);
+  if (w !== true) return errno(w);
+  d.pos += data.length;
+  ctx.peek(1, { kind: "bytes", bytes: data });
+  return BigInt(data.length);
+}
+
+/** pread64(fd, buf, count, offset): as read at `offset` without moving the position; ESPIPE on a device, EINVAL for a negative offset. */
+export function sysPread64(ctx: SyscallContext): bigint {
+  const d = ctx.proc.fds.get(ctx.int(0));
+  if (!d || !readable(d)) return errno("EBADF");
+  const off = ctx.s64(3);
+  if (off < 0n) return errno("EINVAL");
+  if (d.kind === "char") return errno("ESPIPE");
+  const count = Number(ctx.u64(2) > BigInt(MAX_RW_COUNT) ? BigInt(MAX_RW_COUNT) : ctx.u64(2));
+  const data = off > BigInt(Number.MAX_SAFE_INTEGER) ? new Uint8Array(0) : readAt(d, Number(off), count);
+  if (typeof data === "string") return errno(data);
+  const w = ctx.writeBuffer(1, data);
+  if (w !== true) return errno(w);
+  ctx.peek(1, { kind: "bytes", bytes: data });
+  return BigInt(data.length);
+}
+
+/** write(fd, buf, count): only the character devices on which fds 0-2 start accept data (files are read-only). */
+export function sysWrite(ctx: SyscallContext): bigint {
+  const d = ctx.proc.fds.get(ctx.int(0));
+  if (!d || (d.flags & O_PATH) !== 0 || (d.flags & O_ACCMODE) === O_RDONLY) return errno("EBADF");
+  const count = Number(ctx.u64(2) > BigInt(MAX_RW_COUNT) ? BigInt(MAX_RW_COUNT) : ctx.u64(2));
+  const data = ctx.readBuffer(1, count);
+  if (typeof data === "string") return errno(data);
+  ctx.peek(1, { kind: "bytes", bytes: data.slice() });
+  if (d.kind !== "char") return errno("EBADF");
+  d.written.push(data.slice());
+  return BigInt(data.length);
+}
+
+/** lseek(fd, offset, whence): SEEK_SET/CUR/END; EINVAL for another whence or a negative result, ESPIPE on a device. */
+export function sysLseek(ctx: SyscallContext): bigint {
+  const d = ctx.proc.fds.get(ctx.int(0));
+  if (!d || (d.flags & O_PATH) !== 0) return errno("EBADF");
+  if (d.kind === "char") return errno("ESPIPE");
+  const off = ctx.s64(1);
+  const whence = ctx.uint(2);
+  const size = d.kind === "proc" ? BigInt(d.bytes.length) : d.stat.size;
+  const base = whence === 0 ? 0n : whence === 1 ? BigInt(d.pos) : whence === 2 ? size : undefined;
+  if (base === undefined) return errno("EINVAL");
+  const pos = base + off;
+  if (pos < 0n || pos > BigInt(Number.MAX_SAFE_INTEGER)) return errno("EINVAL");
+  d.pos = Number(pos);
+  return pos;
+}
