@@ -27,6 +27,12 @@ const reason = !isX86 ? "not x86_64 Linux" : !hasGcc ? "gcc missing" : !hasSetar
 if (reason) console.warn(`differential mm test skipped: ${reason}`);
 
 const WINDOW_PAGES = 0x1000;
+
+/** MMDIFF_SEEDS / MMDIFF_SEED0 / MMDIFF_OPS widen the run for exploration (defaults: 12 seeds × 300 ops). */
+function envNum(name: string, fallback: number): number {
+  const v = process.env[name];
+  return v === undefined ? fallback : Number(v);
+}
 const FILE_SIZE = 22000; // 5 pages and a partial one: pages 6..7 of a mapping at offset 0 are past EOF
 
 describe.skipIf(reason !== "")("mm differential vs the real kernel", () => {
@@ -40,16 +46,13 @@ describe.skipIf(reason !== "")("mm differential vs the real kernel", () => {
   const exe = join(dir, "mmdiff");
   if (reason === "") execFileSync("gcc", ["-O1", "-Wall", "-o", exe, join(here, "mmdiff.c")]);
 
-  for (const seed of Array.from(
-    { length: Number(process.env["MMDIFF_SEEDS"] ?? 12) },
-    (_, i) => i + 1 + Number(process.env["MMDIFF_SEED0"] ?? 0),
-  )) {
+  for (const seed of Array.from({ length: envNum("MMDIFF_SEEDS", 12) }, (_, i) => i + 1 + envNum("MMDIFF_SEED0", 0))) {
     it(`seed ${seed}: 300 ops, return values, faults and maps agree`, () => {
       const file = join(dir, `data-${seed}`);
       const rnd = prng(seed * 7919);
       const content = Uint8Array.from({ length: FILE_SIZE }, () => 1 + Math.floor(rnd() * 255));
       writeFileSync(file, content);
-      const ops = generateOps(seed, Number(process.env["MMDIFF_OPS"] ?? 300), WINDOW_PAGES);
+      const ops = generateOps(seed, envNum("MMDIFF_OPS", 300), WINDOW_PAGES);
       const real = execFileSync(
         "sh",
         ["-c", `ulimit -s 8192; exec setarch -R "$0" "$1" "$2"`, exe, file, WINDOW_PAGES.toString(16)],
