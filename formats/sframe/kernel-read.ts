@@ -97,8 +97,20 @@ export class KernelMemory {
 export interface KernelRegs {
   readonly sp: number;
   readonly fp: number;
+  /**
+   * s390: `arch_sframe_cfa_offset_decode` = SFRAME_V3_S390X_CFA_OFFSET_DECODE (`off * 8 + 160`),
+   * applied to the CFA offset of DEFAULT and FLEX FREs (Jens Remus' s390 series); identity elsewhere.
+   */
+  readonly s390CfaDecode?: boolean;
 }
 export const X86_64_REGS: KernelRegs = { sp: 7, fp: 6 };
+export const ARM64_REGS: KernelRegs = { sp: 31, fp: 29 };
+export const S390_REGS: KernelRegs = { sp: 15, fp: 11, s390CfaDecode: true };
+
+/** `sframe_cfa_offset_decode`. */
+function cfaDecode(regs: KernelRegs, off: number): number {
+  return regs.s390CfaDecode ? off * 8 + 160 : off;
+}
 
 /** `struct sframe_fde_internal`. */
 export interface KernelFde {
@@ -324,7 +336,7 @@ export function readDatawords(
     const cfaReg = (fre.info & 1) === 1 ? regs.sp : regs.fp;
     return {
       cfaCtl: cfaReg * 8 + 1,
-      cfaOff,
+      cfaOff: cfaDecode(regs, cfaOff),
       raCtl: raOff ? 2 : 0,
       raOff,
       fpCtl: fpOff ? 2 : 0,
@@ -368,7 +380,7 @@ export function readDatawords(
     const fp = entity(sec.fpOff);
     if (fp instanceof KernelReadFault) return fp;
     if (count) return leftover();
-    return { cfaCtl, cfaOff, raCtl: ra.ctl, raOff: ra.off, fpCtl: fp.ctl, fpOff: fp.off };
+    return { cfaCtl, cfaOff: cfaDecode(regs, cfaOff), raCtl: ra.ctl, raOff: ra.off, fpCtl: fp.ctl, fpOff: fp.off };
   }
   return fault(
     "__read_fre_datawords",

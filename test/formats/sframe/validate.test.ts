@@ -12,7 +12,7 @@ import { PF_X, PT_LOAD } from "../../../formats/elf/constants.ts";
 import { ElfFile } from "../../../formats/elf/file.ts";
 import { decodeSframe } from "../../../formats/sframe/decode.ts";
 import { kernelFindFrame } from "../../../formats/sframe/kernel-find.ts";
-import type { SframeKernelSection } from "../../../formats/sframe/kernel-read.ts";
+import { ARM64_REGS, S390_REGS, type SframeKernelSection } from "../../../formats/sframe/kernel-read.ts";
 import { locateSframe } from "../../../formats/sframe/locate.ts";
 import type { SframeCheckFailure } from "../../../formats/sframe/types.ts";
 import {
@@ -46,11 +46,7 @@ function linked(name: string): Linked {
       textStart: BIAS + text.vaddr,
       textEnd: BIAS + text.vaddr + text.memsz,
       littleEndian: elf.littleEndian,
-      ...(elf.header.machine === 22
-        ? { regs: { sp: 15, fp: 11 } }
-        : elf.header.machine === 183
-          ? { regs: { sp: 31, fp: 29 } }
-          : {}),
+      ...(elf.header.machine === 22 ? { regs: S390_REGS } : elf.header.machine === 183 ? { regs: ARM64_REGS } : {}),
     },
   };
 }
@@ -320,8 +316,8 @@ describe("sframe_find_user lookups (kernelFindFrame)", () => {
             const m = /cfa=(\(?)(sp|fp|r\d+)([+-]\d+)/.exec(fre.rules);
             if (!m) throw new Error(fre.rules);
             const reg = m[2] as string;
-            // The kernel does not scale s390x CFA offsets in the generic code read (arch hook): compare raw.
-            if (arch !== "s390x") expect(r.frame.cfa.offset).toBe(Number(m[3]));
+            // s390x: the arch hook sframe_cfa_offset_decode scales the stored offset (`* 8 + 160`).
+            expect(r.frame.cfa.offset).toBe(Number(m[3]));
             expect(r.frame.cfa.deref).toBe(m[1] === "(");
             if (reg === "sp" || reg === "fp") expect(r.frame.cfa.base).toBe(reg);
             else expect(r.frame.cfa.regnum).toBe(Number(reg.slice(1)));
