@@ -33,6 +33,8 @@ export interface ExecArchProfile {
   readonly minSigStkSz: number | undefined;
   /** The vDSO area, lowest part first; empty for none. */
   readonly vdso: readonly VdsoPart[];
+  /** Refuse program header tables larger than a page, as kernels before the limit was dropped did. */
+  readonly phdrPageLimit?: boolean;
   /** CONFIG_RSEQ: AT_RSEQ_FEATURE_SIZE (offsetof(struct rseq, end) = 28) and AT_RSEQ_ALIGN (32). */
   readonly rseq: { readonly featureSize: number; readonly align: number } | undefined;
 }

@@ -353,7 +353,7 @@ export function execElf(proc: Process, pathIn: string, options: ExecOptions = {}
   if (!hasElfMagic(ex.ident)) return done(fail("ENOEXEC", "e_ident"));
   if (ex.type !== ET_EXEC && ex.type !== ET_DYN) return done(fail("ENOEXEC", "e_type"));
   if (!checkArch(ex, profile)) return done(fail("ENOEXEC", "elf_check_arch"));
-  const phdrs = loadElfPhdrs(ex, exe.file, le, mm.pageSize);
+  const phdrs = loadElfPhdrs(ex, exe.file, le, profile.phdrPageLimit ? mm.pageSize : undefined);
   if (!phdrs) return done(fail("ENOEXEC", "load_elf_phdrs"));
 
   // PT_INTERP: only the first one counts.
@@ -383,7 +383,7 @@ export function execElf(proc: Process, pathIn: string, options: ExecOptions = {}
   if (interp && interpHdr) {
     if (!hasElfMagic(interpHdr.ident)) return done(fail("ELIBBAD", "interpreter e_ident"));
     if (!checkArch(interpHdr, profile)) return done(fail("ELIBBAD", "interpreter elf_check_arch"));
-    interpPhdrs = loadElfPhdrs(interpHdr, interp.file, le, mm.pageSize);
+    interpPhdrs = loadElfPhdrs(interpHdr, interp.file, le, profile.phdrPageLimit ? mm.pageSize : undefined);
     if (!interpPhdrs) return done(fail("ELIBBAD", "interpreter load_elf_phdrs"));
   }
 

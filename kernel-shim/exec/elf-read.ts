@@ -64,17 +64,19 @@ export function elfRead(file: FsFile, offset: bigint, length: number): Uint8Arra
 
 /**
  * `load_elf_phdrs`: undefined when e_phentsize is not sizeof(elf64_phdr), when the table is empty or
- * larger than 64 KiB or than one page (ELF_MIN_ALIGN), or when it cannot be read in full.
+ * larger than 64 KiB, or when it cannot be read in full. Older kernels also refused a table larger
+ * than one page (`size > ELF_MIN_ALIGN`); Linux 6.18 does not (verified: 80 headers, 4480 bytes, get
+ * past this check on this host), so that limit applies only when `pageLimit` is given.
  */
 export function loadElfPhdrs(
   hdr: KElfHeader,
   file: FsFile,
   littleEndian: boolean,
-  pageSize: number,
+  pageLimit?: number,
 ): KPhdr[] | undefined {
   if (hdr.phentsize !== ELF64_PHDR_SIZE) return undefined;
   const size = ELF64_PHDR_SIZE * hdr.phnum;
-  if (size === 0 || size > 65536 || size > pageSize) return undefined;
+  if (size === 0 || size > 65536 || (pageLimit !== undefined && size > pageLimit)) return undefined;
   const bytes = elfRead(file, hdr.phoff, size);
   if (typeof bytes === "string") return undefined;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
