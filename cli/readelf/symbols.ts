@@ -20,13 +20,14 @@ import {
 import { type ElfSymbol, SYM32_SIZE, SYM64_SIZE, SymbolTable } from "../../formats/elf/symbols.ts";
 import type { SectionHeader } from "../../formats/elf/types.ts";
 import type { ReadelfOptions } from "./options.ts";
+import { hasSectionStrings, printableSectionName } from "./readelf-text.ts";
 import {
   cString,
   fileBytes,
   offsetFromVma,
-  printableSectionName,
   type ReadelfDynamicInfo,
   readelfDynamicInfo,
+  sectionsOrNone,
 } from "./versions.ts";
 
 const SHT_SYMTAB = 2;
@@ -319,7 +320,8 @@ function symbolLine(
     sections.length > 0
   ) {
     const s = sections[sym.shndx];
-    name = s && s.name !== "<corrupt>" ? printableSectionName(s) : "<corrupt>";
+    // readelf `section_name_valid` / `section_name_print`: the raw name (escaped by print_symbol below).
+    name = s && hasSectionStrings(elf) && s.name !== "<corrupt>" ? s.name : "<corrupt>";
   } else {
     name = strtab && sym.nameOffset < strtab.length ? cString(strtab, sym.nameOffset) : "<corrupt>";
   }
@@ -365,7 +367,7 @@ function solarisVisibility(other: number): string {
 }
 
 function dumpSymbolSection(elf: ElfFile, sec: SectionHeader, info: ReadelfDynamicInfo, wide: boolean): string {
-  const name = printableSectionName(sec);
+  const name = printableSectionName(elf, sec);
   if (sec.entsize === 0n) return `\nSymbol table '${name}' has a sh_entsize of zero!\n`;
   const num = sec.size / sec.entsize;
   let out = `\nSymbol table '${name}' contains ${num} ${num === 1n ? "entry" : "entries"}:\n`;
@@ -392,12 +394,14 @@ export function formatSymbols(elf: ElfFile, opts: ReadelfOptions): string {
   if (!all && opts.dynSyms !== true) return "";
   // readelf 2.40 `process_symbol_table`: without section headers --dyn-syms prints nothing and -s
   // one line (it does not fall back to DT_SYMTAB unless -D is given).
-  if (elf.sections.length === 0) {
+  const sections = sectionsOrNone(elf);
+  if (sections === undefined) return "";
+  if (sections.length === 0) {
     return all ? "\nDynamic symbol information is not available for displaying symbols.\n" : "";
   }
   const info = readelfDynamicInfo(elf);
   const parts: string[] = [];
-  for (const sec of elf.sections) {
+  for (const sec of sections) {
     if (sec.type !== SHT_SYMTAB && sec.type !== SHT_DYNSYM) continue;
     if (!all && sec.type === SHT_SYMTAB) continue;
     parts.push(dumpSymbolSection(elf, sec, info, opts.wide));

@@ -9,7 +9,9 @@
  */
 import type { ElfFile } from "../../formats/elf/file.ts";
 import type { SectionHeader } from "../../formats/elf/types.ts";
+import { LdsimError } from "../../formats/errors.ts";
 import type { ReadelfOptions } from "./options.ts";
+import { printableSectionName } from "./readelf-text.ts";
 
 const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
@@ -25,6 +27,19 @@ const DT_VERSYM = 0x6ffffff0n;
 const DT_VERDEF = 0x6ffffffcn;
 const DT_VERNEED = 0x6ffffffen;
 const MASK64 = (1n << 64n) - 1n;
+
+/**
+ * The section headers, or undefined when the table cannot be read: readelf then reports the
+ * error on stderr and prints nothing for -s, --dyn-syms or -V.
+ */
+export function sectionsOrNone(elf: ElfFile): readonly SectionHeader[] | undefined {
+  try {
+    return elf.sections;
+  } catch (e) {
+    if (e instanceof LdsimError) return undefined;
+    throw e;
+  }
+}
 
 /** The dynamic-section values readelf keeps for versioning (0n when absent). */
 export interface ReadelfDynamicInfo {
@@ -177,17 +192,10 @@ function hex08(v: bigint): string {
   return v.toString(16).padStart(8, "0");
 }
 
-/** readelf `printable_section_name`: control characters as ^X, DEL as ^?. */
-export function printableSectionName(sec: SectionHeader | undefined): string {
-  if (!sec) return "<corrupt>";
-  let s = "";
-  for (const ch of sec.name) {
-    const c = ch.charCodeAt(0);
-    if (c < 0x20) s += `^${String.fromCharCode(c + 0x40)}`;
-    else if (c === 0x7f) s += "^?";
-    else s += ch;
-  }
-  return s;
+/** readelf `printable_section_name_from_index`: `<corrupt>` for an index past the table. */
+function linkName(elf: ElfFile, index: number): string {
+  const s = elf.sections[index];
+  return s ? printableSectionName(elf, s) : "<corrupt>";
 }
 
 function sectionHeaderLines(sec: SectionHeader, linkName: string): string {
@@ -205,9 +213,8 @@ function sectionBytes(elf: ElfFile, sec: SectionHeader): Uint8Array | undefined 
 }
 
 function formatVerdef(elf: ElfFile, sec: SectionHeader, info: ReadelfDynamicInfo): string {
-  const sections = elf.sections;
-  let out = `\nVersion definition section '${printableSectionName(sec)}' contains ${sec.info} ${sec.info === 1 ? "entry" : "entries"}:\n`;
-  out += sectionHeaderLines(sec, printableSectionName(sections[sec.link]));
+  let out = `\nVersion definition section '${printableSectionName(elf, sec)}' contains ${sec.info} ${sec.info === 1 ? "entry" : "entries"}:\n`;
+  out += sectionHeaderLines(sec, linkName(elf, sec.link));
   const data = sectionBytes(elf, sec);
   if (!data) return out;
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -265,9 +272,8 @@ function formatVerdef(elf: ElfFile, sec: SectionHeader, info: ReadelfDynamicInfo
 }
 
 function formatVerneed(elf: ElfFile, sec: SectionHeader, info: ReadelfDynamicInfo): string {
-  const sections = elf.sections;
-  let out = `\nVersion needs section '${printableSectionName(sec)}' contains ${sec.info} ${sec.info === 1 ? "entry" : "entries"}:\n`;
-  out += sectionHeaderLines(sec, printableSectionName(sections[sec.link]));
+  let out = `\nVersion needs section '${printableSectionName(elf, sec)}' contains ${sec.info} ${sec.info === 1 ? "entry" : "entries"}:\n`;
+  out += sectionHeaderLines(sec, linkName(elf, sec.link));
   const data = sectionBytes(elf, sec);
   if (!data) return out;
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -412,8 +418,8 @@ function formatVersym(elf: ElfFile, sec: SectionHeader, info: ReadelfDynamicInfo
   const strSec = sections[linkSec.link] as SectionHeader;
   const strtab = strSec.size === 0n ? undefined : fileBytes(elf, strSec.offset, Number(strSec.size));
   if (!strtab) return "";
-  let out = `\nVersion symbols section '${printableSectionName(sec)}' contains ${total} ${total === 1 ? "entry" : "entries"}:\n`;
-  out += sectionHeaderLines(sec, printableSectionName(linkSec));
+  let out = `\nVersion symbols section '${printableSectionName(elf, sec)}' contains ${total} ${total === 1 ? "entry" : "entries"}:\n`;
+  out += sectionHeaderLines(sec, printableSectionName(elf, linkSec));
   const off = offsetFromVma(elf, info.versym, BigInt(total * 2));
   const edata = total === 0 ? undefined : fileBytes(elf, off, total * 2);
   if (!edata) return out;
@@ -452,10 +458,12 @@ function formatVersym(elf: ElfFile, sec: SectionHeader, info: ReadelfDynamicInfo
 /** `readelf -V`: the version sections in section-table order, then "No version information" if none. */
 export function formatVersions(elf: ElfFile, opts: ReadelfOptions): string {
   void opts;
+  const sections = sectionsOrNone(elf);
+  if (sections === undefined) return "";
   const info = readelfDynamicInfo(elf);
   let out = "";
   let found = false;
-  for (const sec of elf.sections) {
+  for (const sec of sections) {
     if (sec.type === SHT_GNU_VERDEF) {
       found = true;
       out += formatVerdef(elf, sec, info);
