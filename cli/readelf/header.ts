@@ -82,7 +82,13 @@ function osabiName(osabi: number, machine: number): string {
 
 /** readelf `is_pie`: ET_DYN whose first DT_FLAGS_1 has DF_1_PIE. */
 function isPie(elf: ElfFile): boolean {
-  const dyn = readelfDynamic(elf);
+  let dyn: ReturnType<typeof readelfDynamic>;
+  try {
+    dyn = readelfDynamic(elf);
+  } catch {
+    // readelf: unreadable program headers or dynamic section just mean "not a PIE".
+    return false;
+  }
   for (const e of dyn?.entries ?? []) {
     if (e.tag === DT_FLAGS_1) return (e.value & DF_1_PIE) !== 0n;
   }

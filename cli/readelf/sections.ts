@@ -231,12 +231,12 @@ export interface SectionHeaderOptions {
 export function formatSectionHeaders(elf: ElfFile, opts: SectionHeaderOptions): string {
   const h = elf.header;
   const shnum = h.shoff === 0n ? 0 : elf.shnum;
+  // binutils process_section_headers: with no sections, only this line (and nothing at all, just a
+  // warning on stderr, when e_shoff is set but the count is zero).
+  if (shnum === 0) return h.shoff === 0n ? "\nThere are no sections in this file.\n" : "";
   let out = "";
   if (!opts.header) {
     out += `There ${shnum === 1 ? "is" : "are"} ${shnum} section header${shnum === 1 ? "" : "s"}, starting at offset 0x${h.shoff.toString(16)}:\n`;
-  }
-  if (shnum === 0) {
-    return `${out}\nThere are no sections in this file.\n`;
   }
   const secs = elf.sections;
   const strtab = readelfStringTable(elf);
