@@ -4,7 +4,8 @@
  * Usage: sframe-lookup SECTION_FILE PCS_FILE ROUNDS
  *   SECTION_FILE  raw .sframe bytes (as the section sits in the ELF file)
  *   PCS_FILE      little-endian int32 PCs, section-relative (what sframe_find_fre takes)
- *   ROUNDS        how many times to walk the whole PC list
+ *   ROUNDS        how many times to walk the whole PC list; 0 = no timing, print one line per PC:
+ *                 `PC ok START BASE CFA FP RA` (FP/RA `u` when the getter fails) or `PC err MESSAGE`
  *
  * Prints one JSON line: lookups, found, ns_per_lookup and a checksum over the answers
  * (sum of fre_start_addr + CFA offset of every row found), so the TypeScript side can check
@@ -65,7 +66,7 @@ int main(int argc, char **argv) {
   char *sec = read_file(argv[1], &sec_size);
   char *pcs_raw = read_file(argv[2], &pcs_size);
   long rounds = strtol(argv[3], NULL, 10);
-  if (!sec || !pcs_raw || rounds <= 0) return 2;
+  if (!sec || !pcs_raw || rounds < 0) return 2;
 
   int err = 0;
   sframe_decoder_ctx *ctx = sframe_decode(sec, sec_size, &err);
@@ -92,6 +93,25 @@ int main(int argc, char **argv) {
       found++;
       checksum += (int64_t)fre.fre_start_addr + cfa;
     }
+  }
+
+  if (rounds == 0) {
+    for (size_t i = 0; i < npcs; i++) {
+      if (sframe_find_fre(ctx, pcs[i], &fre) != 0) {
+        printf("%" PRId32 " err\n", pcs[i]);
+        continue;
+      }
+      int e0 = 0, e1 = 0, e2 = 0;
+      unsigned int base = sframe_fre_get_base_reg_id(&fre, &e0);
+      int32_t cfa = sframe_fre_get_cfa_offset(ctx, &fre, &e0);
+      int32_t fp = sframe_fre_get_fp_offset(ctx, &fre, &e1);
+      int32_t ra = sframe_fre_get_ra_offset(ctx, &fre, &e2);
+      printf("%" PRId32 " ok %" PRIu32 " %u %" PRId32, pcs[i], fre.fre_start_addr, base, cfa);
+      if (e1) printf(" u"); else printf(" %" PRId32, fp);
+      if (e2) printf(" u\n"); else printf(" %" PRId32 "\n", ra);
+    }
+    sframe_decoder_free(&ctx);
+    return 0;
   }
 
   /* Timed passes. The sink keeps the calls from being optimised away. */
