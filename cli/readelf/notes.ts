@@ -41,6 +41,13 @@ import {
 } from "../../formats/elf/notes.ts";
 import type { SectionHeader } from "../../formats/elf/types.ts";
 import { applyRelocations } from "./apply-relocations.ts";
+import {
+  type BuildAttributeState,
+  buildAttributeDescription,
+  buildAttributeName,
+  isBuildAttributeNote,
+  newBuildAttributeState,
+} from "./build-attributes.ts";
 import type { ReadelfOptions } from "./options.ts";
 import { printableSectionName, printSymbol } from "./readelf-text.ts";
 
@@ -431,11 +438,13 @@ function coreNote(elf: ElfFile, note: ElfNote, wide: boolean): string {
 }
 
 /** binutils readelf.c `process_note`: the owner/size/type line and the description. */
-function processNote(elf: ElfFile, note: ElfNote, wide: boolean): string {
+function processNote(elf: ElfFile, note: ElfNote, wide: boolean, ga: BuildAttributeState): string {
   const name = note.namesz ? note.name : "(NONE)";
   const nt = noteTypeName(elf, note);
   const owner = note.namesz ? note.name : "";
-  let out = `  ${printSymbol(-20, name, wide).text} 0x${note.descsz.toString(16).padStart(8, "0")}\t${nt}${wide ? "\t" : "\n"}`;
+  const isGa = isBuildAttributeNote(note);
+  const ownerText = isGa ? buildAttributeName(note, wide) : printSymbol(-20, name, wide).text;
+  let out = `  ${ownerText} 0x${note.descsz.toString(16).padStart(8, "0")}\t${nt}${wide ? "\t" : "\n"}`;
   if (owner.startsWith("GNU")) return out + gnuNote(elf, note, wide);
   if (owner.startsWith("stapsdt")) return out + stapsdtNote(elf, note);
   if (owner.startsWith("CORE")) return out + coreNote(elf, note, wide);
@@ -449,6 +458,7 @@ function processNote(elf: ElfFile, note: ElfNote, wide: boolean): string {
     }
     return out;
   }
+  if (isGa) return out + buildAttributeDescription(elf, note, ga);
   if (note.descsz) {
     out += "   description data: ";
     for (const b of note.desc) out += `${b.toString(16).padStart(2, "0")} `;
@@ -467,6 +477,7 @@ function notesAt(
   length: bigint,
   align: bigint,
   wide: boolean,
+  ga: BuildAttributeState,
 ): string | undefined {
   if (length <= 0n) return undefined;
   const size = BigInt(elf.source.size);
@@ -479,16 +490,16 @@ function notesAt(
   else if (align !== 4n && align !== 8n) return out;
   out += `  ${"Owner".padEnd(20)} ${"Data size".padEnd(10)}\tDescription\n`;
   const { notes } = walkNotes(bytes, { littleEndian: elf.littleEndian, align: Number(align) as 4 | 8 });
-  for (const n of notes) out += processNote(elf, n, wide);
+  for (const n of notes) out += processNote(elf, n, wide, ga);
   return out;
 }
 
-function segmentNotes(elf: ElfFile, wide: boolean): string {
+function segmentNotes(elf: ElfFile, wide: boolean, ga: BuildAttributeState): string {
   let out = "";
   for (const ph of elf.programHeaders) {
     if (ph.type !== PT_NOTE) continue;
     const heading = `Displaying notes found at file offset 0x${ph.offset.toString(16).padStart(8, "0")} with length 0x${ph.filesz.toString(16).padStart(8, "0")}:\n`;
-    out += notesAt(elf, undefined, heading, ph.offset, ph.filesz, ph.align, wide) ?? "";
+    out += notesAt(elf, undefined, heading, ph.offset, ph.filesz, ph.align, wide, ga) ?? "";
   }
   return out;
 }
@@ -496,17 +507,18 @@ function segmentNotes(elf: ElfFile, wide: boolean): string {
 /** `readelf -n` output for `elf` (latin1: one char per byte). */
 export function formatNotes(elf: ElfFile, opts: ReadelfOptions): string {
   const wide = opts.wide;
+  const ga = newBuildAttributeState();
   if (elf.header.type !== ET_CORE && elf.shnum !== 0) {
     let out = "";
     let n = 0;
     for (const sec of elf.sections) {
       if (sec.type !== SHT_NOTE) continue;
       const heading = `Displaying notes found in: ${printableSectionName(elf, sec)}\n`;
-      out += notesAt(elf, sec, heading, sec.offset, sec.size, sec.addralign, wide) ?? "";
+      out += notesAt(elf, sec, heading, sec.offset, sec.size, sec.addralign, wide, ga) ?? "";
       n++;
     }
-    return n === 0 ? segmentNotes(elf, wide) : out;
+    return n === 0 ? segmentNotes(elf, wide, ga) : out;
   }
-  if (elf.phnum !== 0) return segmentNotes(elf, wide);
+  if (elf.phnum !== 0) return segmentNotes(elf, wide, ga);
   return "No notes found in file.\n";
 }

@@ -56,6 +56,7 @@ export interface ReadelfSym {
   readonly info: number;
   readonly shndx: number;
   readonly value: bigint;
+  readonly size: bigint;
 }
 
 export interface ReadelfSymtab {
@@ -171,10 +172,11 @@ export function readelfSymtab(elf: ElfFile, symsec: SectionHeader): ReadelfSymta
     const info = elf.is64 ? u8(o + 4) : u8(o + 12);
     let shndx = elf.is64 ? u16(o + 6) : u16(o + 14);
     const value = elf.is64 ? u64(o + 8) : BigInt(u32(o + 4));
+    const size = elf.is64 ? u64(o + 16) : BigInt(u32(o + 8));
     if (shndx === SHN_XINDEX && shndxWords) {
       shndx = j * 4 + 4 <= shndxWords.byteLength ? shndxWords.getUint32(j * 4, le) : 0;
     }
-    syms[j] = { name, info, shndx, value };
+    syms[j] = { name, info, shndx, value, size };
   }
   let strtab: Uint8Array | undefined;
   if (symsec.link !== 0) {
@@ -187,7 +189,7 @@ export function readelfSymtab(elf: ElfFile, symsec: SectionHeader): ReadelfSymta
 }
 
 /** A C string at `off` (to the NUL or the end of the buffer, which readelf NUL-terminates). */
-function cString(table: Uint8Array, off: number): string {
+export function cString(table: Uint8Array, off: number): string {
   let end = table.indexOf(0, off);
   if (end < 0) end = table.length;
   let s = "";

@@ -31,6 +31,8 @@ export interface ElfNote {
    * missing its terminating NUL still reads as all namesz bytes, as readelf allows.
    */
   readonly name: string;
+  /** The namesz bytes of the name field, NUL included (build-attribute notes encode values there). */
+  readonly nameBytes: Uint8Array;
   readonly desc: Uint8Array;
   /** Offset of the descriptor within the note data. */
   readonly descOffset: number;
@@ -145,6 +147,7 @@ export function walkNotes(bytes: Uint8Array, layout: NoteLayout): NoteParse {
       descsz,
       type,
       name: decodeLatin1(nameBytes, 0, end),
+      nameBytes,
       desc: bytes.subarray(off + descStart, off + descStart + descsz),
       descOffset: off + descStart,
     });
