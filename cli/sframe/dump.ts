@@ -173,6 +173,8 @@ function dumpV246(data: SframeSectionData, secAddr: bigint): string {
   let prefix = "Flags: ";
   if (flags === 0) out.push(`${prefix.padStart(11)}NONE\n`);
   for (const [bit, name] of FLAG_NAMES) {
+    // SFRAME_F_FRAME_POINTER is gone from V3: there it is a residual bit, printed as a number.
+    if (bit === SFRAME_F_FRAME_POINTER && h.preamble.version !== 2) continue;
     if (flags & bit) {
       flags &= ~bit;
       out.push(`${prefix.padStart(11)}${name}${flags ? "," : ""}\n`);
@@ -228,9 +230,11 @@ function simpleColumns(g: Getters, fre: SframeFre, version: number): [string, st
 }
 
 /**
- * CFA, FP and RA columns of a FLEX FDE row. Data words come in (control word, displacement) pairs in
- * the order CFA, RA, FP; a lone control word 0 in the RA slot is padding before FP (`U`); a missing RA
- * shows `f` where the header fixes it, else `u`.
+ * CFA, FP and RA columns of a FLEX FDE row (2.46 `dump_sframe_func_fres_flex`). Data words come in
+ * (control word, displacement) pairs in the order CFA, RA, FP; a lone control word 0 in the RA slot
+ * is padding before FP (`U`); a missing RA shows `f` where the header fixes it, else `u`; a missing
+ * FP `u`. Each rule prints as `sframe_format_fre_disp` does: `reg+d`, `(reg+d)` when dereferenced,
+ * and `c+d` when the control word has no register (its deref bit is then not consulted).
  */
 function flexColumns(g: Getters, fre: SframeFre): [string, string, string] {
   const words = fre.dataWords;
@@ -257,7 +261,8 @@ function flexColumns(g: Getters, fre: SframeFre): [string, string, string] {
     ra = rule(k) ?? "u";
     k += 2;
   }
-  const fp = at(k) === undefined || at(k) === 0 ? "u" : (rule(k) ?? "u");
+  // A control word 0 here is not special: it reads as "CFA + displacement" (reg_p clear).
+  const fp = rule(k) ?? "u";
   return [cfa, fp, ra];
 }
 
@@ -296,11 +301,10 @@ class Getters {
   s390xRegnum(value: number, version: number): boolean {
     return this.abiArch === SFRAME_ABI_S390X_ENDIAN_BIG && version === 2 && (value & 1) === 1;
   }
-  /** One FLEX rule: `reg+disp`, or `(reg+disp)` when dereferenced; base `c` (the CFA) without reg_p. */
+  /** One FLEX rule: `reg+disp`, or `(reg+disp)` when dereferenced; `c+disp` without reg_p. */
   flexRule(ctrl: number, disp: number): string {
-    const base = ctrl & SFRAME_V3_FLEX_CTRL_REG_P ? this.regName(ctrl >>> SFRAME_V3_FLEX_CTRL_REGNUM_SHIFT) : "c";
-    const text = `${base}${signedStr(disp)}`;
-    if (!(ctrl & SFRAME_V3_FLEX_CTRL_REG_P)) return text;
+    if (!(ctrl & SFRAME_V3_FLEX_CTRL_REG_P)) return `c${signedStr(disp)}`;
+    const text = `${this.regName(ctrl >>> SFRAME_V3_FLEX_CTRL_REGNUM_SHIFT)}${signedStr(disp)}`;
     return ctrl & SFRAME_V3_FLEX_CTRL_DEREF_P ? `(${text})` : text;
   }
   /** `sframe_get_reg_name`: the ABI's stack and frame pointers by name, other registers by number. */
