@@ -8,6 +8,8 @@ import { rawSectionName, readelfStringTable } from "./sections.ts";
 
 /** `readelf -d`: the dynamic section, as binutils readelf.c `process_dynamic_section` prints it. */
 
+const EM_AARCH64 = 183;
+
 export interface ReadelfDynamic {
   /** File offset readelf reports ("Dynamic section at offset …"). */
   readonly offset: number;
@@ -198,6 +200,10 @@ function entryValue(elf: ElfFile, e: DynamicEntry, strings: Uint8Array | undefin
     case DT.DT_GNU_PRELINKED:
       return gmtime(v);
     default:
+      // readelf `dynamic_section_aarch64_val`: the PLT marker tags print no value.
+      if (elf.header.machine === EM_AARCH64 && (e.tag === DT.DT_AARCH64_BTI_PLT || e.tag === DT.DT_AARCH64_PAC_PLT)) {
+        return "";
+      }
       return prefixHex(v);
   }
 }
@@ -234,7 +240,9 @@ export function formatDynamic(elf: ElfFile): string {
   const width = elf.is64 ? 19 : 27;
   for (const e of dyn.entries) {
     const type = DT.readelfDynamicTypeName(e.tag, elf.header.machine);
-    out += ` ${fullHex(e.tag, elf.is64)} (${type})${" ".repeat(Math.max(1, width - type.length))}`;
+    // printf ("%*s", width - strlen (type), " "): a negative width left-justifies, so a long name
+    // gets |width - len| spaces, never fewer than one.
+    out += ` ${fullHex(e.tag, elf.is64)} (${type})${" ".repeat(Math.max(1, Math.abs(width - type.length)))}`;
     out += `${entryValue(elf, e, strings)}\n`;
   }
   return out;
