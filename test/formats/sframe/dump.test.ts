@@ -222,3 +222,20 @@ describe("sframe dump against the host's objdump 2.40", () => {
     );
   });
 });
+
+describe("formatSframeDump is what readelf --sframe prints (host readelf 2.40, V1 fixtures)", () => {
+  let readelfVersion: string | undefined;
+  try {
+    readelfVersion = /GNU readelf .* (\d+\.\d+)/.exec(execFileSync("readelf", ["--version"]).toString())?.[1];
+  } catch {
+    readelfVersion = undefined;
+  }
+  if (readelfVersion !== "2.40")
+    console.warn(`dump.test.ts: skipping readelf parity — needs readelf 2.40, found ${readelfVersion ?? "none"}`);
+  const v1 = fixtureBinaries().filter((b) => b.name.startsWith("v1/"));
+  it.skipIf(readelfVersion !== "2.40").each(v1.map((b) => [b.name, b.path]))("%s", (_n, path) => {
+    const want = execFileSync("readelf", ["--sframe", path]).toString("latin1");
+    const elf = ElfFile.fromBytes(new Uint8Array(readFileSync(path)), path);
+    expect(formatSframeDump(elf)).toBe(want);
+  });
+});
