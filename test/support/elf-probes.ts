@@ -6,11 +6,26 @@
  */
 import type { ByteSource } from "../../formats/bytes/source.ts";
 import { BufferSource } from "../../formats/bytes/source.ts";
-import { SHT_REL, SHT_RELA, SHT_RELR } from "../../formats/elf/constants.ts";
+import { PT_NOTE, SHT_REL, SHT_RELA, SHT_RELR } from "../../formats/elf/constants.ts";
 import { decodeDynamic, dynamicNames, dynamicStringsFromFile, readDynamic } from "../../formats/elf/dynamic.ts";
 import { ElfFile } from "../../formats/elf/file.ts";
 import { gnuHash, sysvHash } from "../../formats/elf/hash-function.ts";
 import { type HashTable, hashLookup, hashTables } from "../../formats/elf/hash-table.ts";
+import {
+  buildIdHex,
+  decodeAbiTag,
+  decodeGnuProperties,
+  decodeNtFile,
+  decodeStapsdt,
+  fileNotes,
+  NT_FILE,
+  NT_GNU_ABI_TAG,
+  NT_GNU_BUILD_ID,
+  NT_GNU_PROPERTY_TYPE_0,
+  NT_STAPSDT,
+  noteAlignment,
+  walkNotes,
+} from "../../formats/elf/notes.ts";
 import { sectionRelocations, sectionRelr } from "../../formats/elf/relocations.ts";
 import { dynamicSymbols, type SymbolTable, staticSymbols } from "../../formats/elf/symbols.ts";
 import { symbolVersioning } from "../../formats/elf/versions.ts";
@@ -41,7 +56,7 @@ export interface ProbeReport {
   readonly size: number;
 }
 
-/** Optional reader modules that may be added later (notes). Register them here to be exercised. */
+/** Reader modules added later can register a probe here to be exercised too. */
 export const extraProbes: ((elf: ElfFile) => void)[] = [];
 
 /** Call every reader API on `bytes`. Throws only non-ldsim errors (reader bugs). */
@@ -63,9 +78,9 @@ export function probeElf(bytes: Uint8Array, name = "<fuzz>"): ProbeReport {
   if (!elf) return { errors, maxRead: src.maxRead, size: src.size };
   step("counts", () => [elf.phnum, elf.shnum, elf.shstrndx]);
   const phdrs = step("programHeaders", () => elf.programHeaders) ?? [];
-  for (const ph of phdrs) step(`segmentData ${ph.index}`, () => elf.segmentData(ph));
+  for (const ph of phdrs) step("segmentData", () => elf.segmentData(ph));
   const sections = step("sections", () => elf.sections) ?? [];
-  for (const s of sections) step(`sectionData ${s.index}`, () => elf.sectionData(s));
+  for (const s of sections) step("sectionData", () => elf.sectionData(s));
 
   step("dynamic", () => {
     const dyn = readDynamic(elf);
@@ -78,7 +93,7 @@ export function probeElf(bytes: Uint8Array, name = "<fuzz>"): ProbeReport {
   const walk = (t: SymbolTable | undefined) => {
     if (!t) return;
     for (let i = 0; i < t.count; i++) {
-      step(`symbol ${i}`, () => {
+      step("symbol", () => {
         t.symbol(i);
         t.name(i);
       });
@@ -99,7 +114,7 @@ export function probeElf(bytes: Uint8Array, name = "<fuzz>"): ProbeReport {
     const names: string[] = ["__no_such_symbol__"];
     if (dynsym) {
       for (let i = 1; i < Math.min(dynsym.count, 9); i++) {
-        const n = step(`hash name ${i}`, () => dynsym.name(i));
+        const n = step("hash name", () => dynsym.name(i));
         if (n !== undefined) names.push(n);
       }
     }
@@ -110,8 +125,23 @@ export function probeElf(bytes: Uint8Array, name = "<fuzz>"): ProbeReport {
   });
 
   for (const s of sections) {
-    if (s.type === SHT_REL || s.type === SHT_RELA) step(`relocations ${s.index}`, () => sectionRelocations(elf, s));
-    if (s.type === SHT_RELR) step(`relr ${s.index}`, () => sectionRelr(elf, s));
+    if (s.type === SHT_REL || s.type === SHT_RELA) step("relocations", () => sectionRelocations(elf, s));
+    if (s.type === SHT_RELR) step("relr", () => sectionRelr(elf, s));
+  }
+  step("notes", () => {
+    for (const group of fileNotes(elf)) {
+      for (const note of group.notes) {
+        step("note", () => decodeNote(elf, note));
+      }
+    }
+  });
+  // fileNotes prefers sections; walk the PT_NOTE segments as a loader would, too.
+  for (const ph of phdrs) {
+    if (ph.type !== PT_NOTE) continue;
+    step("PT_NOTE", () => {
+      const layout = { littleEndian: elf.littleEndian, align: noteAlignment(ph.align, elf.name), source: elf.name };
+      return walkNotes(elf.segmentData(ph), layout);
+    });
   }
   for (const p of extraProbes) step("extra", () => p(elf));
   return { errors, maxRead: src.maxRead, size: src.size };
@@ -126,7 +156,7 @@ function lookup(
   dynsym: SymbolTable | undefined,
   step: <T>(what: string, fn: () => T) => T | undefined,
 ): void {
-  step(`lookup ${name}`, () => {
+  step("lookup", () => {
     let n = 0;
     // Walk the candidates with our own bound first, then through the public lookup.
     for (const _ of table.candidates(table.kind === "gnu" ? gnuHash(name) : sysvHash(name))) {
@@ -134,7 +164,18 @@ function lookup(
     }
     hashLookup(table, name, (i) => {
       if (!dynsym) return false;
-      return step(`lookup name ${i}`, () => dynsym.name(i)) === name;
+      return step("lookup name", () => dynsym.name(i)) === name;
     });
   });
+}
+
+function decodeNote(elf: ElfFile, note: Parameters<typeof buildIdHex>[0]): unknown {
+  if (note.name === "GNU" && note.type === NT_GNU_BUILD_ID) return buildIdHex(note);
+  if (note.name === "GNU" && note.type === NT_GNU_ABI_TAG) return decodeAbiTag(note, elf.littleEndian);
+  if (note.name === "GNU" && note.type === NT_GNU_PROPERTY_TYPE_0) {
+    return decodeGnuProperties(note, elf.littleEndian, elf.is64);
+  }
+  if (note.name === "stapsdt" && note.type === NT_STAPSDT) return decodeStapsdt(note, elf.littleEndian, elf.is64);
+  if (note.name === "CORE" && note.type === NT_FILE) return decodeNtFile(note, elf.littleEndian, elf.is64);
+  return undefined;
 }

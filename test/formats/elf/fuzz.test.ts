@@ -6,7 +6,8 @@
  *   - no input takes longer than 50 ms (best of up to four runs, so a GC pause is not blamed on it);
  *   - no single read is larger than the input, and the heap does not grow with header counts.
  * FUZZ_ITERATIONS and FUZZ_SEED override the defaults (100,000 inputs, seed 0x1df). A failure
- * prints the seed file, iteration and mutations, which replay exactly.
+ * prints the seed file, iteration and mutations, which replay exactly. The run takes about 15 s of
+ * CPU; the timeout is generous so a loaded CI machine slows it down rather than failing it.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -18,8 +19,9 @@ import { probeElf } from "../../support/elf-probes.ts";
 import { makeSeed, mutate, Rng, type Seed } from "../../support/mutate.ts";
 
 const fixtures = join(import.meta.dirname, "../../fixtures");
-const ITERATIONS = Number(process.env["FUZZ_ITERATIONS"] ?? 100_000);
-const RNG_SEED = Number(process.env["FUZZ_SEED"] ?? 0x1df);
+const { FUZZ_ITERATIONS, FUZZ_SEED } = process.env;
+const ITERATIONS = Number(FUZZ_ITERATIONS ?? 100_000);
+const RNG_SEED = Number(FUZZ_SEED ?? 0x1df);
 const SLOW_MS = 50;
 
 function isElf(path: string): boolean {
@@ -108,7 +110,9 @@ describe("ELF reader fuzzing", () => {
     }
   });
 
-  it(`${ITERATIONS} mutants raise only LdsimErrors, quickly, reading nothing beyond the input`, () => {
+  it(`${ITERATIONS} mutants raise only LdsimErrors, quickly, reading nothing beyond the input`, {
+    timeout: 300_000,
+  }, () => {
     const rng = new Rng(RNG_SEED);
     const heapStart = process.memoryUsage().heapUsed;
     let heapPeak = heapStart;
@@ -116,6 +120,7 @@ describe("ELF reader fuzzing", () => {
     let withErrors = 0;
     let maxReadRatio = 0;
     const started = performance.now();
+    const cpuStart = process.cpuUsage();
     for (let i = 0; i < ITERATIONS; i++) {
       const seed = seeds[i % seeds.length] as Seed;
       const m = mutate(seed, rng);
@@ -143,10 +148,12 @@ describe("ELF reader fuzzing", () => {
       if (i % 2000 === 0) heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
     }
     const total = performance.now() - started;
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const heapGrowthMb = (heapPeak - heapStart) / 2 ** 20;
     console.log(
       `ELF fuzz: ${ITERATIONS} inputs from ${seeds.length} seeds in ${(total / 1000).toFixed(1)} s ` +
-        `(${((total * 1000) / ITERATIONS).toFixed(0)} µs/input); ${withErrors} raised LdsimErrors; ` +
+        `(${((total * 1000) / ITERATIONS).toFixed(0)} µs/input, ${cpuSeconds.toFixed(1)} s CPU); ${withErrors} raised LdsimErrors; ` +
         `slowest ${slowest.ms.toFixed(2)} ms (${slowest.what}); largest read ${(maxReadRatio * 100).toFixed(0)}% of input; ` +
         `heap growth ${heapGrowthMb.toFixed(1)} MiB`,
     );
