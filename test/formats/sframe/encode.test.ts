@@ -143,6 +143,22 @@ describe("encodeSframe on a description", () => {
     }
   });
 
+  it("writes header overrides verbatim, for malformed-input tests", () => {
+    const bytes = encodeSframe({
+      version: 3,
+      littleEndian: false,
+      flags: 5,
+      abiArch: 4,
+      cfaFixedFpOffset: 0,
+      cfaFixedRaOffset: 0,
+      functions: [{ start: 0, size: 4, fres: [{ startOffset: 0, dataWords: [0] }] }],
+      override: { magic: 0x1234, numFdes: 7, numFres: 99, freLen: 0xffff },
+    });
+    const dv = new DataView(bytes.buffer);
+    expect([dv.getUint16(0), dv.getUint32(8), dv.getUint32(12), dv.getUint32(16)]).toEqual([0x1234, 7, 99, 0xffff]);
+    expect(bytes.length).toBe(28 + 16 + 5 + 3);
+  });
+
   it("rejects what cannot be stored with a typed error naming the field", () => {
     const base: SframeDescription = {
       version: 3,
