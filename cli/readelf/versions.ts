@@ -58,7 +58,15 @@ export function fileBytes(elf: ElfFile, offset: bigint, length: number): Uint8Ar
 
 /** readelf `offset_from_vma`: the file offset of `vma` via the PT_LOAD segment holding `size` bytes of it. */
 export function offsetFromVma(elf: ElfFile, vma: bigint, size: bigint): bigint {
-  for (const seg of elf.programHeaders) {
+  // An unreadable program header table leaves readelf with no segments: every VMA maps to itself.
+  let phdrs: ElfFile["programHeaders"];
+  try {
+    phdrs = elf.programHeaders;
+  } catch (e) {
+    if (!(e instanceof LdsimError)) throw e;
+    phdrs = [];
+  }
+  for (const seg of phdrs) {
     if (seg.type !== PT_LOAD) continue;
     const start = seg.vaddr & ((MASK64 + 1n - seg.align) & MASK64);
     if (vma >= start && vma + size <= seg.vaddr + seg.filesz) return vma - seg.vaddr + seg.offset;

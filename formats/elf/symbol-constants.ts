@@ -150,8 +150,17 @@ export function symbolVisibilityName(vis: number): string {
  */
 export function symbolOtherName(other: number, machine: number): string {
   if (other === 0) return "";
-  if (machine === EM_AARCH64 && other === STO_AARCH64_VARIANT_PCS) return "VARIANT_PCS";
-  if (machine === EM_RISCV && other === STO_RISCV_VARIANT_CC) return "VARIANT_CC";
+  // get_aarch64_symbol_other
+  if (machine === EM_AARCH64 && other & STO_AARCH64_VARIANT_PCS) {
+    const rest = other & ~STO_AARCH64_VARIANT_PCS;
+    return rest === 0 ? "VARIANT_PCS" : `VARIANT_PCS | ${rest.toString(16)}`;
+  }
+  // get_riscv_symbol_other: the leftover bits replace the flag name rather than joining it.
+  if (machine === EM_RISCV) {
+    const rest = other & ~STO_RISCV_VARIANT_CC;
+    if (rest !== 0) return rest.toString(16);
+    return "VARIANT_CC";
+  }
   return `<other>: ${other.toString(16)}`;
 }
 

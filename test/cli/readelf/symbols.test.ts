@@ -17,6 +17,7 @@ import {
   HOST_LIBS,
   hasReadelf240,
   readelf,
+  CORRUPT_FIXTURES,
   SYMBOL_FIXTURES,
 } from "../../formats/elf/elf-symbol-fixtures.ts";
 
@@ -30,7 +31,7 @@ function run(path: string, dynOnly: boolean): string {
 }
 
 describe("readelf -W -s / --dyn-syms (committed readelf 2.40 outputs)", () => {
-  for (const fx of SYMBOL_FIXTURES) {
+  for (const fx of [...SYMBOL_FIXTURES, ...CORRUPT_FIXTURES]) {
     it(`${fx} -s`, () => expect(run(join(FIXTURE_ROOT, fx), false)).toBe(expectedOutput(fx, "s")));
     it(`${fx} --dyn-syms`, () => expect(run(join(FIXTURE_ROOT, fx), true)).toBe(expectedOutput(fx, "dyn-syms")));
   }

@@ -12,6 +12,7 @@ import {
   HOST_LIBS,
   hasReadelf240,
   readelf,
+  CORRUPT_FIXTURES,
   SYMBOL_FIXTURES,
 } from "../../formats/elf/elf-symbol-fixtures.ts";
 
@@ -25,7 +26,7 @@ function run(path: string): string {
 }
 
 describe("readelf -W -V (committed readelf 2.40 outputs)", () => {
-  for (const fx of SYMBOL_FIXTURES) {
+  for (const fx of [...SYMBOL_FIXTURES, ...CORRUPT_FIXTURES]) {
     it(fx, () => expect(run(join(FIXTURE_ROOT, fx))).toBe(expectedOutput(fx, "V")));
   }
   it("an object without version sections", () => {

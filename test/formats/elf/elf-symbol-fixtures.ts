@@ -25,6 +25,16 @@ export const SYMBOL_FIXTURES = [
   "sframe/v1/x86_64/libb.so",
 ] as const;
 
+/** Corrupted variants (see the fixture README); readelf output only, their tables are not all parseable. */
+export const CORRUPT_FIXTURES = [
+  "elf-symbols/malformed/aarch64-variant-pcs-other.so",
+  "elf-symbols/malformed/libv-dynamic-strtab.so",
+  "elf-symbols/malformed/libv-phdrs-unreadable.so",
+  "elf-symbols/malformed/libv-shdrs-unreadable.so",
+  "elf-symbols/malformed/libv-verdaux-past-eof.so",
+  "elf-symbols/malformed/libv32-no-shstrtab.so",
+] as const;
+
 export type ReadelfOption = "s" | "dyn-syms" | "V";
 
 /** The committed readelf 2.40 output for a fixture. */
