@@ -12,12 +12,12 @@ import { describe, expect, it } from "vitest";
 import { formatSymbols } from "../../../cli/readelf/symbols.ts";
 import { ElfFile } from "../../../formats/elf/file.ts";
 import {
+  CORRUPT_FIXTURES,
   expectedOutput,
   FIXTURE_ROOT,
   HOST_LIBS,
   hasReadelf240,
   readelf,
-  CORRUPT_FIXTURES,
   SYMBOL_FIXTURES,
 } from "../../formats/elf/elf-symbol-fixtures.ts";
 

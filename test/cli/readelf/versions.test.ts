@@ -7,12 +7,12 @@ import { describe, expect, it } from "vitest";
 import { formatVersions, verFlags } from "../../../cli/readelf/versions.ts";
 import { ElfFile } from "../../../formats/elf/file.ts";
 import {
+  CORRUPT_FIXTURES,
   expectedOutput,
   FIXTURE_ROOT,
   HOST_LIBS,
   hasReadelf240,
   readelf,
-  CORRUPT_FIXTURES,
   SYMBOL_FIXTURES,
 } from "../../formats/elf/elf-symbol-fixtures.ts";
 
