@@ -15,6 +15,7 @@ import { FormatError, hex } from "../errors.ts";
 import { SHT_GNU_HASH, SHT_HASH } from "./constants.ts";
 import type { ElfFile } from "./file.ts";
 import { gnuHash, sysvHash } from "./hash-function.ts";
+import type { SymbolTable } from "./symbols.ts";
 import type { SectionHeader } from "./types.ts";
 
 export interface HashTableLayout {
@@ -218,6 +219,22 @@ export function hashLookup(
   const hash = table.kind === "gnu" ? gnuHash(name) : sysvHash(name);
   for (const i of table.candidates(hash)) if (matches(i)) return i;
   return undefined;
+}
+
+/**
+ * Name-only lookup: the first index on the chain whose symbol is named `name`. This is do_lookup_x
+ * without check_match's other tests (st_value/st_shndx, type, versions, visibility), which a loader
+ * adds through hashLookup's `matches`.
+ */
+export function hashLookupName(table: HashTable, symbols: SymbolTable, name: Uint8Array | string): number | undefined {
+  const bytes = typeof name === "string" ? latin1(name) : name;
+  return hashLookup(table, bytes, (i) => i < symbols.count && symbols.nameEquals(i, bytes));
+}
+
+function latin1(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
+  return out;
 }
 
 /** Build a table from its section (SHT_HASH or SHT_GNU_HASH). */

@@ -3,7 +3,7 @@
  * `get_symbol_binding`, `get_symbol_type`, `get_symbol_visibility`, `get_symbol_index_type`).
  * Names that depend on the machine or OS/ABI take them as arguments, as readelf does.
  */
-import { EM_AARCH64, EM_X86_64 } from "./constants.ts";
+import { EM_AARCH64, EM_X86_64, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF } from "./constants.ts";
 
 export const STB_LOCAL = 0;
 export const STB_GLOBAL = 1;
@@ -41,16 +41,12 @@ export const STO_RISCV_VARIANT_CC = 0x80;
 
 export const STN_UNDEF = 0;
 
-/** Special section indices (16-bit st_shndx values). */
-export const SHN_UNDEF = 0;
-export const SHN_LORESERVE = 0xff00;
+/** Special section indices (16-bit st_shndx values); the core ones live in constants.ts. */
+export { SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX } from "./constants.ts";
 export const SHN_LOPROC = 0xff00;
 export const SHN_HIPROC = 0xff1f;
 export const SHN_LOOS = 0xff20;
 export const SHN_HIOS = 0xff3f;
-export const SHN_ABS = 0xfff1;
-export const SHN_COMMON = 0xfff2;
-export const SHN_XINDEX = 0xffff;
 /** x86-64 large common (SHN_LOPROC + 2). */
 export const SHN_X86_64_LCOMMON = 0xff02;
 

@@ -16,6 +16,7 @@ import {
   GnuHashTable,
   type HashTable,
   hashLookup,
+  hashLookupName,
   hashTables,
   SysvHashTable,
 } from "../../../formats/elf/hash-table.ts";
@@ -35,7 +36,10 @@ const enc = new TextEncoder();
 
 function lookup(table: HashTable, syms: SymbolTable, name: string): number | undefined {
   const bytes = enc.encode(name);
-  return hashLookup(table, bytes, (i) => syms.nameEquals(i, bytes));
+  const viaName = hashLookupName(table, syms, name);
+  const viaMatch = hashLookup(table, bytes, (i) => syms.nameEquals(i, bytes));
+  expect(viaName).toBe(viaMatch);
+  return viaMatch;
 }
 
 /** Every defined dynsym name resolves, through each table, to an index readelf lists under that name. */
