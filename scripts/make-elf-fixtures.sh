@@ -31,7 +31,13 @@ $CC32 $common -fno-pie -no-pie -Wl,--hash-style=both -Wl,--build-id=sha1 \
 $CC $common -fPIC -shared -nostdlib -Wl,--hash-style=both -Wl,--build-id=none \
   -Wl,-z,noseparate-code -Wl,-soname,libtiny.so -o x86_64/libtiny.so "$src/tiny.c"
 
-for f in i386/libfixture.so.1 i386/main x86_64/libtiny.so; do
+# DT_RELR as GNU ld 2.40 packs it (-z pack-relative-relocs), ELF64 and ELF32.
+$CC $common -fPIC -shared -nostdlib -Wl,-z,pack-relative-relocs -Wl,--build-id=none \
+  -Wl,-soname,librelr.so -o x86_64/librelr.so "$src/relr.c"
+$CC32 $common -fPIC -shared -nostdlib -Wl,-z,pack-relative-relocs -Wl,--build-id=none \
+  -Wl,-soname,librelr.so -o i386/librelr.so "$src/relr.c"
+
+for f in i386/libfixture.so.1 i386/main x86_64/libtiny.so x86_64/librelr.so i386/librelr.so; do
   readelf -W -a "$f" > "$f.readelf-a.txt" 2>&1 || true
   readelf -W --dyn-syms "$f" > "$f.readelf-dyn-syms.txt" 2>&1 || true
 done

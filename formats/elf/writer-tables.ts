@@ -53,17 +53,18 @@ export class StringTableBuilder {
 
 /**
  * Bucket count for both hash tables, chosen as GNU ld does without `-O` (bfd `compute_bucket_count`):
- * the largest entry of this prime table not above the number of hashed symbols.
+ * the largest entry of this prime table not above the number of hashed symbols, and at least 2 for
+ * DT_GNU_HASH.
  */
 const BUCKET_SIZES = [1, 3, 17, 37, 67, 97, 131, 197, 263, 521, 1031, 2053, 4099, 8209, 16411, 32771, 65537, 131101];
-export function bucketCount(nsyms: number): number {
+export function bucketCount(nsyms: number, gnu = false): number {
   let best = 1;
   for (let i = 0; i < BUCKET_SIZES.length; i++) {
     best = BUCKET_SIZES[i] as number;
     const next = BUCKET_SIZES[i + 1];
     if (next === undefined || nsyms < next) break;
   }
-  return best;
+  return gnu && best < 2 ? 2 : best;
 }
 
 /**
@@ -102,7 +103,7 @@ export interface GnuHashLayout {
  * The hashed symbols must be the last ones of .dynsym, in this order.
  */
 export function gnuHashOrder(names: readonly string[]): GnuHashLayout {
-  const nbuckets = bucketCount(names.length);
+  const nbuckets = bucketCount(names.length, true);
   const keyed = names.map((n, i) => ({ i, b: gnuHash(n) % nbuckets }));
   keyed.sort((a, b) => a.b - b.b || a.i - b.i);
   return { order: keyed.map((k) => k.i), nbuckets };
@@ -122,15 +123,24 @@ export function encodeGnuHash(
   littleEndian: boolean,
 ): Uint8Array {
   const n = hashedNames.length;
+  if (n === 0) {
+    // GNU ld's empty table: one empty bucket, symoffset 1, one all-zero Bloom word, shift 0.
+    const w = new ByteWriter(littleEndian, 24);
+    w.u32(1).u32(1).u32(1).u32(0);
+    if (is64) w.u64(0n);
+    else w.u32(0);
+    return w.u32(0).finish();
+  }
   const hashes = hashedNames.map((s) => gnuHash(s));
   const c = is64 ? 64 : 32;
   const shift1 = is64 ? 6 : 5;
-  // Bloom filter size as bfd sizes it: about 2-4 bits per symbol, at least one word.
-  let maskLog2 = n <= 1 ? 0 : Math.ceil(Math.log2(n)) + 1;
+  // Bloom filter sized as GNU ld 2.40 sizes it (bfd `bfd_elf_size_dynsym_hash_dynstr`): 2-4 bits
+  // per symbol. Checked byte for byte against ld's .gnu.hash in test/formats/elf/writer-tables.test.ts.
+  let maskLog2 = (n <= 1 ? 0 : Math.floor(Math.log2(n))) + 1;
   if (maskLog2 < 3) maskLog2 = 5;
   else if ((1 << (maskLog2 - 2)) & n) maskLog2 += 3;
   else maskLog2 += 2;
-  if (maskLog2 < shift1) maskLog2 = shift1;
+  if (is64 && maskLog2 === 5) maskLog2 = 6;
   const bloomShift = maskLog2;
   const bloomSize = 2 ** (maskLog2 - shift1);
   const bloom = new Array<bigint>(bloomSize).fill(0n);
@@ -159,6 +169,9 @@ export function encodeGnuHash(
   return w.finish();
 }
 
+/** What the version encoders need of a string table: the offset of each name. */
+export type StringOffsets = Pick<StringTableBuilder, "offsetOf">;
+
 export const VER_FLG_BASE = 1;
 export const VER_FLG_WEAK = 2;
 
@@ -170,7 +183,7 @@ export interface VerdefEntry {
 }
 
 /** `.gnu.version_d`: Verdef (20 bytes) each followed by its Verdaux (8 bytes) list. */
-export function encodeVerdef(defs: readonly VerdefEntry[], strings: StringTableBuilder, le: boolean): Uint8Array {
+export function encodeVerdef(defs: readonly VerdefEntry[], strings: StringOffsets, le: boolean): Uint8Array {
   const w = new ByteWriter(le);
   defs.forEach((d, i) => {
     const last = i === defs.length - 1;
@@ -194,7 +207,7 @@ export interface VerneedEntry {
 }
 
 /** `.gnu.version_r`: Verneed (16 bytes) each followed by its Vernaux (16 bytes) list. */
-export function encodeVerneed(needs: readonly VerneedEntry[], strings: StringTableBuilder, le: boolean): Uint8Array {
+export function encodeVerneed(needs: readonly VerneedEntry[], strings: StringOffsets, le: boolean): Uint8Array {
   const w = new ByteWriter(le);
   needs.forEach((n, i) => {
     const last = i === needs.length - 1;
