@@ -9,10 +9,11 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { EM_386, EM_AARCH64, EM_S390, EM_X86_64, PT_LOAD } from "../../../formats/elf/constants.ts";
+import { EM_386, EM_AARCH64, EM_S390, EM_X86_64, PT_LOAD, SHT_NOTE } from "../../../formats/elf/constants.ts";
 import { decodeDynamic, dynamicNames, dynamicStringsFromFile, readDynamic } from "../../../formats/elf/dynamic.ts";
 import { ElfFile } from "../../../formats/elf/file.ts";
 import { hashLookup, hashTables } from "../../../formats/elf/hash-table.ts";
+import { buildIdHex, fileNotes } from "../../../formats/elf/notes.ts";
 import { sectionRelocations, sectionRelr } from "../../../formats/elf/relocations.ts";
 import { dynamicSymbols, staticSymbols } from "../../../formats/elf/symbols.ts";
 import { symbolVersioning } from "../../../formats/elf/versions.ts";
@@ -296,6 +297,28 @@ describe.skipIf(!hasReadelf)("ELF writer → GNU readelf", () => {
     const linked = readelf(so, "-r", "--dyn-syms");
     expect(linked).toMatch(/R_X86_64_JUMP_SLOT\s+0+ callee \+ 0/);
     expect(linked).toMatch(/R_X86_64_64\s+[0-9a-f]+ caller \+ 0/);
+  });
+
+  it("a note section gets PT_NOTE; readelf -n and ldsim's note reader both see the build id", () => {
+    const id = Uint8Array.from({ length: 20 }, (_, i) => i * 13 + 1);
+    const note = new Uint8Array(16 + 20);
+    const v = new DataView(note.buffer);
+    v.setUint32(0, 4, true);
+    v.setUint32(4, 20, true);
+    v.setUint32(8, 3, true); // NT_GNU_BUILD_ID
+    note.set([0x47, 0x4e, 0x55, 0], 12);
+    note.set(id, 16);
+    const image = buildSharedLibrary({
+      soname: "libnote.so",
+      functions: [{ name: "f" }],
+      sections: [{ name: ".note.gnu.build-id", type: SHT_NOTE, flags: "a", align: 4, data: note }],
+    });
+    const path = save("libnote.so", image.bytes);
+    const hexId = Buffer.from(id).toString("hex");
+    expect(readelf(path, "-n")).toContain(`Build ID: ${hexId}`);
+    expect(readelf(path, "-l")).toMatch(/^\s+NOTE\s/m);
+    const notes = fileNotes(ElfFile.fromBytes(image.bytes)).flatMap((g) => g.notes);
+    expect(notes.map(buildIdHex)).toEqual([hexId]);
   });
 
   it("output is deterministic", () => {
