@@ -184,7 +184,10 @@ export class GnuHashTable {
 
   /**
    * The number of dynamic symbols implied by the table (it is stored nowhere): one past the end of
-   * the chain that starts at the highest bucket, or symoffset when every bucket is empty.
+   * the chain that starts at the highest bucket. When every bucket is empty nothing is hashed and
+   * the answer is symoffset, which is then only a lower bound: a library that merely imports (e.g.
+   * coreutils' libstdbuf.so: symoffset 1, 17 undefined dynsyms) has unhashed entries above it.
+   * glibc never needs the count (dladdr walks the chains, so it sees the same symbols).
    */
   symbolCount(): number {
     let max = 0;

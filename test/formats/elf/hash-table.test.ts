@@ -5,7 +5,7 @@
  * count equals readelf's. Plus the glibc-rtld.md §3.6 vectors and libfoo.so facts.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -177,6 +177,24 @@ describe.skipIf(!hasReadelf240)("lookups vs host readelf 2.40 --dyn-syms", () =>
       }
     });
   }
+});
+
+const IMPORT_ONLY_LIB = "/usr/libexec/coreutils/libstdbuf.so";
+describe.skipIf(!hasReadelf240 || !existsSync(IMPORT_ONLY_LIB))("a GNU table with every bucket empty", () => {
+  it(`${IMPORT_ONLY_LIB}: count is symoffset, a lower bound; no name resolves`, () => {
+    const elf = ElfFile.openPath(IMPORT_ONLY_LIB);
+    try {
+      const { gnu } = hashTables(elf);
+      const syms = dynamicSymbols(elf);
+      if (!gnu || !syms) throw new Error("no .gnu.hash");
+      const rows = parseReadelfSymbols(readelf(["--dyn-syms"], IMPORT_ONLY_LIB), ".dynsym");
+      expect(gnu.symbolCount()).toBe(gnu.symoffset);
+      expect(rows.length).toBeGreaterThanOrEqual(gnu.symoffset);
+      for (const r of rows.slice(1)) expect(lookup(gnu, syms, syms.name(r.index))).toBeUndefined();
+    } finally {
+      elf.close();
+    }
+  });
 });
 
 describe("tables from raw bytes (as read from process memory)", () => {
