@@ -212,7 +212,7 @@ export class KernelSframe implements ExecSframeRegistrar {
       sframeEnd,
       littleEndian: arch.littleEndian,
     };
-    let checked = checkHeaderForRegistration(headerBytes, opts);
+    const checked = checkHeaderForRegistration(headerBytes, opts);
     if (!checked.ok) return fromCheck(checked);
     // 10. CONFIG_SFRAME_VALIDATION: the whole section, read through user copies.
     if (this.validation) {
@@ -380,4 +380,10 @@ function readSectionBytes(mm: AddressSpace, start: bigint, end: bigint): Uint8Ar
     o += c.length;
   }
   return out;
+}
+
+/** The `stacktrace_setup` handler the syscall dispatcher calls, bound to a KernelSframe. */
+export function stacktraceSetupHandler(ks: KernelSframe): (proc: Process, args: readonly bigint[]) => number {
+  return (proc, a) =>
+    ks.stacktraceSetup(proc.mm, Number(BigInt.asIntN(32, a[0] ?? 0n)), a[1] ?? 0n, a[2] ?? 0n, a[3] ?? 0n, a[4] ?? 0n);
 }

@@ -67,4 +67,12 @@ export interface UnwindOptions {
   /** Try frame pointers when SFrame does not cover a PC (CONFIG_HAVE_UNWIND_USER_FP). Default true. */
   readonly fpFallback?: boolean;
   readonly outermost?: OutermostPolicy;
+  /**
+   * Register-based RA/FP/CFA rules below the topmost frame. "kernel" (default): refused, as
+   * `unwind_user_next_common` only reads registers from pt_regs in the topmost frame — so a realigned
+   * (DRAP) frame, whose caller's FP is at *(FP + 0), ends the trace when it is not topmost.
+   * "unwound-sp-fp": a proposed relaxation — SP and FP (and the link register while topmost) come
+   * from the unwind state in every frame, which is what those rules mean.
+   */
+  readonly registerRules?: "kernel" | "unwound-sp-fp";
 }

@@ -47,6 +47,7 @@ export function unwindUser(
   const max = options.maxEntries ?? UNWIND_MAX_ENTRIES;
   const fpFallback = options.fpFallback ?? true;
   const outermostPolicy = options.outermost ?? "kernel-v3-einval";
+  const anyFrameRegs = options.registerRules === "unwound-sp-fp";
   const state: State = { ip: regs.pc, sp: regs.sp, fp: regs.fp, ra: regs.ra, topmost: true };
   const frames: UnwindFrame[] = [];
   let stop: UnwindStop | undefined;
@@ -75,7 +76,7 @@ export function unwindUser(
         // marking the frame outermost, so the lookup counts as failed and FP is tried next.
         sframeMiss = "EINVAL: RA-undefined row rejected (CFA control word reg_p = 0)";
       } else {
-        const r = stepSframe(arch, state, found.row, memory);
+        const r = stepSframe(arch, state, found.row, memory, anyFrameRegs);
         if (!r.ok) {
           frames.push({ pc });
           stop = { kind: "sframe-step-failed", detail: r.reason };
@@ -130,6 +131,7 @@ function applyRule(
   cfa: bigint,
   memory: UnwindMemory,
   what: "RA" | "FP",
+  anyFrameRegs: boolean,
 ): { ok: true; value: bigint } | { ok: false; reason: string } {
   switch (rule.kind) {
     case "same":
@@ -148,8 +150,10 @@ function applyRule(
       return v === undefined ? { ok: false, reason: `fault reading ${what} at ${hex(addr)}` } : { ok: true, value: v };
     }
     case "reg": {
-      if (!state.topmost)
+      const known = rule.regnum === arch.dwarfSp || rule.regnum === arch.dwarfFp;
+      if (!state.topmost && !(anyFrameRegs && known)) {
         return { ok: false, reason: `${what} rule names register ${rule.regnum} below the topmost frame` };
+      }
       const base = regValue(arch, state, rule.regnum);
       if (base === undefined) return { ok: false, reason: `${what} rule names unavailable register ${rule.regnum}` };
       const addr = U64(base + BigInt(rule.offset));
@@ -179,7 +183,13 @@ function commit(state: State, ip: bigint, sp: bigint, fp: bigint): StepResult {
   return { ok: true };
 }
 
-function stepSframe(arch: UnwindArchInfo, state: State, row: SframeRow, memory: UnwindMemory): StepResult {
+function stepSframe(
+  arch: UnwindArchInfo,
+  state: State,
+  row: SframeRow,
+  memory: UnwindMemory,
+  anyFrameRegs: boolean,
+): StepResult {
   const rule = row.cfa;
   if (rule === null) return { ok: false, reason: "no CFA rule" };
   let base: bigint | undefined;
@@ -188,7 +198,10 @@ function stepSframe(arch: UnwindArchInfo, state: State, row: SframeRow, memory: 
     if (state.fp < state.sp) return { ok: false, reason: `FP ${hex(state.fp)} below SP ${hex(state.sp)}` };
     base = state.fp;
   } else {
-    if (!state.topmost) return { ok: false, reason: `CFA based on register ${rule.regnum} below the topmost frame` };
+    const known = rule.regnum === arch.dwarfSp || rule.regnum === arch.dwarfFp;
+    if (!state.topmost && !(anyFrameRegs && known)) {
+      return { ok: false, reason: `CFA based on register ${rule.regnum} below the topmost frame` };
+    }
     base = regValue(arch, state, rule.regnum);
     if (base === undefined) return { ok: false, reason: `CFA register ${rule.regnum} unavailable` };
   }
@@ -200,9 +213,9 @@ function stepSframe(arch: UnwindArchInfo, state: State, row: SframeRow, memory: 
   }
   const c = checkCfa(state, cfa, arch.wordSize);
   if (!c.ok) return c;
-  const ra = applyRule(arch, state, row.ra, cfa, memory, "RA");
+  const ra = applyRule(arch, state, row.ra, cfa, memory, "RA", anyFrameRegs);
   if (!ra.ok) return ra;
-  const fp = applyRule(arch, state, row.fp, cfa, memory, "FP");
+  const fp = applyRule(arch, state, row.fp, cfa, memory, "FP", anyFrameRegs);
   if (!fp.ok) return fp;
   return commit(state, ra.value, U64(cfa + BigInt(row.spOffset)), fp.value);
 }
