@@ -128,7 +128,7 @@ function openFlags(v: bigint, arch: FormatOptions["arch"]): string {
   const acc = xlookup(OPEN_ACCESS_MODES, flags & 3n) ?? "O_???";
   const rest = flags & ~3n;
   if (rest === 0n) return acc;
-  return `${acc}|${printFlags(arch === "aarch64" ? OPEN_FLAGS_AARCH64 : OPEN_FLAGS, rest)}`;
+  return `${acc}|${printFlags(arch === "aarch64" ? OPEN_FLAGS_AARCH64 : OPEN_FLAGS, rest, "0", "O_???")}`;
 }
 
 function mmapFlags(v: bigint): string {
@@ -136,11 +136,17 @@ function mmapFlags(v: bigint): string {
   const type = flags & 0xfn;
   const typeName = xlookup(MMAP_TYPES, type) ?? `0x${type.toString(16)} /* MAP_??? */`;
   const rest = flags & ~0xfn;
-  return rest === 0n ? typeName : `${typeName}|${printFlags(MMAP_FLAGS, rest)}`;
+  return rest === 0n ? typeName : `${typeName}|${printFlags(MMAP_FLAGS, rest, "0", "MAP_???")}`;
 }
 
 function prot(v: bigint): string {
-  return printFlags(MMAP_PROT, u64(v) & 0xffffffffn, "PROT_NONE");
+  return printFlags(MMAP_PROT, u64(v) & 0xffffffffn, "PROT_NONE", "PROT_???");
+}
+
+const WHENCE = ["SEEK_SET", "SEEK_CUR", "SEEK_END", "SEEK_DATA", "SEEK_HOLE"];
+function whence(v: bigint): string {
+  const w = u64(v) & 0xffffffffn;
+  return WHENCE[Number(w)] ?? `0x${w.toString(16)} /* SEEK_??? */`;
 }
 
 function isError(ret: bigint | undefined): boolean {
@@ -182,12 +188,12 @@ function formatArgs(ev: SyscallEvent, opts: FormatOptions): string[] {
   switch (ev.name) {
     case "openat": {
       const out = [dirfd(a.arg(0)), a.path(1), openFlags(a.arg(2), opts.arch)];
-      if ((a.arg(2) & (O_CREAT | O_TMPFILE_BIT)) !== 0n) out.push(octal03(Number(a.arg(3) & 0o7777n)));
+      if ((a.arg(2) & (O_CREAT | O_TMPFILE_BIT)) !== 0n) out.push(octal03(Number(a.arg(3) & 0xffffn)));
       return out;
     }
     case "open": {
       const out = [a.path(0), openFlags(a.arg(1), opts.arch)];
-      if ((a.arg(1) & (O_CREAT | O_TMPFILE_BIT)) !== 0n) out.push(octal03(Number(a.arg(2) & 0o7777n)));
+      if ((a.arg(1) & (O_CREAT | O_TMPFILE_BIT)) !== 0n) out.push(octal03(Number(a.arg(2) & 0xffffn)));
       return out;
     }
     case "close":
@@ -199,7 +205,7 @@ function formatArgs(ev: SyscallEvent, opts: FormatOptions): string[] {
     case "write":
       return [fd(a.arg(0)), a.buffer(1, u64(a.arg(2)), false), u64(a.arg(2)).toString()];
     case "newfstatat":
-      return [dirfd(a.arg(0)), a.path(1), a.stat(2), printFlags(AT_FLAGS, u64(a.arg(3)) & 0xffffffffn)];
+      return [dirfd(a.arg(0)), a.path(1), a.stat(2), printFlags(AT_FLAGS, u64(a.arg(3)) & 0xffffffffn, "0", "AT_???")];
     case "fstat":
       return [fd(a.arg(0)), a.stat(1)];
     case "stat":
@@ -221,9 +227,9 @@ function formatArgs(ev: SyscallEvent, opts: FormatOptions): string[] {
     case "brk":
       return [addr(a.arg(0))];
     case "access":
-      return [a.path(0), printFlags(ACCESS_MODES, u64(a.arg(1)) & 0xffffffffn, "F_OK")];
+      return [a.path(0), printFlags(ACCESS_MODES, u64(a.arg(1)) & 0xffffffffn, "F_OK", "?_OK")];
     case "faccessat":
-      return [dirfd(a.arg(0)), a.path(1), printFlags(ACCESS_MODES, u64(a.arg(2)) & 0xffffffffn, "F_OK")];
+      return [dirfd(a.arg(0)), a.path(1), printFlags(ACCESS_MODES, u64(a.arg(2)) & 0xffffffffn, "F_OK", "?_OK")];
     case "arch_prctl": {
       const code = u64(a.arg(0)) & 0xffffffffn;
       const name = xlookup(ARCH_PRCTL_CODES, code) ?? `0x${code.toString(16)} /* ARCH_??? */`;
@@ -243,7 +249,7 @@ function formatArgs(ev: SyscallEvent, opts: FormatOptions): string[] {
     case "readlinkat":
       return [dirfd(a.arg(0)), a.path(1), a.buffer(2, ret, true), u64(a.arg(3)).toString()];
     case "lseek":
-      return [fd(a.arg(0)), s64(a.arg(1)).toString(), ["SEEK_SET", "SEEK_CUR", "SEEK_END"][Number(a.arg(2))] ?? "0x?"];
+      return [fd(a.arg(0)), s64(a.arg(1)).toString(), whence(a.arg(2))];
     case "getpid":
     case "gettid":
       return [];

@@ -37,7 +37,8 @@ type Kind =
   | "mflags"
   | "amode"
   | "archcode"
-  | "archarg";
+  | "archarg"
+  | "whence";
 
 const SIGNATURES: Readonly<Record<string, readonly Kind[]>> = {
   openat: ["dirfd", "path", "oflags", "omode"],
@@ -62,6 +63,7 @@ const SIGNATURES: Readonly<Record<string, readonly Kind[]>> = {
   exit: ["num"],
   readlink: ["path", "obuf", "num"],
   readlinkat: ["dirfd", "path", "obuf", "num"],
+  lseek: ["fd", "num", "whence"],
   getpid: [],
   gettid: [],
 };
@@ -156,6 +158,14 @@ function parseReturn(text: string): bigint | undefined {
 
 /** Parse one line of strace output; undefined for lines that are not a complete known call. */
 export function parseStraceLine(line: string): SyscallEvent | undefined {
+  try {
+    return parseLine(line);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseLine(line: string): SyscallEvent | undefined {
   const m = /^(?:\[pid +(\d+)\] )?([a-z_0-9]+)\((.*)\) +=( .*)$/s.exec(line);
   if (!m) return undefined;
   const name = m[2] as string;
@@ -215,6 +225,11 @@ export function parseStraceLine(line: string): SyscallEvent | undefined {
       case "addr":
         args.push(t === "NULL" ? 0n : num(t));
         break;
+      case "whence": {
+        const w = ["SEEK_SET", "SEEK_CUR", "SEEK_END", "SEEK_DATA", "SEEK_HOLE"].indexOf(t);
+        args.push(w >= 0 ? BigInt(w) : num(t));
+        break;
+      }
       default:
         args.push(num(t));
     }

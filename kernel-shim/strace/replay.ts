@@ -34,8 +34,10 @@ const OUT_BUFFERS: Readonly<Record<string, readonly [index: number, size: (ev: S
 function replayArgs(ev: SyscallEvent): SyscallArg[] {
   const args: SyscallArg[] = [...ev.args];
   const out = OUT_BUFFERS[ev.name] ?? [];
-  for (const [i, size] of out) args[i] = new Uint8Array(Math.min(size(ev), 1 << 24));
-  if (ev.name === "arch_prctl" && (ev.args[0] === 0x1003n || ev.args[0] === 0x1004n)) args[1] = new Uint8Array(8);
+  // An output buffer strace showed as an address (the call failed) is passed as that address, so the
+  // replayed line prints it the same way; one it showed as contents becomes a fresh host buffer.
+  for (const [i, size] of out) if (ev.peeks?.[i] !== undefined) args[i] = new Uint8Array(Math.min(size(ev), 1 << 24));
+  if (ev.name === "arch_prctl" && ev.peeks?.[1] !== undefined) args[1] = new Uint8Array(8);
   for (const [k, p] of Object.entries(ev.peeks ?? {})) {
     const i = Number(k);
     if (out.some(([j]) => j === i) || p.kind !== "bytes") continue;

@@ -163,9 +163,9 @@ export function xlookup(x: Xlat, value: bigint): string | undefined {
 
 /**
  * `printflags`: names of the set flags in table order, each entry consuming its bits; leftover bits
- * as one hex number; `zeroName` (or "0") when nothing is set.
+ * as one hex number with strace's `/* PREFIX_??? * /` comment; `zeroName` (or "0") when nothing is set.
  */
-export function printFlags(x: Xlat, flags: bigint, zeroName = "0"): string {
+export function printFlags(x: Xlat, flags: bigint, zeroName = "0", unknown?: string): string {
   if (flags === 0n) return zeroName;
   const parts: string[] = [];
   let rest = flags;
@@ -175,14 +175,14 @@ export function printFlags(x: Xlat, flags: bigint, zeroName = "0"): string {
       rest &= ~e.value;
     }
   }
-  if (rest !== 0n) parts.push(`0x${rest.toString(16)}`);
+  if (rest !== 0n) parts.push(`0x${rest.toString(16)}${unknown ? ` /* ${unknown} */` : ""}`);
   return parts.join("|");
 }
 
 /** Inverse of printFlags/xlookup over several tables: `O_RDONLY|O_CLOEXEC` → 0o2000000n. */
 export function parseFlags(text: string, ...tables: Xlat[]): bigint {
   let v = 0n;
-  for (const part of text.split("|")) {
+  for (const part of text.replace(/\/\*.*?\*\//g, "").split("|")) {
     const p = part.trim();
     if (/^(0x[0-9a-f]+|\d+)$/i.test(p)) {
       v |= BigInt(p.startsWith("0") && !p.startsWith("0x") && p.length > 1 ? `0o${p.slice(1)}` : p);

@@ -13,9 +13,9 @@ export function sysFaccessat(ctx: SyscallContext, dirfd: number, pathArg: number
   if ((mode & ~7) !== 0) return errno("EINVAL");
   if ((flags & ~(AT_EACCESS | 0x100 | 0x1000)) !== 0) return errno("EINVAL");
   const path = ctx.path(pathArg);
-  if (typeof path !== "string") return errno(path);
+  if (typeof path !== "string") return errno(path.errno);
   const abs = resolveAt(ctx, dirfd, path);
-  if (typeof abs !== "string") return errno(abs);
+  if (typeof abs !== "string") return errno(abs.errno);
   const pe = procLookup(ctx.proc, abs);
   if (pe === "ENOENT") return errno("ENOENT");
   if (pe?.kind === "text") return (mode & 3) !== 0 && (mode & 2) !== 0 ? errno("EACCES") : 0n;

@@ -16,6 +16,14 @@ export type SyscallArg = number | bigint | string | Uint8Array;
 export type SyscallReturn = bigint;
 
 export const PATH_MAX = 4096;
+
+/** A failed lookup. Paths are strings, so a failure must not be one (an errno name would read as a path). */
+export interface Fail {
+  readonly errno: ErrnoName;
+}
+export function fail(errno: ErrnoName): Fail {
+  return { errno };
+}
 /** MAX_RW_COUNT: INT_MAX rounded down to a page (read/write clamp larger counts). */
 export const MAX_RW_COUNT = 0x7ffff000;
 
@@ -64,7 +72,7 @@ export class SyscallContext {
    * strncpy_from_user of a path: the string, or EFAULT (unreadable), ENAMETOOLONG (no NUL within
    * PATH_MAX). Recorded for the strace log.
    */
-  path(i: number): string | ErrnoName {
+  path(i: number): string | Fail {
     const a = this.raw[i];
     let bytes: Uint8Array;
     if (typeof a === "string") bytes = Buffer.from(a, "utf8");
@@ -73,10 +81,10 @@ export class SyscallContext {
       bytes = nul < 0 ? a : a.subarray(0, nul);
     } else {
       const r = this.readCString(this.u64(i));
-      if (typeof r === "string") return r;
+      if (typeof r === "string") return fail(r);
       bytes = r;
     }
-    if (bytes.length >= PATH_MAX) return "ENAMETOOLONG";
+    if (bytes.length >= PATH_MAX) return fail("ENAMETOOLONG");
     this.peek(i, { kind: "bytes", bytes });
     return Buffer.from(bytes).toString("utf8");
   }

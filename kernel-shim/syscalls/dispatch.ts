@@ -139,6 +139,20 @@ function run(name: string, ctx: SyscallContext): bigint | undefined {
   }
 }
 
+/** Path arguments strace reads whatever the kernel did with them (it reads the tracee's memory itself). */
+const PATH_ARGS: Readonly<Record<string, number>> = {
+  openat: 1,
+  open: 0,
+  newfstatat: 1,
+  stat: 0,
+  lstat: 0,
+  access: 0,
+  faccessat: 1,
+  faccessat2: 1,
+  readlink: 0,
+  readlinkat: 1,
+};
+
 export interface SyscallOutcome {
   /** The raw return (≥ 0 or -errno); 0 for a call that does not return (exit_group). */
   readonly ret: bigint;
@@ -169,6 +183,9 @@ export function invokeSyscall(proc: Process, call: string | number, args: readon
   if (proc.state !== "running") ret = errno("ESRCH");
   else if (name === undefined) ret = errno("ENOSYS");
   else ret = run(name, ctx);
+  // A call that failed before reading its path still shows the path in strace's line.
+  const pathArg = name !== undefined ? PATH_ARGS[name] : undefined;
+  if (pathArg !== undefined && ctx.peeks[pathArg] === undefined) ctx.path(pathArg);
   const event: SyscallEvent = {
     name: name ?? `syscall_${nr ?? call}`,
     ...(nr !== undefined ? { nr } : {}),

@@ -29,7 +29,8 @@ export const O_TMPFILE = __O_TMPFILE | O_DIRECTORY;
  */
 export function sysOpenat(ctx: SyscallContext, dirfd: number, pathArg: number, flagsArg: number): bigint {
   const path = ctx.path(pathArg);
-  if (typeof path !== "string" || path.length === 0) return errno(typeof path === "string" ? "ENOENT" : path);
+  if (typeof path !== "string") return errno(path.errno);
+  if (path.length === 0) return errno("ENOENT");
   const flags = ctx.uint(flagsArg);
   const acc = flags & O_ACCMODE;
   if ((flags & __O_TMPFILE) !== 0) {
@@ -37,7 +38,7 @@ export function sysOpenat(ctx: SyscallContext, dirfd: number, pathArg: number, f
     return errno("EROFS");
   }
   const abs = resolveAt(ctx, dirfd, path);
-  if (typeof abs !== "string") return errno(abs);
+  if (typeof abs !== "string") return errno(abs.errno);
   const proc = ctx.proc;
   const cloexec = (flags & O_CLOEXEC) !== 0;
   const isPath = (flags & O_PATH) !== 0;
@@ -161,7 +162,11 @@ export function sysWrite(ctx: SyscallContext): bigint {
   return BigInt(data.length);
 }
 
-/** lseek(fd, offset, whence): SEEK_SET/CUR/END; EINVAL for another whence or a negative result, ESPIPE on a device. */
+/**
+ * lseek(fd, offset, whence): SEEK_SET/CUR/END, and SEEK_DATA/SEEK_HOLE as generic_file_llseek
+ * treats a file without holes (ENXIO at or past the end); EINVAL for another whence or a negative
+ * result, ESPIPE on a device.
+ */
 export function sysLseek(ctx: SyscallContext): bigint {
   const d = ctx.proc.fds.get(ctx.int(0));
   if (!d || (d.flags & O_PATH) !== 0) return errno("EBADF");
@@ -169,6 +174,12 @@ export function sysLseek(ctx: SyscallContext): bigint {
   const off = ctx.s64(1);
   const whence = ctx.uint(2);
   const size = d.kind === "proc" ? BigInt(d.bytes.length) : d.stat.size;
+  if (whence === 3 || whence === 4) {
+    if (off < 0n || off >= size) return errno("ENXIO");
+    const at = whence === 3 ? off : size;
+    d.pos = Number(at);
+    return at;
+  }
   const base = whence === 0 ? 0n : whence === 1 ? BigInt(d.pos) : whence === 2 ? size : undefined;
   if (base === undefined) return errno("EINVAL");
   const pos = base + off;

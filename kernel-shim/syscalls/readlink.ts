@@ -16,10 +16,10 @@ export function sysReadlinkat(
 ): bigint {
   const size = ctx.int(sizeArg);
   const path = ctx.path(pathArg);
-  if (typeof path !== "string") return errno(path);
+  if (typeof path !== "string") return errno(path.errno);
   if (size <= 0) return errno("EINVAL");
   const abs = resolveAt(ctx, dirfd, path);
-  if (typeof abs !== "string") return errno(abs);
+  if (typeof abs !== "string") return errno(abs.errno);
   const pe = procLookup(ctx.proc, abs);
   let target: string;
   if (pe === "ENOENT") return errno("ENOENT");

@@ -23,9 +23,12 @@ function finish(ctx: SyscallContext, statArg: number, st: FsResult<FsStat>): big
   return w === true ? 0n : errno(w);
 }
 
+/** AT_STATX_SYNC_TYPE: the statx sync bits vfs_fstatat also accepts (0x2000 force, 0x4000 don't sync). */
+const AT_STATX_SYNC_TYPE = 0x6000;
+
 /**
  * newfstatat(dirfd, path, statbuf, flags) — vfs_fstatat: flags other than AT_SYMLINK_NOFOLLOW,
- * AT_NO_AUTOMOUNT, AT_EMPTY_PATH are EINVAL; "" with AT_EMPTY_PATH stats dirfd itself (EBADF when
+ * AT_NO_AUTOMOUNT, AT_EMPTY_PATH and AT_STATX_SYNC_TYPE are EINVAL; "" with AT_EMPTY_PATH stats dirfd itself (EBADF when
  * closed); "" without it is ENOENT.
  */
 export function sysNewfstatat(
@@ -35,9 +38,11 @@ export function sysNewfstatat(
   statArg: number,
   flags: number,
 ): bigint {
-  if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH)) !== 0) return errno("EINVAL");
+  if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)) !== 0) {
+    return errno("EINVAL");
+  }
   const path = ctx.path(pathArg);
-  if (typeof path !== "string") return errno(path);
+  if (typeof path !== "string") return errno(path.errno);
   if (path === "" && (flags & AT_EMPTY_PATH) !== 0) {
     if (dirfd === -100) return finish(ctx, statArg, ctx.proc.kernel.fs.stat(ctx.proc.cwd));
     const d = ctx.proc.fds.get(dirfd);
@@ -45,7 +50,7 @@ export function sysNewfstatat(
     return finish(ctx, statArg, { ok: true, value: d.stat });
   }
   const abs = resolveAt(ctx, dirfd, path);
-  if (typeof abs !== "string") return errno(abs);
+  if (typeof abs !== "string") return errno(abs.errno);
   return finish(ctx, statArg, statPath(ctx, abs, (flags & AT_SYMLINK_NOFOLLOW) === 0));
 }
 
@@ -59,8 +64,8 @@ export function sysFstat(ctx: SyscallContext): bigint {
 /** stat/lstat(path, statbuf). */
 export function sysStat(ctx: SyscallContext, follow: boolean): bigint {
   const path = ctx.path(0);
-  if (typeof path !== "string") return errno(path);
+  if (typeof path !== "string") return errno(path.errno);
   const abs = resolveAt(ctx, -100, path);
-  if (typeof abs !== "string") return errno(abs);
+  if (typeof abs !== "string") return errno(abs.errno);
   return finish(ctx, 1, statPath(ctx, abs, follow));
 }
