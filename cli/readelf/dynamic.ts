@@ -1,5 +1,5 @@
 import { readelfOffsetFromVma } from "../../formats/elf/address.ts";
-import { PT_DYNAMIC, SHT_NOBITS } from "../../formats/elf/constants.ts";
+import { PT_DYNAMIC, SHT_NOBITS, SHT_STRTAB } from "../../formats/elf/constants.ts";
 import { type DynamicEntry, dynamicEntrySize, parseDynamic } from "../../formats/elf/dynamic.ts";
 import * as DT from "../../formats/elf/dynamic-tags.ts";
 import { decodeLatin1, type ElfFile } from "../../formats/elf/file.ts";
@@ -62,7 +62,8 @@ function locate(elf: ElfFile): ReadelfDynamic | null {
 function dynamicStrings(elf: ElfFile, entries: readonly DynamicEntry[]): Uint8Array | undefined {
   if (elf.header.shoff !== 0n && elf.shnum > 0) {
     const strtab = readelfStringTable(elf);
-    const sec = elf.sections.find((s) => s.type !== 0 && rawSectionName(strtab, s) === ".dynstr");
+    // Only an SHT_STRTAB named .dynstr (readelf `process_section_headers`), the first one.
+    const sec = elf.sections.find((s) => s.type === SHT_STRTAB && rawSectionName(strtab, s) === ".dynstr");
     if (sec) {
       try {
         return elf.readBytes(Number(sec.offset), elf.num(sec.size, ".dynstr size"), ".dynstr");

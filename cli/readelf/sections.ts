@@ -1,6 +1,7 @@
+import { SHT_DYNSYM, SHT_GROUP, SHT_REL, SHT_RELA, SHT_RELR, SHT_SYMTAB } from "../../formats/elf/constants.ts";
 import { decodeLatin1, type ElfFile } from "../../formats/elf/file.ts";
 import type { SectionHeader } from "../../formats/elf/types.ts";
-import { hexPad, longHex, padLeft, padRight } from "./printf.ts";
+import { altHex, hexPad, longHex, padLeft, padRight } from "./printf.ts";
 
 /** `readelf -S`: section headers, as binutils readelf.c `process_section_headers` prints them. */
 
@@ -95,6 +96,28 @@ const TYPE_NAMES: ReadonlyMap<number, string> = new Map([
   [0x6ffffff7, "GNU_LIBLIST"],
 ]);
 
+/** readelf `get_solaris_section_type`, from 0x6fffffee (the GNU names above take precedence). */
+const SOLARIS_TYPES: readonly string[] = [
+  "SUNW_ancillary",
+  "SUNW_capchain",
+  "SUNW_capinfo",
+  "SUNW_symsort",
+  "SUNW_tlssort",
+  "SUNW_LDYNSYM",
+  "SUNW_dof",
+  "SUNW_cap",
+  "SUNW_SIGNATURE",
+  "SUNW_ANNOTATE",
+  "SUNW_DEBUGSTR",
+  "SUNW_DEBUG",
+  "SUNW_move",
+  "SUNW_COMDAT",
+  "SUNW_syminfo",
+  "SUNW_verdef",
+  "SUNW_verneed",
+  "SUNW_versym",
+];
+
 function procSectionType(machine: number, type: number): string | undefined {
   switch (machine) {
     case EM_X86_64:
@@ -123,19 +146,20 @@ export function sectionTypeName(elf: ElfFile, type: number): string {
   const known = TYPE_NAMES.get(type);
   if (known !== undefined) return known;
   if (type >= 0x70000000 && type <= 0x7fffffff) {
-    return procSectionType(elf.header.machine, type) ?? `LOPROC+0x${(type - 0x70000000).toString(16)}`;
+    return procSectionType(elf.header.machine, type) ?? `LOPROC+${altHex(type - 0x70000000)}`;
   }
   if (type >= 0x60000000 && type <= 0x6fffffff) {
-    if (elf.header.ident.osabi !== ELFOSABI_SOLARIS) {
+    if (elf.header.ident.osabi === ELFOSABI_SOLARIS) {
+      const sun = SOLARIS_TYPES[type - 0x6fffffee];
+      if (sun !== undefined) return sun;
+    } else {
       if (type === 0x6fff4700) return "GNU_INCREMENTAL_INPUTS";
       if (type === 0x6ffffff5) return "GNU_ATTRIBUTES";
     }
-    const off = type - 0x60000000;
-    return off === 0 ? "LOOS+0" : `LOOS+0x${off.toString(16)}`;
+    return `LOOS+${altHex(type - 0x60000000)}`;
   }
   if (type >= 0x80000000 && type <= 0xffffffff) {
-    const off = type - 0x80000000;
-    return off === 0 ? "LOUSER+0" : `LOUSER+0x${off.toString(16)}`;
+    return `LOUSER+${altHex(type - 0x80000000)}`;
   }
   return `${hexPad(type, 8)}: <unknown>`;
 }
@@ -156,6 +180,11 @@ const FLAG_LETTERS: ReadonlyMap<bigint, string> = new Map([
 ]);
 const SHF_MASKOS = 0x0ff00000n;
 const SHF_MASKPROC = 0xf0000000n;
+// readelf clears with `sh_flags &= ~SHF_MASKxx`. In C, 0x0FF00000 is an int, so its complement
+// sign-extends and keeps the upper 32 flag bits; 0xF0000000 is an unsigned int, so its complement
+// zero-extends and clears them.
+const NOT_MASKOS = ~SHF_MASKOS;
+const NOT_MASKPROC = ~SHF_MASKPROC & 0xffffffffn;
 
 /** readelf `get_elf_section_flags` (the letters of the "Flg" column). */
 export function sectionFlagLetters(elf: ElfFile, flags: bigint): string {
@@ -176,11 +205,11 @@ export function sectionFlagLetters(elf: ElfFile, flags: bigint): string {
       else if ((osabi === ELFOSABI_GNU || osabi === ELFOSABI_FREEBSD || osabi === 0) && flag === 0x1000000n) out += "D";
       else {
         out += "o";
-        rest &= ~SHF_MASKOS;
+        rest &= NOT_MASKOS;
       }
     } else if ((flag & SHF_MASKPROC) !== 0n) {
       out += "p";
-      rest &= ~SHF_MASKPROC;
+      rest &= NOT_MASKPROC;
     } else out += "x";
   }
   return out;
@@ -191,7 +220,7 @@ function keyToFlags(elf: ElfFile): string {
   const osabi = elf.header.ident.osabi;
   let last = "  ";
   if (osabi === ELFOSABI_GNU || osabi === ELFOSABI_FREEBSD) last += "R (retain), ";
-  last += "D (mbind), ";
+  if (osabi === ELFOSABI_GNU || osabi === ELFOSABI_FREEBSD || osabi === 0) last += "D (mbind), ";
   if (m === EM_X86_64) last += "l (large), ";
   else if (m === EM_ARM) last += "y (purecode), ";
   else if (m === EM_PPC) last += "v (VLE), ";
@@ -205,12 +234,52 @@ function keyToFlags(elf: ElfFile): string {
   );
 }
 
-function sectionLine(elf: ElfFile, strtab: Uint8Array | undefined, s: SectionHeader): string {
+/**
+ * readelf `process_section_headers` replaces a wrong sh_entsize of symbol, relocation and group
+ * sections with the expected size before printing (`CHECK_ENTSIZE`, with an error on stderr).
+ * Only the first SHT_DYNSYM is checked; a second one is skipped as "multiple dynamic symbol tables".
+ */
+function expectedEntsizes(elf: ElfFile, secs: readonly SectionHeader[]): Map<number, bigint> {
+  const out = new Map<number, bigint>();
+  const w = elf.is64;
+  let sawDynsym = false;
+  for (const s of secs) {
+    let want: bigint | undefined;
+    switch (s.type) {
+      case SHT_DYNSYM:
+        if (sawDynsym) continue;
+        sawDynsym = true;
+        want = w ? 24n : 16n;
+        break;
+      case SHT_SYMTAB:
+        want = w ? 24n : 16n;
+        break;
+      case SHT_GROUP:
+        want = 4n;
+        break;
+      case SHT_REL:
+        want = w ? 16n : 8n;
+        break;
+      case SHT_RELA:
+        want = w ? 24n : 12n;
+        break;
+      case SHT_RELR:
+        want = w ? 8n : 4n;
+        break;
+      default:
+        continue;
+    }
+    if (s.entsize !== want) out.set(s.index, want);
+  }
+  return out;
+}
+
+function sectionLine(elf: ElfFile, strtab: Uint8Array | undefined, s: SectionHeader, entsize: bigint): string {
   const name = printableSectionName(strtab, s);
   let line = `  [${padLeft(String(s.index), 2)}] ${padRight(name, 17)} ${padRight(sectionTypeName(elf, s.type), 15)} `;
   const flags = padLeft(sectionFlagLetters(elf, s.flags), 3);
   if (!elf.is64) {
-    line += `${longHex(s.addr, false)} ${hexPad(s.offset, 6)} ${hexPad(s.size, 6)} ${hexPad(s.entsize, 2)}`;
+    line += `${longHex(s.addr, false)} ${hexPad(s.offset, 6)} ${hexPad(s.size, 6)} ${hexPad(entsize, 2)}`;
     line += ` ${flags} ${padLeft(String(s.link), 2)} ${padLeft(String(s.info), 3)} ${padLeft(String(s.addralign), 2)}\n`;
     return line;
   }
@@ -218,7 +287,7 @@ function sectionLine(elf: ElfFile, strtab: Uint8Array | undefined, s: SectionHea
   // prints as 16 digits.
   line += longHex(s.addr, true);
   line += s.offset >= 1n << 63n ? ` ${longHex(s.offset, true)}` : ` ${hexPad(s.offset, 6)}`;
-  line += ` ${hexPad(s.size, 6)} ${hexPad(s.entsize, 2)}`;
+  line += ` ${hexPad(s.size, 6)} ${hexPad(entsize, 2)}`;
   line += ` ${flags} ${padLeft(String(s.link), 2)} ${padLeft(String(s.info), 3)} ${padLeft(String(s.addralign), 2)}\n`;
   return line;
 }
@@ -244,7 +313,8 @@ export function formatSectionHeaders(elf: ElfFile, opts: SectionHeaderOptions): 
   out += elf.is64
     ? "  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al\n"
     : "  [Nr] Name              Type            Addr     Off    Size   ES Flg Lk Inf Al\n";
-  for (const s of secs) out += sectionLine(elf, strtab, s);
+  const fixed = expectedEntsizes(elf, secs);
+  for (const s of secs) out += sectionLine(elf, strtab, s, fixed.get(s.index) ?? s.entsize);
   out += keyToFlags(elf);
   return out;
 }
