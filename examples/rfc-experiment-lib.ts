@@ -113,6 +113,10 @@ export function runRfcExperiment(options: ExperimentOptions = {}): ExperimentRes
     "_start",
   ];
   const spinPc = objects.symbol("main_callback") + 0x47n;
+  // glibc's startup frames need its local symbols (__libc_start_call_main), found through the
+  // build-id debug file of Debian's libc6-dbg. Without it the chain ends at main.
+  const hasLibcSymbols = objects.objects.some((o) => o.addressOf("__libc_start_call_main"));
+  if (!hasLibcSymbols) chain.splice(chain.indexOf("main") + 1);
   const pcs = [spinPc, ...chain.slice(1).map((caller, i) => returnAddressInto(objects, caller, chain[i] as string))];
   const stack = synthesizeStack(proc.mm, objects, "x86_64", pcs);
   const memory = {

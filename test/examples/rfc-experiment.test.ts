@@ -5,8 +5,12 @@ import type { UnwindTrace } from "../../kernel-shim/unwind/types.ts";
 
 // The experiment maps the machine's own libc.so.6 next to the bundled fixtures.
 const LIBC = "/lib/x86_64-linux-gnu/libc.so.6";
-const hasLibc = existsSync(LIBC);
-if (!hasLibc) console.warn(`skipping the RFC experiment: ${LIBC} not present (needs an x86_64 glibc host)`);
+const hasLibc = existsSync(LIBC) && existsSync("/usr/lib/debug/.build-id");
+if (!hasLibc) {
+  console.warn(
+    `skipping the RFC experiment: needs ${LIBC} and its debug symbols (Debian libc6-dbg; .ci/run installs it)`,
+  );
+}
 
 function names(r: ReturnType<typeof runRfcExperiment>, t: UnwindTrace): string[] {
   return t.frames.map((f) => r.objects.at(f.pc)?.symbolize(f.pc)?.name ?? "?");
