@@ -851,7 +851,11 @@ class Assembler {
   shoff = 0;
   phnum = 0;
 
+  /** Page-aligned end of the RELRO region, when there is one. */
+  private relroEnd: { offset: number; addr: bigint } | undefined;
+
   private layout(): Phdr[] {
+    this.relroEnd = undefined;
     const phnum = this.phdrsPlanned();
     this.phnum = phnum;
     let off = this.ehSize + phnum * this.phentSize;
@@ -864,11 +868,30 @@ class Assembler {
         if (secs.length === 0 && !first) continue;
         const maxAlign = Math.max(1, ...secs.map((s) => s.align));
         if (maxAlign > this.pageSize) throw new LdsimError(`ELF writer: alignment ${maxAlign} exceeds the page size`);
-        const segOff = first ? 0 : alignUp(off, maxAlign);
+        let segOff = first ? 0 : alignUp(off, maxAlign);
+        // GNU ld ends the RELRO region on a page boundary (DATA_SEGMENT_RELRO_END) so that ld.so's
+        // _dl_protect_relro, which rounds the end down, protects all of it: start the segment late
+        // enough within its page, and start what follows RELRO on the next page.
+        let relroEnd: number | undefined;
+        const relro = secs.filter((x) => x.group === "relro");
+        if (relro.length > 0 && (this.desc.segments?.relro ?? true)) {
+          let o = segOff;
+          for (const x of relro) o = alignUp(o, x.align) + x.size;
+          const needed = (this.pageSize - (o % this.pageSize)) % this.pageSize;
+          const shift = needed - (needed % maxAlign);
+          segOff += shift;
+          relroEnd = o + needed;
+        }
         const segV = first ? this.base : alignUpBig(prevEnd, BigInt(this.pageSize)) + BigInt(segOff % this.pageSize);
         off = Math.max(off, segOff);
         let vEnd = segV + BigInt(off - segOff);
         for (const s of secs) {
+          if (relroEnd !== undefined && s.group !== "relro") {
+            off = Math.max(off, relroEnd);
+            vEnd = segV + BigInt(off - segOff);
+            this.relroEnd = { offset: relroEnd, addr: vEnd };
+            relroEnd = undefined;
+          }
           if (s.type === SHT_NOBITS) {
             vEnd = alignUpBig(vEnd, BigInt(s.align));
             s.offset = off;
@@ -881,6 +904,12 @@ class Assembler {
             off += s.size;
             vEnd = s.addr + BigInt(s.size);
           }
+        }
+        if (relroEnd !== undefined) {
+          // Nothing after RELRO: the segment still runs to the boundary.
+          off = Math.max(off, relroEnd);
+          vEnd = segV + BigInt(off - segOff);
+          this.relroEnd = { offset: relroEnd, addr: vEnd };
         }
         const flags = first ? PF_R : groups[0] === "x" ? PF_R | PF_X : PF_R | PF_W;
         loads.push({
@@ -948,7 +977,7 @@ class Assembler {
     const first = relro[0];
     const last = relro[relro.length - 1];
     if ((seg.relro ?? true) && first && last) {
-      const size = last.offset + last.size - first.offset;
+      const size = (this.relroEnd?.offset ?? last.offset + last.size) - first.offset;
       out.push({
         type: PT_GNU_RELRO,
         flags: PF_R,

@@ -9,7 +9,15 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { EM_386, EM_AARCH64, EM_S390, EM_X86_64, PT_LOAD, SHT_NOTE } from "../../../formats/elf/constants.ts";
+import {
+  EM_386,
+  EM_AARCH64,
+  EM_S390,
+  EM_X86_64,
+  PT_GNU_RELRO,
+  PT_LOAD,
+  SHT_NOTE,
+} from "../../../formats/elf/constants.ts";
 import { decodeDynamic, dynamicNames, dynamicStringsFromFile, readDynamic } from "../../../formats/elf/dynamic.ts";
 import { ElfFile } from "../../../formats/elf/file.ts";
 import { hashLookup, hashTables } from "../../../formats/elf/hash-table.ts";
@@ -432,6 +440,39 @@ describe.skipIf(!isX86Host)("ELF writer → kernel and glibc ld.so (x86_64 host)
       expect(r.stderr).toBe("");
       expect(r.stdout.trim()).toBe("42 1");
     }
+  });
+
+  it.skipIf(!hasPython)("ld.so write-protects the RELRO region, which ends on a page boundary", () => {
+    const image = buildSharedLibrary({
+      soname: "librelro.so",
+      needed: ["libc.so.6"],
+      functions: [{ name: "f", code: fooCode }],
+      data: [{ name: "d", bytes: new Uint8Array(8) }],
+      imports: ["puts"],
+      importedData: ["environ"],
+      initArray: ["f"],
+    });
+    const elf = ElfFile.fromBytes(image.bytes);
+    const relro = elf.programHeaders.find((p) => p.type === PT_GNU_RELRO);
+    if (!relro) throw new Error("no PT_GNU_RELRO");
+    expect((relro.vaddr + relro.memsz) % 0x1000n).toBe(0n);
+    const path = save("relro/librelro.so", image.bytes);
+    const py = `import ctypes; ctypes.CDLL("${path}"); print(open("/proc/self/maps").read())`;
+    const r = spawnSync("python3", ["-c", py], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    const maps = r.stdout
+      .split("\n")
+      .filter((l) => l.endsWith(path))
+      .map((l) => {
+        const [range, perms] = l.split(" ");
+        const [start, end] = (range ?? "").split("-").map((x) => BigInt(`0x${x}`));
+        return { start: start ?? 0n, end: end ?? 0n, perms };
+      });
+    const base = maps[0]?.start ?? 0n;
+    const page = (relro.vaddr / 0x1000n) * 0x1000n;
+    const covering = maps.find((m) => m.start <= base + page && base + page < m.end);
+    expect(covering?.perms).toBe("r--p");
+    expect(maps.some((m) => m.perms === "rw-p")).toBe(true);
   });
 
   it.skipIf(!hasPython)("BIND_NOW: ld.so resolves every import at load time, and reports a missing one", () => {
