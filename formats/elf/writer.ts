@@ -3,9 +3,10 @@
  * ELF64, either byte order, ET_REL, ET_EXEC or ET_DYN. Layout follows GNU ld's default script in
  * miniature: a read-only PT_LOAD holding the headers and the dynamic-linking tables, an executable one,
  * a writable one with the RELRO sections first and NOBITS last, then the non-allocated sections and
- * the section header table. Segments are packed in the file (no page padding) and placed in memory
- * so that p_offset ≡ p_vaddr (mod page size), which is all glibc `_dl_map_segments` and the kernel's
- * `load_elf_binary` require. Output is a pure function of the description.
+ * the section header table. Segments are packed in the file (ld -z noseparate-code style: no page
+ * padding, except that the RELRO region ends on a page boundary as ld arranges it) and placed in
+ * memory so that p_offset ≡ p_vaddr (mod page size), which is all glibc `_dl_map_segments` and the
+ * kernel's `load_elf_binary` require. Output is a pure function of the description.
  */
 import { ByteWriter } from "../bytes/writer.ts";
 import { LdsimError } from "../errors.ts";
