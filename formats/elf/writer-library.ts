@@ -138,7 +138,23 @@ function trapByte(machine: number): number {
   return machine === EM_X86_64 || machine === EM_386 ? 0xcc : 0;
 }
 
-/** Build a shared library (ET_DYN with DT_SONAME). */
+/**
+ * Build a shared library (ET_DYN with DT_SONAME).
+ *
+ * ```ts
+ * const foo = buildSharedLibrary({
+ *   soname: "libfoo.so",
+ *   needed: ["libbar.so", "libc.so.6"],
+ *   runpath: "$ORIGIN",
+ *   functions: [{ name: "foo", size: 32 }, { name: "foo_init" }],
+ *   data: [{ name: "foo_counter", bytes: new Uint8Array(8) }],
+ *   imports: ["bar"],
+ *   initArray: ["foo_init"],
+ *   sframe: sframeSectionBytes,
+ * });
+ * writeFileSync("libfoo.so", foo.bytes); // foo.symbolValue("foo") is its st_value
+ * ```
+ */
 export function buildSharedLibrary(spec: SharedLibrarySpec): ElfImage {
   return buildObject(spec, { kind: "dyn", soname: spec.soname });
 }
