@@ -56,7 +56,7 @@ export function applyRelocations(elf: ElfFile, section: SectionHeader, bytes: Ui
       { is64: elf.is64, littleEndian: elf.littleEndian },
       { allowTrailing: true },
     );
-    const syms = readelfSymtab(elf, symsec)?.syms ?? [];
+    const syms = readelfSymtab(elf, symsec, false)?.syms ?? [];
     const cls = CLASSES.get(elf.header.machine);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const le = elf.littleEndian;

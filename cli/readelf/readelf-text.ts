@@ -4,7 +4,7 @@
  * character per byte, so the bytes of a name pass through unchanged.
  */
 import type { ElfFile } from "../../formats/elf/file.ts";
-import type { SectionHeader } from "../../formats/elf/types.ts";
+import type { ProgramHeader, SectionHeader } from "../../formats/elf/types.ts";
 
 const isCntrl = (c: number): boolean => c < 0x20 || c === 0x7f;
 const isPrint = (c: number): boolean => c >= 0x20 && c < 0x7f;
@@ -57,20 +57,130 @@ export function printSymbol(width: number, symbol: string, wide: boolean): { tex
   return { text, printed };
 }
 
-/** Whether readelf loaded a section-name string table (`filedata->string_table != NULL`). */
-export function hasSectionStrings(elf: ElfFile): boolean {
+/**
+ * Whether readelf's `process_section_headers` loads the section headers: "none" when the file has
+ * none, "failed" where readelf gives up (an e_shoff with no sections, a table past the end of the
+ * file or with entries too small), after which it switches -r off and finds no note sections.
+ */
+export function sectionHeadersLoad(elf: ElfFile): "ok" | "none" | "failed" {
+  let n: number;
+  try {
+    n = elf.shnum;
+  } catch {
+    return "failed";
+  }
+  const h = elf.header;
+  if (n === 0) return h.shoff !== 0n ? "failed" : "none";
+  if (h.shentsize < (elf.is64 ? 64 : 40)) return "failed";
+  // readelf would read the ELF header itself as section headers here; observed to end in failure.
+  if (h.shoff === 0n) return "failed";
+  if (h.shoff + BigInt(n) * BigInt(h.shentsize) > BigInt(elf.source.size)) return "failed";
+  try {
+    void elf.sections;
+  } catch {
+    return "failed";
+  }
+  return "ok";
+}
+
+const phdrCache = new WeakMap<ElfFile, readonly ProgramHeader[]>();
+
+/**
+ * The program headers as readelf's `get_{32,64}bit_program_headers` reads them: e_phnum entries
+ * at the structure's own stride whatever e_phentsize says (a larger e_phentsize only warns), none
+ * when e_phentsize is too small or the e_phentsize * e_phnum bytes are not all in the file.
+ */
+export function readelfProgramHeaders(elf: ElfFile): readonly ProgramHeader[] {
+  const cached = phdrCache.get(elf);
+  if (cached) return cached;
+  let out: ProgramHeader[] = [];
+  const h = elf.header;
+  const natural = elf.is64 ? 56 : 32;
+  let num = 0;
+  try {
+    num = elf.phnum;
+  } catch {
+    num = 0;
+  }
+  const size = BigInt(elf.source.size);
+  const total = BigInt(h.phentsize) * BigInt(num);
+  if (num > 0 && h.phentsize >= natural && h.phoff <= size && total <= size - h.phoff) {
+    const bytes = elf.source.read(Number(h.phoff), num * natural);
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const le = elf.littleEndian;
+    out = [];
+    for (let i = 0; i < num; i++) {
+      const o = i * natural;
+      out.push(
+        elf.is64
+          ? {
+              index: i,
+              type: v.getUint32(o, le),
+              flags: v.getUint32(o + 4, le),
+              offset: v.getBigUint64(o + 8, le),
+              vaddr: v.getBigUint64(o + 16, le),
+              paddr: v.getBigUint64(o + 24, le),
+              filesz: v.getBigUint64(o + 32, le),
+              memsz: v.getBigUint64(o + 40, le),
+              align: v.getBigUint64(o + 48, le),
+            }
+          : {
+              index: i,
+              type: v.getUint32(o, le),
+              offset: BigInt(v.getUint32(o + 4, le)),
+              vaddr: BigInt(v.getUint32(o + 8, le)),
+              paddr: BigInt(v.getUint32(o + 12, le)),
+              filesz: BigInt(v.getUint32(o + 16, le)),
+              memsz: BigInt(v.getUint32(o + 20, le)),
+              flags: v.getUint32(o + 24, le),
+              align: BigInt(v.getUint32(o + 28, le)),
+            },
+      );
+    }
+  }
+  phdrCache.set(elf, out);
+  return out;
+}
+
+const stringTables = new WeakMap<ElfFile, Uint8Array | null>();
+
+/**
+ * The section-name string table as readelf loads it (`process_section_headers`): section
+ * e_shstrndx when it is in range and not empty, read whole; null when there is none. readelf
+ * NUL-terminates its copy, so a name running off the end still reads to the end.
+ */
+export function sectionStringTable(elf: ElfFile): Uint8Array | null {
+  const cached = stringTables.get(elf);
+  if (cached !== undefined) return cached;
+  let table: Uint8Array | null = null;
   const i = elf.shstrndx;
   const secs = elf.sections;
-  if (i === 0 || i >= secs.length) return false;
-  const s = secs[i] as SectionHeader;
-  if (s.size === 0n) return false;
-  return s.offset + s.size <= BigInt(elf.source.size);
+  if (i !== 0 && i < secs.length) {
+    const s = secs[i] as SectionHeader;
+    const size = BigInt(elf.source.size);
+    if (s.size !== 0n && s.offset <= size && s.size <= size - s.offset) {
+      table = elf.source.read(Number(s.offset), Number(s.size));
+    }
+  }
+  stringTables.set(elf, table);
+  return table;
+}
+
+/** Whether readelf loaded a section-name string table (`filedata->string_table != NULL`). */
+export function hasSectionStrings(elf: ElfFile): boolean {
+  return sectionStringTable(elf) !== null;
 }
 
 /** readelf `section_name_print`: the raw name, `<no-strings>` or `<corrupt>`. */
 export function sectionNamePrint(elf: ElfFile, sec: SectionHeader): string {
-  if (!hasSectionStrings(elf)) return "<no-strings>";
-  return sec.name;
+  const t = sectionStringTable(elf);
+  if (!t) return "<no-strings>";
+  if (sec.nameOffset >= t.length) return "<corrupt>";
+  let end = t.indexOf(0, sec.nameOffset);
+  if (end < 0) end = t.length;
+  let out = "";
+  for (let k = sec.nameOffset; k < end; k++) out += String.fromCharCode(t[k] as number);
+  return out;
 }
 
 /** readelf `printable_section_name`: control characters as `^X`, other non-printing bytes as `<HH>`. */
@@ -80,7 +190,6 @@ export function printableSectionName(elf: ElfFile, sec: SectionHeader): string {
   let remaining = 256;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i) & 0xff;
-    if (c === 0) break;
     if (isCntrl(c)) {
       if (remaining < 2) break;
       out += `^${String.fromCharCode((c + 0x40) & 0xff)}`;
@@ -96,4 +205,29 @@ export function printableSectionName(elf: ElfFile, sec: SectionHeader): string {
     if (remaining === 0) break;
   }
   return out;
+}
+
+/**
+ * readelf `process_section_headers` resets a wrong sh_entsize of REL, RELA, RELR, SYMTAB and the
+ * first DYNSYM section to the structure size ("Using the expected size … for the rest of this
+ * dump"); everything later divides by the corrected value.
+ */
+export function readelfEntsize(elf: ElfFile, sec: SectionHeader): bigint {
+  const w = elf.is64;
+  switch (sec.type) {
+    case 9:
+      return w ? 16n : 8n;
+    case 4:
+      return w ? 24n : 12n;
+    case 19:
+      return w ? 8n : 4n;
+    case 2:
+      return w ? 24n : 16n;
+    case 11: {
+      const first = elf.sections.find((s) => s.type === 11);
+      return first === sec || first?.index === sec.index ? (w ? 24n : 16n) : sec.entsize;
+    }
+    default:
+      return sec.entsize;
+  }
 }

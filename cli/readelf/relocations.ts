@@ -13,7 +13,15 @@ import { relocTypeName } from "../../formats/elf/reloc-types.ts";
 import { decodeRelocations, decodeRelr, type RelocationKind } from "../../formats/elf/relocations.ts";
 import type { SectionHeader } from "../../formats/elf/types.ts";
 import type { ReadelfOptions } from "./options.ts";
-import { hasSectionStrings, printableSectionName, printSymbol, sectionNamePrint } from "./readelf-text.ts";
+import {
+  hasSectionStrings,
+  printableSectionName,
+  printSymbol,
+  readelfEntsize,
+  readelfProgramHeaders,
+  sectionHeadersLoad,
+  sectionNamePrint,
+} from "./readelf-text.ts";
 
 const MASK64 = (1n << 64n) - 1n;
 const PT_LOAD = 1;
@@ -65,16 +73,17 @@ export interface ReadelfSymtab {
   readonly isDynsym: boolean;
 }
 
-/** readelf `get_data`: the bytes, or undefined when the range is not inside the file. */
+/** readelf `get_data`: the bytes, or undefined when the range is empty or not inside the file. */
 export function fileBytes(elf: ElfFile, offset: bigint, length: bigint): Uint8Array | undefined {
   const size = BigInt(elf.source.size);
+  if (length === 0n) return undefined;
   if (offset < 0n || length < 0n || offset > size || length > size - offset) return undefined;
   return elf.source.read(Number(offset), Number(length));
 }
 
 /** readelf `offset_from_vma` (falls back to the address itself, as readelf does after warning). */
 function offsetFromVma(elf: ElfFile, vma: bigint, size: bigint): bigint {
-  for (const seg of elf.programHeaders) {
+  for (const seg of readelfProgramHeaders(elf)) {
     if (seg.type !== PT_LOAD) continue;
     const start = seg.vaddr & (-seg.align & MASK64);
     if (vma >= start && ((vma + size) & MASK64) <= seg.vaddr + seg.filesz)
@@ -91,11 +100,11 @@ function offsetFromVma(elf: ElfFile, vma: bigint, size: bigint): bigint {
 function dynamicFacts(elf: ElfFile): DynamicFacts {
   let addr = 0n;
   let size = 0n;
-  for (const ph of elf.programHeaders) {
+  for (const ph of readelfProgramHeaders(elf)) {
     if (ph.type !== PT_DYNAMIC) continue;
     addr = ph.offset;
     size = ph.filesz;
-    if (elf.sections.length > 0) {
+    if (sectionHeadersLoad(elf) === "ok" && elf.sections.length > 0) {
       const sec = elf.sections.find((s) => s.name === ".dynamic");
       if (sec && sec.size !== 0n) {
         if (sec.type === SHT_NOBITS) {
@@ -139,12 +148,16 @@ function dynamicFacts(elf: ElfFile): DynamicFacts {
   return { versym, verdef, verneed, hasDynamicRelocs };
 }
 
-/** readelf `get_symtab` / `get_{32,64}bit_elf_symbols`; undefined where readelf gives up. */
-export function readelfSymtab(elf: ElfFile, symsec: SectionHeader): ReadelfSymtab | undefined {
+/**
+ * readelf `get_symtab` (symbols and their string table), or with `withStrings` false
+ * `get_{32,64}bit_elf_symbols` alone (what apply_relocations uses); undefined where readelf gives up.
+ */
+export function readelfSymtab(elf: ElfFile, symsec: SectionHeader, withStrings = true): ReadelfSymtab | undefined {
+  const entsize = readelfEntsize(elf, symsec);
   if (symsec.size === 0n) return undefined;
-  if (symsec.entsize === 0n || symsec.entsize > symsec.size) return undefined;
+  if (entsize === 0n || entsize > symsec.size) return undefined;
   if (symsec.size > BigInt(elf.source.size)) return undefined;
-  const number = symsec.size / symsec.entsize;
+  const number = symsec.size / entsize;
   const natural = elf.is64 ? 24n : 16n;
   if (number * natural > symsec.size + 1n) return undefined;
   const raw = fileBytes(elf, symsec.offset, symsec.size);
@@ -179,7 +192,7 @@ export function readelfSymtab(elf: ElfFile, symsec: SectionHeader): ReadelfSymta
     syms[j] = { name, info, shndx, value, size };
   }
   let strtab: Uint8Array | undefined;
-  if (symsec.link !== 0) {
+  if (withStrings && symsec.link !== 0) {
     if (symsec.link >= elf.sections.length) return undefined;
     const strsec = elf.sections[symsec.link] as SectionHeader;
     strtab = fileBytes(elf, strsec.offset, strsec.size);
@@ -425,7 +438,10 @@ export function formatRelocations(elf: ElfFile, opts: ReadelfOptions): string {
   const wide = opts.wide;
   const out: string[] = [];
   const dyn = dynamicFacts(elf);
-  const sections = elf.sections;
+  // readelf: without loaded section headers, do_reloc is switched off and -r prints nothing.
+  const load = sectionHeadersLoad(elf);
+  if (load === "failed") return "";
+  const sections = load === "ok" ? elf.sections : [];
   const strings = sections.length > 0 && hasSectionStrings(elf);
   let found = false;
   for (const sec of sections) {
@@ -433,8 +449,7 @@ export function formatRelocations(elf: ElfFile, opts: ReadelfOptions): string {
     if (sec.size === 0n) continue;
     const kind: RelocationKind | "relr" = sec.type === SHT_RELA ? "rela" : sec.type === SHT_REL ? "rel" : "relr";
     const name = strings ? `'${printableSectionName(elf, sec)}'` : String(sec.nameOffset);
-    // readelf divides by sh_entsize unchecked; a zero entsize would trap there, so count 0 instead.
-    const n = sec.entsize === 0n ? 0n : sec.size / sec.entsize;
+    const n = sec.size / readelfEntsize(elf, sec);
     out.push(
       `\nRelocation section ${name} at offset 0x${sec.offset.toString(16)} contains ${n} ${n === 1n ? "entry" : "entries"}:\n`,
     );
