@@ -64,7 +64,7 @@ int main(void){
   syscall(SYS_arch_prctl, 0x1003, b); syscall(SYS_arch_prctl, 0x3001, b);
   int pfd[2]; pipe(pfd); write(pfd[1], "a\\tb\\"\\\\\\n\\001\\0012\\377\\r\\v\\f 0123456789012345678901234567890", 48);
   read(pfd[0], b, 48);
-  write(pfd[1], "\\0\\0011\\x7f8", 6); read(pfd[0], b, 6);
+  write(pfd[1], "\\0" "8" "\\0" "7" "\\177" "9", 6); read(pfd[0], b, 6);
   return 0;
 }
 `;
@@ -103,5 +103,7 @@ describe("strace formatter against real strace output", () => {
     // The escapes and the 32-byte cut are really exercised:
     expect(probeLines.some((l) => l.includes("\\1\\0012\\377") && l.includes('"...'))).toBe(true);
     expect(probeLines.some((l) => l.includes("makedev(0x1, 0x3)"))).toBe(true);
+    // Three-digit octal only before an octal digit: "\08" but "\0007".
+    expect(probeLines.some((l) => l.includes('"\\08\\0007\\1779"'))).toBe(true);
   });
 });
