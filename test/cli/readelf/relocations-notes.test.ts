@@ -28,6 +28,8 @@ const fixtures = [
   "i386-lib.so",
   "x86_64-cet.o",
   "i386-core",
+  "x86_64-build-attributes.o",
+  "x86_64-build-attributes.so",
 ];
 
 describe("committed readelf 2.40 output", () => {
