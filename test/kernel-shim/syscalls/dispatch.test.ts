@@ -46,7 +46,7 @@ describe("dispatcher", () => {
 
   it("has stacktrace_setup at 472 on every architecture: ENOSYS until a handler is installed", () => {
     for (const arch of ["x86_64", "aarch64", "s390x"] as const)
-      expect(SYSCALL_NUMBERS[arch].stacktrace_setup).toBe(472);
+      expect(syscallNumber(arch, "stacktrace_setup")).toBe(472);
     const p = proc();
     expect(syscall(p, STACKTRACE_SETUP_NR, 1, 0x1000, 0x100, 0x2000, 0x200)).toBe(E("ENOSYS"));
     const seen: bigint[][] = [];
