@@ -60,10 +60,10 @@ export function callSitesIn(obj: MappedObject, fn: string): CallSite[] {
     for (let o = 0; o + 4 <= bytes.length; o += 4) {
       const w = dv.getUint32(o, obj.elf.littleEndian);
       const at = f.value + BigInt(o);
-      if ((w & 0xfc000000) === 0x94000000) {
+      if ((w & 0xfc000000) >>> 0 === 0x94000000) {
         const imm = BigInt.asIntN(28, BigInt((w & 0x03ffffff) << 2) & 0xfffffffn);
         sites.push({ at, ret: at + 4n, target: at + imm });
-      } else if ((w & 0xfffffc1f) === 0xd63f0000) sites.push({ at, ret: at + 4n, target: undefined });
+      } else if ((w & 0xfffffc1f) >>> 0 === 0xd63f0000) sites.push({ at, ret: at + 4n, target: undefined });
     }
   } else {
     throw new LdsimError(`${obj.path}: call-site search supports x86_64 and AArch64`);
@@ -111,6 +111,26 @@ function calleeName(obj: MappedObject, target: bigint, slots: Map<bigint, string
       }
     }
     d.free();
+  }
+  if (obj.elf.header.machine === EM_AARCH64) {
+    // ld's AArch64 PLT entry: adrp x16, page; ldr x17, [x16, #off]; add x16, x16, #off; br x17.
+    const link = target - obj.bias;
+    let bytes: Uint8Array;
+    try {
+      bytes = readLinkBytes(obj, link, 8);
+    } catch {
+      return undefined;
+    }
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, 8);
+    const adrp = dv.getUint32(0, obj.elf.littleEndian);
+    const ldr = dv.getUint32(4, obj.elf.littleEndian);
+    if ((adrp & 0x9f000000) >>> 0 !== 0x90000000 || (ldr & 0xffc00000) >>> 0 !== 0xf9400000) return undefined;
+    const immlo = BigInt((adrp >>> 29) & 3);
+    const immhi = BigInt((adrp >>> 5) & 0x7ffff);
+    const page = (link & ~0xfffn) + (BigInt.asIntN(21, (immhi << 2n) | immlo) << 12n);
+    const slot = page + BigInt(((ldr >>> 10) & 0xfff) * 8);
+    const name = slots.get(slot);
+    return name ? `${name}@plt` : undefined;
   }
   return undefined;
 }
