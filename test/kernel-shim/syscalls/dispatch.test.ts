@@ -7,7 +7,7 @@ import { Kernel } from "../../../kernel-shim/process/kernel.ts";
 import { Process } from "../../../kernel-shim/process/process.ts";
 import { formatEvent } from "../../../kernel-shim/strace/format.ts";
 import { invokeSyscall, syscall } from "../../../kernel-shim/syscalls/dispatch.ts";
-import { STACKTRACE_SETUP_NR, SYSCALL_NUMBERS } from "../../../kernel-shim/syscalls/numbers.ts";
+import { STACKTRACE_SETUP_NR, SYSCALL_NUMBERS, syscallNumber } from "../../../kernel-shim/syscalls/numbers.ts";
 
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
