@@ -63,7 +63,7 @@ export function parseDynamic(
   bytes: Uint8Array,
   is64: boolean,
   littleEndian: boolean,
-  options: { readonly base?: number; readonly source?: string } = {},
+  options: { readonly base?: number; readonly source?: string | undefined } = {},
 ): ParsedDynamic {
   const r = new EndianReader(bytes, littleEndian, options.base ?? 0, options.source);
   const ent = dynamicEntrySize(is64);
@@ -77,6 +77,64 @@ export function parseDynamic(
     if (tag === DT_NULL) return { entries, terminated: true };
   }
   return { entries, terminated: false };
+}
+
+/**
+ * Read a dynamic array from a loaded image, entry by entry, as ld.so walks `l_ld` until DT_NULL
+ * (glibc `elf_get_dynamic_info`): there is no size in memory, so `maxEntries` bounds the walk and a
+ * missing terminator within it raises a FormatError instead of reading on forever.
+ */
+export function readDynamicFromMemory(
+  read: (address: bigint, length: number) => Uint8Array,
+  address: bigint,
+  is64: boolean,
+  littleEndian: boolean,
+  options: { readonly maxEntries?: number; readonly source?: string } = {},
+): ParsedDynamic {
+  const ent = dynamicEntrySize(is64);
+  const max = options.maxEntries ?? 4096;
+  const entries: DynamicEntry[] = [];
+  for (let i = 0; i < max; i++) {
+    const bytes = read(address + BigInt(i * ent), ent);
+    const one = parseDynamic(bytes, is64, littleEndian, { source: options.source }).entries[0];
+    if (!one) throw new FormatError(`short read of dynamic entry ${i} at ${hex(address + BigInt(i * ent))}`, options);
+    entries.push({ ...one, index: i });
+    if (one.tag === DT_NULL) return { entries, terminated: true };
+  }
+  throw new FormatError(`no DT_NULL within ${max} dynamic entries from ${hex(address)}`, {
+    source: options.source,
+    offset: address,
+  });
+}
+
+/** Encode dynamic entries (the inverse of parseDynamic), e.g. to build test images or a loaded copy. */
+export function encodeDynamic(
+  entries: readonly { readonly tag: bigint; readonly value: bigint }[],
+  is64: boolean,
+  littleEndian: boolean,
+): Uint8Array {
+  const ent = dynamicEntrySize(is64);
+  const out = new Uint8Array(entries.length * ent);
+  const v = new DataView(out.buffer);
+  const bits = is64 ? 64 : 32;
+  entries.forEach((e, i) => {
+    for (const [what, x] of [
+      ["d_tag", e.tag],
+      ["d_val", e.value],
+    ] as const) {
+      if (x < 0n || x !== BigInt.asUintN(bits, x)) {
+        throw new FormatError(`${what} ${hex(x)} of entry ${i} does not fit in ${bits} bits`);
+      }
+    }
+    if (is64) {
+      v.setBigUint64(i * ent, e.tag, littleEndian);
+      v.setBigUint64(i * ent + 8, e.value, littleEndian);
+    } else {
+      v.setUint32(i * ent, Number(e.tag), littleEndian);
+      v.setUint32(i * ent + 4, Number(e.value), littleEndian);
+    }
+  });
+  return out;
 }
 
 /**

@@ -16,8 +16,10 @@ import {
   dynamicStringsFromMemory,
   dynList,
   dynValue,
+  encodeDynamic,
   parseDynamic,
   readDynamic,
+  readDynamicFromMemory,
 } from "../../../formats/elf/dynamic.ts";
 import { DT_NEEDED, DT_NULL, DT_SONAME, DT_STRSZ, DT_STRTAB } from "../../../formats/elf/dynamic-tags.ts";
 import { ElfFile } from "../../../formats/elf/file.ts";
@@ -223,5 +225,57 @@ describe("parseDynamic never crashes", () => {
         expect(p.terminated).toBe(p.entries.at(-1)?.tag === DT_NULL);
       }),
     );
+  });
+});
+
+describe("readDynamicFromMemory and encodeDynamic", () => {
+  it.skipIf(!hasReadelf)("walks a mapped image's PT_DYNAMIC to DT_NULL and agrees with the file reader", () => {
+    for (const f of FILES) {
+      const elf = ElfFile.openPath(join(FIX, f));
+      try {
+        const fromFile = readDynamic(elf);
+        const ph = elf.programHeaders.find((p) => p.type === 2);
+        if (!fromFile || !ph) continue;
+        const bias = 0x5555_0000_0000n;
+        const loads = elf.programHeaders.filter((p) => p.type === PT_LOAD);
+        const read = (addr: bigint, len: number) => {
+          const seg = loads.find((p) => addr >= p.vaddr + bias && addr + BigInt(len) <= p.vaddr + bias + p.filesz);
+          if (!seg) throw new FormatError(`unmapped ${addr.toString(16)}`);
+          return elf.readBytes(Number(addr - bias - seg.vaddr + seg.offset), len);
+        };
+        const mem = readDynamicFromMemory(read, ph.vaddr + bias, elf.is64, elf.littleEndian);
+        expect(mem.entries).toEqual(fromFile.entries);
+      } finally {
+        elf.close();
+      }
+    }
+  });
+  it("a walk with no DT_NULL stops at maxEntries with a FormatError", () => {
+    const ones = encodeDynamic(
+      Array.from({ length: 8 }, () => ({ tag: DT_NEEDED, value: 1n })),
+      true,
+      true,
+    );
+    const read = (addr: bigint, len: number) => ones.subarray(Number(addr), Number(addr) + len);
+    expect(() => readDynamicFromMemory(read, 0n, true, true, { maxEntries: 8 })).toThrow(FormatError);
+  });
+  it("encode then parse gives the entries back, both classes and byte orders", () => {
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.boolean(),
+        fc.array(fc.tuple(fc.bigInt({ min: 1n, max: 0xffffffffn }), fc.bigInt({ min: 0n, max: 0xffffffffn })), {
+          maxLength: 20,
+        }),
+        (is64, le, pairs) => {
+          const entries = [...pairs.map(([tag, value]) => ({ tag, value })), { tag: DT_NULL, value: 0n }];
+          const p = parseDynamic(encodeDynamic(entries, is64, le), is64, le);
+          expect(p.entries.map(({ tag, value }) => ({ tag, value }))).toEqual(entries);
+        },
+      ),
+    );
+  });
+  it("a value wider than the class is refused", () => {
+    expect(() => encodeDynamic([{ tag: DT_NEEDED, value: 1n << 32n }], false, true)).toThrow(FormatError);
   });
 });
