@@ -143,7 +143,9 @@ export type MutationKind =
   | "cyclic-link"
   | "header-field"
   | "section-field"
-  | "program-field";
+  | "program-field"
+  | "table-word"
+  | "dynamic-entry";
 
 const KINDS: readonly MutationKind[] = [
   "truncate",
@@ -158,6 +160,18 @@ const KINDS: readonly MutationKind[] = [
   "header-field",
   "section-field",
   "program-field",
+  "table-word",
+  "table-word",
+  "dynamic-entry",
+];
+
+/** Section types whose contents are tables a reader walks (counts, links, chains, offsets). */
+const TABLE_TYPES = new Set([2, 4, 5, 6, 7, 9, 11, 19, 0x6ffffff6, 0x6ffffffd, 0x6ffffffe, 0x6fffffff]);
+
+/** Dynamic tags worth planting: the ones readers follow to other structures. */
+const DYNAMIC_TAGS = [
+  0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 14, 15, 17, 18, 19, 20, 23, 25, 27, 29, 35, 36, 37, 0x6ffffef5, 0x6ffffff0,
+  0x6ffffffc, 0x6ffffffd, 0x6ffffffe, 0x6fffffff,
 ];
 
 /** Apply one mutation of `kind` (in place where possible; truncation returns a shorter view). */
@@ -312,6 +326,28 @@ export function applyMutation(
           ? BigInt(rng.pick([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 18, 19, 0x6ffffff6, 0x6fffffff]))
           : interesting(rng, n, w);
       writeUint(bytes, s.header + at, w, le, v);
+      return bytes;
+    }
+    case "table-word": {
+      // A word inside a table section: counts, sh_link-like indices, vd_next/vn_aux chain offsets
+      // (small negative values wrap into cycles), hash buckets, relocation info.
+      const tables = shape?.sections.filter((x) => TABLE_TYPES.has(x.type) && x.size >= 4) ?? [];
+      if (tables.length === 0) return bytes;
+      const t = rng.pick(tables);
+      const wide = is64 && rng.chance(0.3);
+      const w = wide ? 8 : 4;
+      const at = t.offset + Math.floor(rng.below(Math.max(1, t.size - w + 1)) / w) * w;
+      const small = rng.pick([-20n, -16n, -8n, -1n, 16n, 20n, 0n, 1n, 2n]);
+      writeUint(bytes, at, w, le, rng.chance(0.4) ? small : interesting(rng, n, w));
+      return bytes;
+    }
+    case "dynamic-entry": {
+      const dyn = shape?.sections.find((x) => x.type === 6);
+      if (!dyn || dyn.size < 2 * word) return bytes;
+      const count = Math.floor(dyn.size / (2 * word));
+      const at = dyn.offset + rng.below(count) * 2 * word;
+      if (rng.chance(0.5)) writeUint(bytes, at, word, le, BigInt(rng.pick(DYNAMIC_TAGS)));
+      else writeUint(bytes, at + word, word, le, interesting(rng, n, word));
       return bytes;
     }
     case "program-field": {
