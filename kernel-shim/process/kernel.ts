@@ -1,3 +1,4 @@
+import type { ExecOptions } from "../exec/binfmt-elf.ts";
 import { type ExecSframeRegistrar, NO_SFRAME_REGISTRAR } from "../exec/sframe-hook.ts";
 import type { KernelFs } from "../fs/types.ts";
 import type { MmArch } from "../mm/layout-constants.ts";
@@ -19,6 +20,8 @@ export interface KernelOptions {
   readonly log?: StraceLog;
   /** Handler of syscall 472 (`stacktrace_setup`, the RFC); without one the call is ENOSYS. */
   readonly stacktraceSetup?: StacktraceSetupHandler;
+  /** What execve(2) through the dispatcher passes to binfmt_elf (vDSO image, arch profile, AT_RANDOM seed). */
+  readonly exec?: Omit<ExecOptions, "argv" | "envp">;
 }
 
 /** The reserved hook for `stacktrace_setup(op, sframe, sframe_len, text, text_len)`: 0 or -errno. */
@@ -37,6 +40,7 @@ export class Kernel {
   readonly forkKeepsSframe: boolean;
   readonly aslrSeed: number | undefined;
   readonly log: StraceLog | undefined;
+  readonly execOptions: Omit<ExecOptions, "argv" | "envp">;
   /** Set by the SFrame work item to implement syscall 472. */
   stacktraceSetup: StacktraceSetupHandler | undefined;
   private nextPid: number;
@@ -50,6 +54,7 @@ export class Kernel {
     this.aslrSeed = options.aslrSeed;
     this.log = options.log;
     this.stacktraceSetup = options.stacktraceSetup;
+    this.execOptions = options.exec ?? {};
   }
 
   /** alloc_pid: the next free pid. */

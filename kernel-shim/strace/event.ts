@@ -17,7 +17,9 @@ export type Peek =
   | { readonly kind: "bytes"; readonly bytes: Uint8Array }
   | { readonly kind: "stat"; readonly stat: StatPeek }
   /** A value behind a pointer (`arch_prctl(ARCH_GET_FS, [0x7f…])`). */
-  | { readonly kind: "u64"; readonly value: bigint };
+  | { readonly kind: "u64"; readonly value: bigint }
+  /** A NULL-terminated pointer array of strings (execve's argv, shown in full; envp shown as a count). */
+  | { readonly kind: "strings"; readonly values: readonly Uint8Array[] };
 
 export interface SyscallEvent {
   readonly name: string;

@@ -66,6 +66,8 @@ const STRACE_KNOWN = new Set([
   "getpid",
   "gettid",
   "lseek",
+  "execve",
+  "fork",
 ]);
 
 function s64(v: bigint): bigint {
@@ -252,7 +254,19 @@ function formatArgs(ev: SyscallEvent, opts: FormatOptions): string[] {
       return [fd(a.arg(0)), s64(a.arg(1)).toString(), whence(a.arg(2))];
     case "getpid":
     case "gettid":
+    case "fork":
       return [];
+    case "execve": {
+      const argv = a.peek(1);
+      const envp = a.peek(2);
+      return [
+        a.path(0),
+        argv?.kind === "strings"
+          ? `[${argv.values.map((v) => quoteBuffer(v, v.length, opts.maxStrlen ?? STRACE_MAX_STRLEN)).join(", ")}]`
+          : addr(a.arg(1)),
+        envp?.kind === "strings" ? `${addr(a.arg(2))} /* ${envp.values.length} vars */` : addr(a.arg(2)),
+      ];
+    }
     default:
       return ev.args.map((v) => hexOrZero(v));
   }

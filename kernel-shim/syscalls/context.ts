@@ -10,7 +10,7 @@ import type { Peek } from "../strace/event.ts";
  * writes a buffer (read's buffer is filled in place; struct stat is written into it in the
  * architecture's layout). The strace log shows a host-side argument by its contents, as strace does.
  */
-export type SyscallArg = number | bigint | string | Uint8Array;
+export type SyscallArg = number | bigint | string | Uint8Array | readonly string[];
 
 /** Raw return: ≥ 0 result, or -errno. */
 export type SyscallReturn = bigint;
@@ -76,6 +76,7 @@ export class SyscallContext {
     const a = this.raw[i];
     let bytes: Uint8Array;
     if (typeof a === "string") bytes = Buffer.from(a, "utf8");
+    else if (Array.isArray(a)) return fail("EFAULT");
     else if (a instanceof Uint8Array) {
       const nul = a.indexOf(0);
       bytes = nul < 0 ? a : a.subarray(0, nul);
@@ -89,7 +90,7 @@ export class SyscallContext {
     return Buffer.from(bytes).toString("utf8");
   }
 
-  private readCString(addr: bigint): Uint8Array | ErrnoName {
+  readCString(addr: bigint): Uint8Array | ErrnoName {
     const mm = this.proc.mm;
     if (addr >= BigInt(mm.layout.taskSize)) return "EFAULT";
     const out: number[] = [];
@@ -109,9 +110,45 @@ export class SyscallContext {
     return "ENAMETOOLONG";
   }
 
+  /**
+   * A NULL-terminated array of C strings (execve's argv/envp): a host `string[]`, or a user pointer to
+   * 8-byte pointers (the arch's byte order); NULL reads as empty. EFAULT for an unreadable pointer,
+   * E2BIG past MAX_ARG_STRINGS (0x7fffffff, kept to 1<<20 here).
+   */
+  stringArray(i: number): string[] | Fail {
+    const a = this.raw[i];
+    if (Array.isArray(a)) {
+      this.peek(i, { kind: "strings", values: a.map((s) => Buffer.from(s, "utf8")) });
+      return [...a];
+    }
+    if (typeof a === "string" || a instanceof Uint8Array) return fail("EFAULT");
+    const base = this.u64(i);
+    if (base === 0n) return [];
+    const le = this.proc.kernel.arch !== "s390x";
+    const out: string[] = [];
+    const values: Uint8Array[] = [];
+    for (let k = 0; k < 1 << 20; k++) {
+      const at = base + BigInt(k * 8);
+      if (at >= BigInt(this.proc.mm.layout.taskSize)) return fail("EFAULT");
+      const r = this.proc.mm.tryReadUser(Number(at), 8);
+      if (!r.ok) return fail("EFAULT");
+      const ptr = new DataView(r.bytes.buffer, r.bytes.byteOffset, 8).getBigUint64(0, le);
+      if (ptr === 0n) {
+        this.peek(i, { kind: "strings", values });
+        return out;
+      }
+      const s = this.readCString(ptr);
+      if (typeof s === "string") return fail(s);
+      values.push(s);
+      out.push(Buffer.from(s).toString("utf8"));
+    }
+    return fail("E2BIG");
+  }
+
   /** copy_from_user of `len` bytes at argument `i` (or the host buffer itself). */
   readBuffer(i: number, len: number): Uint8Array | ErrnoName {
     const a = this.raw[i];
+    if (Array.isArray(a)) return "EFAULT";
     if (typeof a === "string") return Buffer.from(a, "utf8").subarray(0, len);
     if (a instanceof Uint8Array) return a.subarray(0, len);
     if (len === 0) return new Uint8Array(0);
@@ -129,7 +166,7 @@ export class SyscallContext {
       a.set(bytes);
       return true;
     }
-    if (typeof a === "string") return "EFAULT";
+    if (typeof a === "string" || Array.isArray(a)) return "EFAULT";
     if (bytes.length === 0) return true;
     const addr = this.u64(i);
     if (addr >= BigInt(this.proc.mm.layout.taskSize)) return "EFAULT";

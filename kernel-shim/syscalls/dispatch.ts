@@ -6,6 +6,7 @@ import { sysClose, sysLseek, sysOpen, sysOpenat, sysPread64, sysRead, sysWrite }
 import { sysBrk, sysMmap, sysMprotect, sysMunmap } from "./memory.ts";
 import { syscallName, syscallNumber } from "./numbers.ts";
 import { AT_FDCWD } from "./path-lookup.ts";
+import { sysExecve, sysFork } from "./process.ts";
 import { sysReadlinkat } from "./readlink.ts";
 import { sysFstat, sysNewfstatat, sysStat } from "./stat.ts";
 import { sysArchPrctl, sysExitGroup, sysGetpid, sysSetTidAddress } from "./thread.ts";
@@ -39,6 +40,9 @@ const ARITY: Readonly<Record<string, number>> = {
   faccessat: 3,
   faccessat2: 4,
   stacktrace_setup: 5,
+  execve: 3,
+  fork: 0,
+  clone: 5,
 };
 
 /** arm64 open flags → the generic values the handlers use (O_DIRECTORY/O_NOFOLLOW/O_DIRECT/O_LARGEFILE). */
@@ -124,6 +128,13 @@ function run(name: string, ctx: SyscallContext): bigint | undefined {
     case "exit_group":
       sysExitGroup(ctx);
       return undefined;
+    case "execve":
+      return sysExecve(ctx);
+    case "fork":
+      return sysFork(ctx);
+    case "clone":
+      // Only fork-like clones (SIGCHLD, no CLONE_VM/CLONE_THREAD) are modelled.
+      return (ctx.u64(0) & ~0xffn) === 0n ? sysFork(ctx) : errno("EINVAL");
     case "stacktrace_setup": {
       const hook = p.kernel.stacktraceSetup;
       if (!hook) return errno("ENOSYS");
@@ -151,6 +162,7 @@ const PATH_ARGS: Readonly<Record<string, number>> = {
   faccessat2: 1,
   readlink: 0,
   readlinkat: 1,
+  execve: 0,
 };
 
 export interface SyscallOutcome {

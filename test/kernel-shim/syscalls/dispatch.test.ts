@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Errno } from "../../../kernel-shim/errno.ts";
@@ -112,5 +113,37 @@ describe("dispatcher", () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("execve and fork through the dispatcher", () => {
+  const MAIN = new Uint8Array(readFileSync(new URL("../../fixtures/sframe/v1/x86_64/main", import.meta.url)));
+
+  it("execve with host argv/envp, then from user memory; fork returns the child's pid", () => {
+    const k = new Kernel(MemFs.create({ "/bin/main": MAIN, "/lib64/ld-linux-x86-64.so.2": MAIN }), { firstPid: 4242 });
+    const p = Process.spawn(k);
+    const out = invokeSyscall(p, "execve", ["/bin/main", ["main", "-v"], ["A=1", "B=2"]]);
+    expect(out.ret).toBe(0n);
+    const { pid: _pid, ...ev } = out.event;
+    expect(formatEvent(ev)).toBe('execve("/bin/main", ["main", "-v"], 0x7ffff000 /* 2 vars */) = 0');
+    expect(p.image?.argv).toEqual(["main", "-v"]);
+    // argv as the new process sees it: argc at sp, then pointers into the strings at the stack top.
+    const sp = Number(p.regs.sp);
+    const argc = p.mm.readU64(sp);
+    const argv0 = p.mm.readU64(sp + 8) ?? 0n;
+    expect(argc).toBe(2n);
+    expect(Buffer.from(p.mm.readUser(Number(argv0), 5)).toString("latin1")).toBe("main\0");
+    // Now exec again, passing argv/envp as user pointers (the argv array the new image has).
+    expect(syscall(p, "execve", "/bin/main", BigInt(sp + 8), 0)).toBe(0n);
+    expect(p.image?.argv).toEqual(["main", "-v"]);
+    expect(p.image?.envp).toEqual([]);
+    expect(syscall(p, "execve", "/bin/missing", ["x"], [])).toBe(E("ENOENT"));
+    expect(syscall(p, "execve", "/bin/main", 0x1000n, 0)).toBe(E("EFAULT"));
+    const child = syscall(p, 57);
+    expect(child).toBe(BigInt(p.pid + 1));
+    expect(k.processes.get(Number(child))?.ppid).toBe(p.pid);
+    const a = proc("aarch64");
+    expect(syscall(a, 220, 17, 0, 0, 0, 0)).toBe(BigInt(a.pid + 1));
+    expect(syscall(a, 220, 0x10f00, 0, 0, 0, 0)).toBe(E("EINVAL"));
   });
 });
