@@ -61,6 +61,25 @@ export function relocationEntrySize(kind: RelocationKind | "relr", is64: boolean
   return is64 ? 24 : 12;
 }
 
+/**
+ * Check a DT_RELAENT / DT_RELENT / DT_RELRENT value (or an sh_entsize) against the record size;
+ * glibc asserts `DT_RELAENT == sizeof (ElfW(Rela))` in `elf_get_dynamic_info`.
+ */
+export function checkEntrySize(
+  kind: RelocationKind | "relr",
+  is64: boolean,
+  entsize: bigint | number,
+  source?: string,
+): void {
+  const want = relocationEntrySize(kind, is64);
+  if (BigInt(entsize) !== BigInt(want)) {
+    throw new RelocationFormatError(
+      `${kind.toUpperCase()} entry size ${entsize} is not ${want} (sizeof Elf${is64 ? 64 : 32}_${kind === "rel" ? "Rel" : kind === "rela" ? "Rela" : "Relr"})`,
+      { source },
+    );
+  }
+}
+
 /** Split r_info into symbol index and type (ELF32_R_SYM/TYPE, ELF64_R_SYM/TYPE). */
 export function splitInfo(info: bigint, is64: boolean): { readonly sym: number; readonly type: number } {
   if (is64) return { sym: Number((info >> 32n) & 0xffffffffn), type: Number(info & 0xffffffffn) };

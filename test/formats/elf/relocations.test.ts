@@ -10,6 +10,7 @@ import { SHT_REL, SHT_RELA, SHT_RELR } from "../../../formats/elf/constants.ts";
 import { ElfFile } from "../../../formats/elf/file.ts";
 import { relocTypeName } from "../../../formats/elf/reloc-types.ts";
 import {
+  checkEntrySize,
   decodeRelocations,
   decodeRelr,
   decodeRelrWords,
@@ -118,7 +119,63 @@ describe("relocation records match readelf 2.40", () => {
   });
 });
 
+/** The dynamic array's values by tag, read straight from PT_DYNAMIC (no ldsim dynamic reader). */
+function dynamicTags(elf: ElfFile): Map<bigint, bigint> {
+  const ph = elf.programHeaders.find((p) => p.type === 2);
+  const out = new Map<bigint, bigint>();
+  if (!ph) return out;
+  const b = elf.segmentData(ph);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const ent = elf.is64 ? 16 : 8;
+  for (let o = 0; o + ent <= b.length; o += ent) {
+    const tag = elf.is64 ? v.getBigUint64(o, true) : BigInt(v.getUint32(o, true));
+    const val = elf.is64 ? v.getBigUint64(o + 8, true) : BigInt(v.getUint32(o + 4, true));
+    if (tag === 0n) break;
+    out.set(tag, val);
+  }
+  return out;
+}
+
+/** Bytes at a virtual address, through the PT_LOAD that holds them (what the loader sees mapped). */
+function bytesAt(elf: ElfFile, vaddr: bigint, size: bigint): Uint8Array {
+  const ph = elf.programHeaders.find((p) => p.type === 1 && vaddr >= p.vaddr && vaddr + size <= p.vaddr + p.filesz);
+  if (!ph) throw new Error(`no PT_LOAD holds ${vaddr.toString(16)}`);
+  return elf.readBytes(Number(vaddr - ph.vaddr + ph.offset), Number(size));
+}
+
+describe("from raw bytes, as the loader reads them through the dynamic array", () => {
+  it.each(["x86_64-pie-relr", "i386-pie-relr", "i386-lib.so"])("%s: DT_REL(A)/DT_JMPREL/DT_RELR", (f) => {
+    const elf = open(`${FIX}${f}`);
+    const want = parseReadelf(readFileSync(`${FIX}${f}.readelf-rW.txt`, "latin1"));
+    const dyn = dynamicTags(elf);
+    const layout = { is64: elf.is64, littleEndian: elf.littleEndian };
+    const relaKind = dyn.has(7n) ? "rela" : "rel";
+    const [addrTag, sizeTag, entTag] = relaKind === "rela" ? [7n, 8n, 9n] : [17n, 18n, 19n];
+    checkEntrySize(relaKind, elf.is64, dyn.get(entTag) ?? 0n);
+    const dynRels = decodeRelocations(bytesAt(elf, dyn.get(addrTag) ?? 0n, dyn.get(sizeTag) ?? 0n), relaKind, layout);
+    const dynName = relaKind === "rela" ? ".rela.dyn" : ".rel.dyn";
+    expect(dynRels.map((r) => r.offset)).toEqual(want.get(dynName)?.rows.map((r) => BigInt(`0x${r[0]}`)));
+    if (dyn.has(23n)) {
+      const pltKind = dyn.get(20n) === 7n ? "rela" : "rel";
+      const plt = decodeRelocations(bytesAt(elf, dyn.get(23n) ?? 0n, dyn.get(2n) ?? 0n), pltKind, layout);
+      const pltName = pltKind === "rela" ? ".rela.plt" : ".rel.plt";
+      expect(plt.map((r) => r.info)).toEqual(want.get(pltName)?.rows.map((r) => BigInt(`0x${r[1]}`)));
+    }
+    if (dyn.has(36n)) {
+      checkEntrySize("relr", elf.is64, dyn.get(37n) ?? 0n);
+      const relr = decodeRelr(bytesAt(elf, dyn.get(36n) ?? 0n, dyn.get(35n) ?? 0n), layout);
+      expect(relr).toEqual(want.get(".relr.dyn")?.relr);
+    }
+  });
+});
+
 describe("typed errors", () => {
+  it("checkEntrySize rejects a DT_RELAENT that is not sizeof (Rela)", () => {
+    expect(() => checkEntrySize("rela", true, 16n)).toThrow(RelocationFormatError);
+    expect(() => checkEntrySize("rel", false, 8)).not.toThrow();
+    expect(() => checkEntrySize("relr", true, 4n)).toThrow(RelocationFormatError);
+  });
+
   it("rejects a table that is not a whole number of entries", () => {
     expect(() => decodeRelocations(new Uint8Array(25), "rela", { is64: true, littleEndian: true })).toThrow(
       RelocationFormatError,
