@@ -209,7 +209,7 @@ describe("AddressSpace vs a page-by-page reference", () => {
   it("10k random operations keep the same per-page view and bytes", () => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 10_000, maxLength: 10_000 }), (ops) => run(ops, 25)),
-      { numRuns: 3, seed: 20261125 },
+      { numRuns: 3, seed: 20261125, endOnFailure: true },
     );
   });
   it("short sequences, checked after every step", () => {
