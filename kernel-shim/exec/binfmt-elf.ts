@@ -406,9 +406,10 @@ export function execElf(proc: Process, pathIn: string, options: ExecOptions = {}
 
   // setup_arg_pages: the [stack] VMA with the strings at its top.
   const argBytes = Number(BigInt(mm.layout.stackTop) - strings.p);
-  mm.setupStack(argBytes);
+  const stack = mm.setupStack(argBytes);
+  // PT_GNU_STACK with PF_X (EXSTACK_ENABLE_X): setup_arg_pages adds VM_EXEC to the stack VMA.
+  if (executableStack) mm.mprotect(stack.start, stack.end - stack.start, PROT_READ | PROT_WRITE | PROT_EXEC);
   mm.kernelWrite(Number(strings.p), strings.bytes);
-  void executableStack;
 
   // ---- map the program's PT_LOADs ----
   const ld = new Loader(mm);

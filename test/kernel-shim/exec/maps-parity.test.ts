@@ -121,6 +121,14 @@ describe("exec + replay against the real kernel's /proc/self/maps (setarch -R)",
     expect(c.real.stdout).toContain("libc.so.6");
   });
 
+  it.skipIf(!usable)("PT_GNU_STACK with PF_X (-z execstack): the [stack] VMA is executable", () => {
+    const exe = (dir as TempDir).compile("maps-xs", MAPS_SRC, ["-O2", "-z", "execstack"]);
+    const c = runBoth(exe);
+    expect(c.differing).toEqual([]);
+    expect(c.proc.stdoutText()).toBe(c.real.stdout);
+    expect(c.real.stdout).toMatch(/ rwxp .*\[stack\]$/m);
+  });
+
   it.skipIf(!usable)("exec-time auxv matches LD_SHOW_AUXV of the same exec", () => {
     const exe = (dir as TempDir).compile("auxv-dyn", "int main(void){return 0;}\n", ["-O2"]);
     const real = straceRun(dir as TempDir, [exe], ["LD_SHOW_AUXV=1"]);
