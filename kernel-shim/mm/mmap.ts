@@ -212,6 +212,9 @@ export function sysMmap(
   const len = Number(alignedLen);
   // MAP_FIXED is taken as given: beyond TASK_SIZE it fails __get_unmapped_area's range check (ENOMEM)
   // before the alignment check (EINVAL); a hint beyond it is merely unusable.
+  // __get_unmapped_area hands a MAP_FIXED address back unchecked and then tests IS_ERR_VALUE(addr):
+  // an address in the top 4095 bytes of the 64-bit space comes back as "error" -(2^64 - addr).
+  if (flags & MAP_FIXED && addr64 >= (1n << 64n) - 4095n) return Number(addr64 - (1n << 64n));
   const addr = getUnmappedArea(as, Number(addr64), len, flags, file, 0);
   if (addr < 0) return addr;
   if (flags & MAP_FIXED_NOREPLACE && as.tree.firstIntersecting(addr, addr + len)) return -Errno.EEXIST;
