@@ -32,6 +32,7 @@ const has = (cmd: string, ...args: string[]) => spawnSync(cmd, args, { stdio: "i
 const hasReadelf = has("readelf", "--version");
 const isX86Host = process.arch === "x64" && process.platform === "linux";
 const hasLd = has("ld", "--version");
+const hasLd32 = has("i686-linux-gnu-ld", "--version");
 const hasLdd = isX86Host && has("ldd", "--version");
 const hasPython = isX86Host && has("python3", "-c", "import ctypes");
 if (!hasReadelf) console.log("writer.test: GNU readelf not found; readelf parity tests skipped");
@@ -327,6 +328,29 @@ describe.skipIf(!hasReadelf)("ELF writer → GNU readelf", () => {
     expect(readelf(path, "-l")).toMatch(/^\s+NOTE\s/m);
     const notes = fileNotes(ElfFile.fromBytes(image.bytes)).flatMap((g) => g.notes);
     expect(notes.map(buildIdHex)).toEqual([hexId]);
+  });
+
+  it.skipIf(!hasLd32)("ELF32 REL object: implicit addends land in the section, i686 ld links it", () => {
+    const obj = writeElf({
+      class: 32,
+      machine: EM_386,
+      type: "rel",
+      sections: [{ name: ".text", flags: "ax", align: 16, data: Uint8Array.of(0xe8, 0, 0, 0, 0, 0xc3) }],
+      symbols: [
+        { name: "caller", section: ".text", size: 6, type: "func" },
+        { name: "callee", type: "func" },
+      ],
+      relocationSections: [
+        { target: ".text", relocations: [{ at: 1n, type: 4 /* R_386_PLT32 */, symbol: "callee", addend: -4n }] },
+      ],
+    });
+    const text = ElfFile.fromBytes(obj).section(".text");
+    expect([...obj.subarray(Number(text?.offset) + 1, Number(text?.offset) + 5)]).toEqual([0xfc, 0xff, 0xff, 0xff]);
+    const o = save("obj32.o", obj);
+    expect(readelf(o, "-r")).toMatch(/Relocation section '\.rel\.text'[\s\S]*R_386_PLT32\s+0+\s+callee/);
+    const r = spawnSync("i686-linux-gnu-ld", ["-shared", "-o", join(tmp, "obj32.so"), o], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
   });
 
   it("output is deterministic", () => {
