@@ -31,7 +31,7 @@ const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const rel = (n: bigint) => ({ rel: n });
 const abs = (n: bigint) => ({ abs: n });
 const M = (
-  addr: Op extends never ? never : { rel: bigint } | { abs: bigint },
+  addr: { rel: bigint } | { abs: bigint },
   len: bigint,
   prot: number,
   flags: number,
