@@ -38,6 +38,9 @@ const hasPython = isX86Host && has("python3", "-c", "import ctypes");
 if (!hasReadelf) console.log("writer.test: GNU readelf not found; readelf parity tests skipped");
 if (!isX86Host) console.log("writer.test: not an x86_64 Linux host; loader/kernel tests skipped");
 if (isX86Host && !hasPython) console.log("writer.test: python3 with ctypes not found; dlopen tests skipped");
+if (!hasLd) console.log("writer.test: GNU ld not found; ET_REL link test skipped");
+if (!hasLd32) console.log("writer.test: i686-linux-gnu-ld (gcc-i686-linux-gnu) not found; ELF32 link test skipped");
+if (isX86Host && !hasLdd) console.log("writer.test: ldd not found; NEEDED-chain test skipped");
 
 const tmp = mkdtempSync(join(tmpdir(), "ldsim-writer-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
