@@ -180,7 +180,7 @@ describe("memory syscalls with bad arguments", () => {
       ),
       fc.integer({ min: -5, max: 0x100000 }).map(BigInt),
     );
-    const known = new Set([
+    const known = new Set<number>([
       Errno.EINVAL,
       Errno.ENOMEM,
       Errno.EEXIST,
