@@ -207,12 +207,18 @@ function walkVersions(elf: ElfFile, info: ReadelfDynamicInfo, vers: number, defi
  * readelf `print_symbol`: printable ASCII as is, control characters as ^X, other bytes raw. With -W
  * nothing is cut; otherwise names longer than `width` end in "[...]".
  */
+const NON_PRINTABLE = /[^\x20-\x7e]/;
+
 function printSymbolName(name: string, requested: number, wide: boolean): string {
   // A negative width asks for the name padded out to -width (readelf passes one when the version
   // suffix alone overflows the 21 columns); zero prints nothing.
   const extraPadding = requested < 0;
   const width = Math.abs(requested);
   if (width === 0) return "";
+  // Common case: printable ASCII that fits (or -W) prints as is.
+  if ((wide || name.length <= width) && !NON_PRINTABLE.test(name)) {
+    return extraPadding && name.length < width ? name.padEnd(width) : name;
+  }
   let remaining = wide ? Number.MAX_SAFE_INTEGER : width;
   let dots = false;
   if (!wide && name.length > width) {

@@ -163,9 +163,18 @@ export function readelfDynamicInfo(elf: ElfFile): ReadelfDynamicInfo {
 export function cString(table: Uint8Array, off: number): string {
   let end = table.indexOf(0, off);
   if (end < 0) end = table.length;
-  let s = "";
-  for (let i = off; i < end; i++) s += String.fromCharCode(table[i] as number);
-  return s;
+  return latin1(table, off, end);
+}
+
+/** Bytes → string, one character per byte (ISO-8859-1), as readelf passes name bytes through. */
+export function latin1(bytes: Uint8Array, start: number, end: number): string {
+  const CHUNK = 8192;
+  if (end - start <= CHUNK) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  const parts: string[] = [];
+  for (let i = start; i < end; i += CHUNK) {
+    parts.push(String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + CHUNK)) as unknown as number[]));
+  }
+  return parts.join("");
 }
 
 /** readelf `get_ver_flags`. */
