@@ -22,7 +22,6 @@ import { printableSectionName, readelfStringTable } from "./sections.ts";
 
 /** `readelf -l`: program headers and the section to segment mapping (binutils `process_program_headers`). */
 
-const EM_386 = 3;
 const EM_ARM = 40;
 const EM_S390 = 22;
 const EM_AARCH64 = 183;
@@ -30,7 +29,6 @@ const ELFOSABI_GNU = 3;
 const ELFOSABI_FREEBSD = 9;
 const PT_GNU_MBIND_LO = 0x6474e555;
 const PT_GNU_MBIND_HI = PT_GNU_MBIND_LO + 0xfff;
-void EM_386;
 
 const BASE_TYPES: ReadonlyMap<number, string> = new Map([
   [0, "NULL"],

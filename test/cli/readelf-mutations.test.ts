@@ -111,6 +111,31 @@ const flagBits = fc.oneof(
 const RUNS = 40;
 
 describe.skipIf(!hasReadelf)("readelf formatting on mutated fixtures", () => {
+  it("-h: every e_machine value 0..299 and the vendor range (flags zero: their decoding is per machine)", () => {
+    const machines = [
+      ...Array.from({ length: 300 }, (_, i) => i),
+      0x1057,
+      0x9026,
+      0xa390,
+      0xbaab,
+      0xfeb0,
+      0xff00,
+      0xffff,
+    ];
+    for (const m of machines) {
+      const r = both(
+        "readelf/x86_64/libfull.so",
+        "-h",
+        (_b, v, le) => {
+          v.setUint16(18, m, le);
+          v.setUint32(0x30, 0, le);
+        },
+        "machine",
+      );
+      expect(r && r[0]).toBe(r?.[1]);
+    }
+  });
+
   for (const base of BASES) {
     it(`-S: section types, flags, link/info, alignment, entsize (${base})`, () => {
       fc.assert(
