@@ -132,7 +132,8 @@ describe.skipIf(!hasReadelf)("readelf formatting on mutated fixtures", () => {
         },
         "machine",
       );
-      expect(r && r[0]).toBe(r?.[1]);
+      expect(r).toBeDefined();
+      expect(r?.[0]).toBe(r?.[1]);
     }
   });
 
