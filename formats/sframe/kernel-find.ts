@@ -10,6 +10,7 @@ import {
   KernelMemory,
   KernelReadFault,
   type KernelRegs,
+  kernelFdeEntrySize,
   readDatawords,
   readFde,
   readFre,
@@ -71,7 +72,7 @@ export function kernelFindFrame(
     fail(f.errno, f.check, f.addr, f.expected, f.message, where);
 
   // __find_fde: bisect on the i64 at each entry's start, checking sortedness on the way.
-  const entry = sec.version === 3 ? 16 : 20;
+  const entry = kernelFdeEntrySize(sec.version);
   let low = 0;
   let high = sec.numFdes - 1;
   let found = -1;

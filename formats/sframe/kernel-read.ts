@@ -10,6 +10,7 @@
 import {
   SFRAME_FDE_TYPE_DEFAULT,
   SFRAME_FDE_TYPE_FLEX,
+  SFRAME_V1_FDE_SIZE,
   SFRAME_V2_FDE_SIZE,
   SFRAME_V3_FDE_ATTR_SIZE,
   SFRAME_V3_FDE_INDEX_SIZE,
@@ -40,7 +41,7 @@ export interface SframeKernelSection {
   /** Header fixed RA / FP offsets (`s8 ra_off`, `s8 fp_off`). */
   readonly raOff: number;
   readonly fpOff: number;
-  /** 3 (sframe/core); 2 models the v11/v12 series (20-byte FDEs, no attribute block, no FLEX). */
+  /** 3 (sframe/core); 2 models the v11/v12 series (20-byte FDEs, no attribute block, no FLEX); 1: 17-byte FDEs. */
   readonly version: number;
 }
 
@@ -152,13 +153,14 @@ function fault(check: string, addr: bigint, expected: string, message: string): 
   return new KernelReadFault("EFAULT", check, addr, expected, message);
 }
 
-function fdeEntrySize(sec: SframeKernelSection): number {
-  return sec.version === 3 ? SFRAME_V3_FDE_INDEX_SIZE : SFRAME_V2_FDE_SIZE;
+/** Bytes per FDE entry: V3 16 (index entry), V2 20, V1 17. */
+export function kernelFdeEntrySize(version: number): number {
+  return version === 3 ? SFRAME_V3_FDE_INDEX_SIZE : version === 1 ? SFRAME_V1_FDE_SIZE : SFRAME_V2_FDE_SIZE;
 }
 
 /** `__read_fde`: read FDE `i`, check its function lies in the text range and its FREs start in bounds. */
 export function readFde(mem: KernelMemory, sec: SframeKernelSection, i: number): KernelFde | KernelReadFault {
-  const fdeAddr = addr64(sec.fdesStart, i * fdeEntrySize(sec));
+  const fdeAddr = addr64(sec.fdesStart, i * kernelFdeEntrySize(sec.version));
   const v3 = sec.version === 3;
   const startOff = v3 ? mem.readI64(fdeAddr) : mem.read(fdeAddr, 4, true);
   const funcSize = mem.read(addr64(fdeAddr, v3 ? 8 : 4), 4, false);
@@ -178,9 +180,10 @@ export function readFde(mem: KernelMemory, sec: SframeKernelSection, i: number):
   }
   if (!v3) {
     // v11/v12 (V2): 20-byte FDEs carry num_fres/info/rep_size; FREs follow at fres_start + fres_off.
+    // V1 (17 bytes, no rep_size) for kernels configured to accept it.
     const fresNum = mem.read(addr64(fdeAddr, 12), 4, false);
     const info = mem.read(addr64(fdeAddr, 16), 1, false);
-    const repSize = mem.read(addr64(fdeAddr, 17), 1, false);
+    const repSize = sec.version === 1 ? 0 : mem.read(addr64(fdeAddr, 17), 1, false);
     if (fresNum === undefined || info === undefined || repSize === undefined) {
       return fault("__read_fde", fdeAddr, "FDE entry in readable memory", `FDE ${i}: copy of the FDE entry faulted`);
     }

@@ -10,20 +10,14 @@
  * maple-tree insert belong to the kernel shim; these functions see only the section's bytes plus the
  * addresses it is registered at.
  */
-import {
-  SFRAME_F_FDE_FUNC_START_PCREL,
-  SFRAME_F_FDE_SORTED,
-  SFRAME_HEADER_SIZE,
-  SFRAME_MAGIC,
-  SFRAME_V2_FDE_SIZE,
-  SFRAME_V3_FDE_INDEX_SIZE,
-} from "./constants.ts";
+import { SFRAME_F_FDE_FUNC_START_PCREL, SFRAME_F_FDE_SORTED, SFRAME_HEADER_SIZE, SFRAME_MAGIC } from "./constants.ts";
 import {
   addr64,
   type KernelFre,
   KernelMemory,
   KernelReadFault,
   type KernelRegs,
+  kernelFdeEntrySize,
   readDatawords,
   readFde,
   readFre,
@@ -171,7 +165,7 @@ export function checkHeaderForRegistration(bytes: Uint8Array, options: Registrat
       `header doesn't fit in section (${(end - start) & ((1n << 64n) - 1n)} bytes registered)`,
     );
   }
-  const entrySize = version === 3 ? SFRAME_V3_FDE_INDEX_SIZE : SFRAME_V2_FDE_SIZE;
+  const entrySize = kernelFdeEntrySize(version);
   const fdesStart = addr64(headerEnd, fdesOff);
   const fdesEnd = addr64(fdesStart, numFdes * entrySize);
   const fresStart = addr64(headerEnd, fresOff);
