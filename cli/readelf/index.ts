@@ -1,6 +1,9 @@
 import type { ElfFile } from "../../formats/elf/file.ts";
+import { formatArchSpecific } from "./arch-specific.ts";
 import { dynamicRows, formatDynamic } from "./dynamic.ts";
+import { formatSectionGroups } from "./groups.ts";
 import { fileTypeName, formatFileHeader, machineName } from "./header.ts";
+import { formatHistogram } from "./histogram.ts";
 import { formatNotes } from "./notes.ts";
 import type { ReadelfOptions } from "./options.ts";
 import { formatProgramHeaders, programInterpreter, segmentSections, segmentTypeName } from "./program-headers.ts";
@@ -13,12 +16,14 @@ import {
   sectionTypeName,
 } from "./sections.ts";
 import { formatSymbols } from "./symbols.ts";
+import { formatUnwind } from "./unwind.ts";
 import { formatVersions } from "./versions.ts";
 
 /**
  * `ldsim readelf`: which parts to print and in what order. The order is GNU readelf's
- * (binutils readelf.c `process_object`): file header, section headers, program headers, dynamic
- * section, relocations, symbol tables, version sections, notes — whatever order the options came in.
+ * (binutils readelf.c `process_object`): file header, section headers,
+ * section groups, program headers, dynamic section, relocations, unwind, symbol tables, histogram,
+ * version sections, notes, architecture attributes — whatever order the options came in.
  */
 export interface ReadelfRequest extends ReadelfOptions {
   /** -h */
@@ -35,7 +40,31 @@ export interface ReadelfRequest extends ReadelfOptions {
   readonly relocs?: boolean;
   /** -n */
   readonly notes?: boolean;
+  /** -g */
+  readonly sectionGroups?: boolean;
+  /** -u */
+  readonly unwind?: boolean;
+  /** -I */
+  readonly histogram?: boolean;
+  /** -A */
+  readonly archSpecific?: boolean;
 }
+
+/** What -a turns on (binutils readelf.c `parse_args`, case 'a'). */
+const ALL: readonly (keyof ReadelfRequest)[] = [
+  "fileHeader",
+  "segments",
+  "sections",
+  "sectionGroups",
+  "dynamic",
+  "relocs",
+  "unwind",
+  "syms",
+  "histogram",
+  "versionInfo",
+  "notes",
+  "archSpecific",
+];
 
 /** Options recognised by `requestFromArgs`, GNU readelf spellings. */
 export const READELF_FLAGS: ReadonlyMap<string, readonly (keyof ReadelfRequest)[]> = new Map([
@@ -63,8 +92,16 @@ export const READELF_FLAGS: ReadonlyMap<string, readonly (keyof ReadelfRequest)[
   ["--wide", ["wide"]],
   ["-e", ["fileHeader", "segments", "sections"]],
   ["--headers", ["fileHeader", "segments", "sections"]],
-  ["-a", ["fileHeader", "segments", "sections", "dynamic", "syms", "versionInfo", "relocs", "notes"]],
-  ["--all", ["fileHeader", "segments", "sections", "dynamic", "syms", "versionInfo", "relocs", "notes"]],
+  ["-g", ["sectionGroups"]],
+  ["--section-groups", ["sectionGroups"]],
+  ["-u", ["unwind"]],
+  ["--unwind", ["unwind"]],
+  ["-I", ["histogram"]],
+  ["--histogram", ["histogram"]],
+  ["-A", ["archSpecific"]],
+  ["--arch-specific", ["archSpecific"]],
+  ["-a", ALL],
+  ["--all", ALL],
 ]);
 
 /**
@@ -92,12 +129,16 @@ export function formatReadelf(elf: ElfFile, req: ReadelfRequest): string {
   const parts: string[] = [];
   if (header) parts.push(formatFileHeader(elf));
   if (req.sections) parts.push(formatSectionHeaders(elf, { header }));
+  if (req.sectionGroups) parts.push(formatSectionGroups(elf));
   if (req.segments) parts.push(formatProgramHeaders(elf, { header }));
   if (req.dynamic) parts.push(formatDynamic(elf));
   if (req.relocs) parts.push(formatRelocations(elf, req));
+  if (req.unwind) parts.push(formatUnwind(elf));
   if (req.syms || req.dynSyms) parts.push(formatSymbols(elf, req));
+  if (req.histogram) parts.push(formatHistogram(elf));
   if (req.versionInfo) parts.push(formatVersions(elf, req));
   if (req.notes) parts.push(formatNotes(elf, req));
+  if (req.archSpecific) parts.push(formatArchSpecific(elf));
   return parts.join("");
 }
 
