@@ -32,7 +32,7 @@ function tryBytes(elf: ElfFile, offset: bigint, size: bigint): Uint8Array | unde
 
 export function formatSectionGroups(elf: ElfFile): string {
   const shnum = elf.header.shoff === 0n ? 0 : elf.shnum;
-  if (shnum === 0) return "\nThere are no sections to group in this file.\n";
+  if (shnum === 0) return "\nThere are no section groups in this file.\n";
   const secs = elf.sections;
   const groups = secs.filter((s) => s.type === SHT_GROUP);
   if (groups.length === 0) return "\nThere are no section groups in this file.\n";

@@ -32,7 +32,9 @@ const OWN_OPTIONS = ["-h", "-l", "-S", "-d"] as const;
 /** Options whose formatters belong to other work items (symbols, versions, relocations, notes). */
 const OTHER_OWNER_OPTIONS = ["-s", "--dyn-syms", "-V", "-r", "-n"] as const;
 /** A few combinations, to check readelf's ordering of parts and the -h suppression of intros. */
-const COMBINED_OPTIONS = ["-h -l -S -d", "-d -l"] as const;
+const COMBINED_OPTIONS = ["-h -l -S -d", "-d -l", "-g -u -I -A"] as const;
+/** -a prints everything (as much as all the above together): fixtures only, to keep the test short. */
+const FIXTURE_ONLY_OPTIONS = ["-a"] as const;
 
 const SYSTEM_SAMPLE = 200;
 const FIXTURES = join(import.meta.dirname, "..", "fixtures");
@@ -82,6 +84,11 @@ describe.skipIf(!hasReadelf)("ldsim readelf -W matches GNU readelf 2.40", () => 
   for (const option of [...OWN_OPTIONS, ...OTHER_OWNER_OPTIONS, ...COMBINED_OPTIONS]) {
     it(`readelf -W ${option}: ${SYSTEM_SAMPLE} system files and every fixture`, async () => {
       expect(await differences([...systemSample, ...fixtures], option)).toEqual([]);
+    });
+  }
+  for (const option of FIXTURE_ONLY_OPTIONS) {
+    it(`readelf -W ${option}: every fixture`, async () => {
+      expect(await differences(fixtures, option)).toEqual([]);
     });
   }
 });
