@@ -1,5 +1,5 @@
 /**
- * Damaged inputs: mutants of the relocation/note fixtures (test/support/mutate.ts, fixed seed) must
+ * Damaged inputs: mutants of the relocation/note fixtures (fuzz/engine/mutate-elf.ts, fixed seed) must
  * never make the -r / -n formatters throw anything but an LdsimError (and only ElfFile's own header
  * checks do). When GNU readelf 2.40 is on the host, every mutant ElfFile can open is also compared
  * with readelf's stdout byte for byte: readelf's handling of corrupt sh_entsize, unreadable header
@@ -14,7 +14,8 @@ import { formatNotes } from "../../../cli/readelf/notes.ts";
 import { formatRelocations } from "../../../cli/readelf/relocations.ts";
 import { ElfFile } from "../../../formats/elf/file.ts";
 import { LdsimError } from "../../../formats/errors.ts";
-import { makeSeed, mutate, Rng } from "../../support/mutate.ts";
+import { makeSeed, mutate } from "../../../fuzz/engine/mutate-elf.ts";
+import { Rng } from "../../../fuzz/engine/rng.ts";
 
 const FIX = new URL("../../fixtures/elf-relocs-notes/", import.meta.url).pathname;
 const SEEDS = [

@@ -15,8 +15,9 @@ import { describe, expect, it } from "vitest";
 import { EM_386, EM_AARCH64 } from "../../../formats/elf/constants.ts";
 import { writeElf } from "../../../formats/elf/writer.ts";
 import { buildSharedLibrary } from "../../../formats/elf/writer-library.ts";
+import { makeSeed, mutate, type Seed } from "../../../fuzz/engine/mutate-elf.ts";
+import { Rng } from "../../../fuzz/engine/rng.ts";
 import { probeElf } from "../../support/elf-probes.ts";
-import { makeSeed, mutate, Rng, type Seed } from "../../support/mutate.ts";
 
 const fixtures = join(import.meta.dirname, "../../fixtures");
 const { FUZZ_ITERATIONS, FUZZ_SEED } = process.env;

@@ -7,33 +7,7 @@
  * cannot hide a mutation. Same seed + same RNG seed → same inputs, so every failure is replayable
  * from the `(seedName, iteration)` pair the caller reports.
  */
-
-/** mulberry32: small, fast, good enough for mutation choices. */
-export class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  /** Uniform 32-bit unsigned integer. */
-  u32(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  /** Uniform integer in [0, n). */
-  below(n: number): number {
-    return n <= 0 ? 0 : Math.floor((this.u32() / 0x100000000) * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    if (xs.length === 0) throw new Error("pick from empty list");
-    return xs[this.below(xs.length)] as T;
-  }
-  chance(p: number): boolean {
-    return this.u32() / 0x100000000 < p;
-  }
-}
+import type { Rng } from "./rng.ts";
 
 /** Where the structures of a seed file are, decoded without any reader code. */
 export interface ElfShape {
