@@ -4,7 +4,7 @@ import { LdsimError } from "../../formats/errors.ts";
 import { fileBanner, formatReadelf, type ReadelfRequest, readelfJson } from "../readelf/index.ts";
 
 /**
- * `ldsim readelf`: GNU readelf's -h -l -S -d -s --dyn-syms -V -r -n, output byte-identical to
+ * `ldsim readelf`: GNU readelf's -h -l -S -d -s --dyn-syms -V -r -n -g -u -I -A -a, output byte-identical to
  * `readelf -W` 2.40. `-h` means --file-header here as in readelf, so help is `-H, --help`, as in
  * readelf too.
  */
@@ -23,6 +23,10 @@ interface CommandOptions {
   relocs?: boolean;
   notes?: boolean;
   headers?: boolean;
+  sectionGroups?: boolean;
+  unwind?: boolean;
+  histogram?: boolean;
+  archSpecific?: boolean;
   all?: boolean;
   wide?: boolean;
   json?: boolean;
@@ -42,13 +46,29 @@ function toRequest(o: CommandOptions): ReadelfRequest {
     versionInfo: all || o.versionInfo === true,
     relocs: all || o.relocs === true,
     notes: all || o.notes === true,
+    sectionGroups: all || o.sectionGroups === true,
+    unwind: all || o.unwind === true,
+    histogram: all || o.histogram === true,
+    archSpecific: all || o.archSpecific === true,
   };
 }
 
 function anyDisplay(r: ReadelfRequest): boolean {
-  return [r.fileHeader, r.segments, r.sections, r.dynamic, r.syms, r.dynSyms, r.versionInfo, r.relocs, r.notes].some(
-    (x) => x === true,
-  );
+  return [
+    r.fileHeader,
+    r.segments,
+    r.sections,
+    r.dynamic,
+    r.syms,
+    r.dynSyms,
+    r.versionInfo,
+    r.relocs,
+    r.notes,
+    r.sectionGroups,
+    r.unwind,
+    r.histogram,
+    r.archSpecific,
+  ].some((x) => x === true);
 }
 
 export function register(program: Command): void {
@@ -70,13 +90,19 @@ export function register(program: Command): void {
     .option("-V, --version-info", "display the version sections")
     .option("-r, --relocs", "display the relocations")
     .option("-n, --notes", "display the core notes")
-    .option("-a, --all", "equivalent to: -h -l -S -s -r -d -V -n")
-    .option("-W, --wide", "allow output width to exceed 80 characters (ldsim always prints the wide layout)")
+    .option("-g, --section-groups", "display the section groups")
+    .option("-u, --unwind", "display the unwind info (if present)")
+    .option("-I, --histogram", "display histogram of bucket list lengths")
+    .option("-A, --arch-specific", "display architecture specific information (if any)")
+    .option("-a, --all", "equivalent to: -h -l -S -s -r -d -V -A -I -g -u -n")
+    .option("-W, --wide", "allow output width to exceed 80 characters (-h -l -S -d always print the wide layout)")
     .option("--json", "print a JSON view instead of readelf's text")
     .action((files: string[], o: CommandOptions) => {
       const req = toRequest(o);
       if (!anyDisplay(req)) {
-        throw new LdsimError("readelf: no display option given (use -h, -l, -S, -d, -s, --dyn-syms, -V, -r, -n or -a)");
+        throw new LdsimError(
+          "readelf: no display option given (use -h, -l, -S, -d, -s, --dyn-syms, -V, -r, -n, -g, -u, -I, -A or -a)",
+        );
       }
       if (o.json === true) {
         const views = files.map((f) => withElf(f, (elf) => readelfJson(elf, req)));

@@ -49,6 +49,8 @@ describe.skipIf(!hasReadelf)("ldsim readelf command against readelf -W", () => {
     ["--file-header", "--segments", "--sections", "--dynamic"],
     ["-e"],
     ["-l"],
+    ["-a"],
+    ["-g", "-u", "-I", "-A"],
   ];
   for (const opts of cases) {
     it(`${opts.join(" ")} over three files (File: banners, readelf's part order)`, async () => {
