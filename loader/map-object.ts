@@ -132,113 +132,8 @@ export function mapObject(proc: Process, path: string): MappedLib {
 
     // The link map's view of the headers: parsed from the bytes read through the syscalls above (the
     // loader never reads the file behind the kernel's back).
-    const sparse = new Uint8Array(Math.max(n, phoff + phnum * 56));
-    sparse.set(head, 0);
-    sparse.set(phBytes, phoff);
-    const phdrs = ElfFile.fromBytes(sparse, path).programHeaders;
-    const page = BigInt(proc.mm.pageSize);
-    const cmds: LoadCmd[] = [];
-    let alignMax = page;
-    let relro: MappedLib["relro"];
-    let dynamicAddr: bigint | undefined;
-    for (const p of phdrs) {
-      if (p.type === PT_LOAD) {
-        if ((p.vaddr - p.offset) % page !== 0n) {
-          throw new LoaderError(path, "ELF load command address/offset not page-aligned");
-        }
-        cmds.push({
-          mapstart: alignDown(p.vaddr, page),
-          mapend: alignUp(p.vaddr + p.filesz, page),
-          dataend: p.vaddr + p.filesz,
-          allocend: p.vaddr + p.memsz,
-          mapoff: alignDown(p.offset, page),
-          prot: protOf(p.flags),
-        });
-        if (p.align > alignMax && (p.align & (p.align - 1n)) === 0n) alignMax = p.align;
-      } else if (p.type === PT_GNU_RELRO) relro = { addr: p.vaddr, size: p.memsz };
-      else if (p.type === PT_DYNAMIC) dynamicAddr = p.vaddr;
-    }
-    if (cmds.length === 0) throw new LoaderError(path, "object file has no loadable segments");
-    const c0 = cmds[0] as LoadCmd;
-    const last = cmds[cmds.length - 1] as LoadCmd;
-    const maplength = last.allocend - c0.mapstart;
-    const hasHoles = cmds.some((c, i) => i > 0 && (cmds[i - 1] as LoadCmd).mapend !== c.mapstart);
-
-    // _dl_map_segment: the whole span from the file, or an aligned carve-out of a larger reservation.
-    let mapStart: bigint;
-    if (alignMax <= page) {
-      mapStart = check(
-        path,
-        syscall(proc, "mmap", 0, maplength, c0.prot, MAP_COPY, fd, c0.mapoff),
-        "failed to map segment from shared object",
-      );
-    } else {
-      const maplen = maplength >= alignMax ? maplength + alignMax : 2n * alignMax;
-      const start = check(
-        path,
-        syscall(proc, "mmap", 0, maplen, PROT_NONE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0),
-        "failed to map segment from shared object",
-      );
-      const aligned = alignUp(start, alignMax);
-      check(
-        path,
-        syscall(proc, "mmap", aligned, maplength, c0.prot, MAP_COPY | MAP_FIXED, fd, c0.mapoff),
-        "failed to map segment from shared object",
-      );
-      if (aligned !== start) syscall(proc, "munmap", start, aligned - start);
-      const end = alignUp(aligned + maplength, page);
-      if (start + maplen !== end) syscall(proc, "munmap", end, start + maplen - end);
-      mapStart = aligned;
-    }
-    const lAddr = mapStart - c0.mapstart;
-    if (hasHoles) {
-      if (last.mapstart < c0.mapend) throw new LoaderError(path, "ELF load command address/offset not page-aligned");
-      check(
-        path,
-        syscall(proc, "mprotect", lAddr + c0.mapend, last.mapstart - c0.mapend, PROT_NONE),
-        "cannot change memory protections",
-      );
-    }
-    for (const c of cmds) {
-      if (c !== c0 && c.mapend > c.mapstart) {
-        check(
-          path,
-          syscall(proc, "mmap", lAddr + c.mapstart, c.mapend - c.mapstart, c.prot, MAP_FIXED | MAP_COPY, fd, c.mapoff),
-          "failed to map segment from shared object",
-        );
-      }
-      if (c.allocend > c.dataend) {
-        const zero = lAddr + c.dataend;
-        const zeroend = lAddr + c.allocend;
-        let zeropage = alignUp(zero, page);
-        if (zeroend < zeropage) zeropage = zeroend;
-        if (zeropage > zero) {
-          // memset of the partial page: an ordinary user write, no syscall (the page is writable;
-          // glibc mprotects it writable first in the rare read-only .bss case).
-          if ((c.prot & PROT_WRITE) === 0) syscall(proc, "mprotect", alignDown(zero, page), page, c.prot | PROT_WRITE);
-          proc.mm.writeUser(Number(zero), new Uint8Array(Number(zeropage - zero)));
-          if ((c.prot & PROT_WRITE) === 0) syscall(proc, "mprotect", alignDown(zero, page), page, c.prot);
-        }
-        if (zeroend > zeropage) {
-          check(
-            path,
-            syscall(proc, "mmap", zeropage, zeroend - zeropage, c.prot, MAP_ANONYMOUS | MAP_PRIVATE | MAP_FIXED, -1, 0),
-            "cannot map zero-fill pages",
-          );
-        }
-      }
-    }
-    return {
-      path,
-      lAddr,
-      mapStart,
-      mapEnd: mapStart + maplength,
-      phdrs,
-      dev,
-      ino,
-      relro,
-      dynamicAddr: dynamicAddr === undefined ? undefined : lAddr + dynamicAddr,
-    };
+    const phdrs = phdrsFromBytes(head, phBytes, phoff, phnum, path);
+    return { ...mapSegments(proc, fd, path, phdrs, type), dev, ino };
   } finally {
     syscall(proc, "close", fd);
   }
@@ -265,4 +160,138 @@ export function unregisterSframe(proc: Process, lib: Pick<MappedLib, "lAddr" | "
   const sf = lib.phdrs.find((p) => p.type === PT_GNU_SFRAME);
   if (!sf) return undefined;
   return syscall(proc, "stacktrace_setup", 2, lib.lAddr + sf.vaddr, 0, 0, 0);
+}
+
+/** The program headers as ld.so sees them: the 832-byte file buffer plus, if needed, the pread copy. */
+export function phdrsFromBytes(
+  head: Uint8Array,
+  phBytes: Uint8Array,
+  phoff: number,
+  phnum: number,
+  path: string,
+): readonly ProgramHeader[] {
+  const sparse = new Uint8Array(Math.max(head.length, phoff + phnum * 56, 64));
+  sparse.set(head, 0);
+  sparse.set(phBytes, phoff);
+  return ElfFile.fromBytes(sparse, path).programHeaders;
+}
+
+/**
+ * The mapping half of `_dl_map_object_from_fd` (glibc 2.36 elf/dl-load.c + elf/dl-map-segments.h):
+ * load commands from the PT_LOADs, the whole-span mmap (or over-aligned reservation), the
+ * PROT_NONE hole, the MAP_FIXED segments and the .bss. ET_EXEC maps every segment at its address
+ * (only the main program, when ld.so was run directly). Leaves `fd` open.
+ */
+export function mapSegments(
+  proc: Process,
+  fd: bigint,
+  path: string,
+  phdrs: readonly ProgramHeader[],
+  type: number = ET_DYN,
+): Omit<MappedLib, "dev" | "ino"> {
+  const page = BigInt(proc.mm.pageSize);
+  const cmds: LoadCmd[] = [];
+  let alignMax = page;
+  let relro: MappedLib["relro"];
+  let dynamicAddr: bigint | undefined;
+  for (const p of phdrs) {
+    if (p.type === PT_LOAD) {
+      if ((p.vaddr - p.offset) % page !== 0n) {
+        throw new LoaderError(path, "ELF load command address/offset not page-aligned");
+      }
+      cmds.push({
+        mapstart: alignDown(p.vaddr, page),
+        mapend: alignUp(p.vaddr + p.filesz, page),
+        dataend: p.vaddr + p.filesz,
+        allocend: p.vaddr + p.memsz,
+        mapoff: alignDown(p.offset, page),
+        prot: protOf(p.flags),
+      });
+      if (p.align > alignMax && (p.align & (p.align - 1n)) === 0n) alignMax = p.align;
+    } else if (p.type === PT_GNU_RELRO) relro = { addr: p.vaddr, size: p.memsz };
+    else if (p.type === PT_DYNAMIC) dynamicAddr = p.vaddr;
+  }
+  if (cmds.length === 0) throw new LoaderError(path, "object file has no loadable segments");
+  const c0 = cmds[0] as LoadCmd;
+  const last = cmds[cmds.length - 1] as LoadCmd;
+  const maplength = last.allocend - c0.mapstart;
+  const hasHoles = cmds.some((c, i) => i > 0 && (cmds[i - 1] as LoadCmd).mapend !== c.mapstart);
+
+  // _dl_map_segment: the whole span from the file, or an aligned carve-out of a larger reservation.
+  let mapStart: bigint;
+  const exec = type !== ET_DYN;
+  if (exec) {
+    // ET_EXEC: l_addr = 0, every segment (c0 included) MAP_FIXED at its own address, no hole fill.
+    mapStart = c0.mapstart;
+  } else if (alignMax <= page) {
+    mapStart = check(
+      path,
+      syscall(proc, "mmap", 0, maplength, c0.prot, MAP_COPY, fd, c0.mapoff),
+      "failed to map segment from shared object",
+    );
+  } else {
+    const maplen = maplength >= alignMax ? maplength + alignMax : 2n * alignMax;
+    const start = check(
+      path,
+      syscall(proc, "mmap", 0, maplen, PROT_NONE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0),
+      "failed to map segment from shared object",
+    );
+    const aligned = alignUp(start, alignMax);
+    check(
+      path,
+      syscall(proc, "mmap", aligned, maplength, c0.prot, MAP_COPY | MAP_FIXED, fd, c0.mapoff),
+      "failed to map segment from shared object",
+    );
+    if (aligned !== start) syscall(proc, "munmap", start, aligned - start);
+    const end = alignUp(aligned + maplength, page);
+    if (start + maplen !== end) syscall(proc, "munmap", end, start + maplen - end);
+    mapStart = aligned;
+  }
+  const lAddr = mapStart - c0.mapstart;
+  if (hasHoles && !exec) {
+    if (last.mapstart < c0.mapend) throw new LoaderError(path, "ELF load command address/offset not page-aligned");
+    check(
+      path,
+      syscall(proc, "mprotect", lAddr + c0.mapend, last.mapstart - c0.mapend, PROT_NONE),
+      "cannot change memory protections",
+    );
+  }
+  for (const c of cmds) {
+    if ((c !== c0 || exec) && c.mapend > c.mapstart) {
+      check(
+        path,
+        syscall(proc, "mmap", lAddr + c.mapstart, c.mapend - c.mapstart, c.prot, MAP_FIXED | MAP_COPY, fd, c.mapoff),
+        "failed to map segment from shared object",
+      );
+    }
+    if (c.allocend > c.dataend) {
+      const zero = lAddr + c.dataend;
+      const zeroend = lAddr + c.allocend;
+      let zeropage = alignUp(zero, page);
+      if (zeroend < zeropage) zeropage = zeroend;
+      if (zeropage > zero) {
+        // memset of the partial page: an ordinary user write, no syscall (the page is writable;
+        // glibc mprotects it writable first in the rare read-only .bss case).
+        if ((c.prot & PROT_WRITE) === 0) syscall(proc, "mprotect", alignDown(zero, page), page, c.prot | PROT_WRITE);
+        proc.mm.writeUser(Number(zero), new Uint8Array(Number(zeropage - zero)));
+        if ((c.prot & PROT_WRITE) === 0) syscall(proc, "mprotect", alignDown(zero, page), page, c.prot);
+      }
+      if (zeroend > zeropage) {
+        check(
+          path,
+          syscall(proc, "mmap", zeropage, zeroend - zeropage, c.prot, MAP_ANONYMOUS | MAP_PRIVATE | MAP_FIXED, -1, 0),
+          "cannot map zero-fill pages",
+        );
+      }
+    }
+  }
+  return {
+    path,
+    lAddr,
+    mapStart,
+    mapEnd: mapStart + maplength,
+    phdrs,
+    relro,
+    dynamicAddr: dynamicAddr === undefined ? undefined : lAddr + dynamicAddr,
+  };
 }

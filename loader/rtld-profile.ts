@@ -1,0 +1,95 @@
+/**
+ * Facts about the machine ld.so runs on that shape its search and its allocations: the system
+ * directories, the glibc-hwcaps and legacy hwcaps subdirectories (`_dl_important_hwcaps`), the DST
+ * values, the cache's default flags, and the sizes of ld.so's own data structures (which decide when
+ * its minimal malloc asks the kernel for pages, and so where later libraries land). Defaults are
+ * Debian 12's glibc 2.36 x86_64 on a CPU with x86-64-v4 and AVX512 (AT_PLATFORM "haswell" as glibc
+ * names it); `ld.so --help` prints the lists for any other machine.
+ */
+export interface RtldProfile {
+  /** `__rtld_search_dirs` (the "system search path"), each with its trailing '/'. */
+  readonly systemDirs: readonly string[];
+  /** glibc-hwcaps subdirectory names, best first ("x86-64-v4", …). */
+  readonly glibcHwcaps: readonly string[];
+  /** Legacy hwcaps components in glibc's order: "tls", the platform, then the hwcap names. */
+  readonly legacyCaps: readonly string[];
+  /** `$PLATFORM` (GLRO(dl_platform)). */
+  readonly platform: string;
+  /** `$LIB` (DL_DST_LIB; Debian's multiarch value). */
+  readonly dstLib: string;
+  /** `_DL_CACHE_DEFAULT_ID`. */
+  readonly cacheDefaultId: number;
+  /** The ISA level of the CPU (for named-hwcaps cache entries). */
+  readonly isaLevel: number;
+  readonly ldSoCache: string;
+  /** Sizes of the allocations `_dl_important_hwcaps` makes (compute_priorities, the capstr block). */
+  readonly hwcapsAllocations: readonly number[];
+  /** sizeof(struct link_map) + sizeof(struct link_map *) + sizeof(struct libname_list) in 2.36. */
+  readonly linkMapAllocBase: number;
+  /** DL_NNS * sizeof(struct auditstate): reserved for the main map and the vDSO map. */
+  readonly auditSpaceWorstCase: number;
+  /** sizeof(struct r_search_path_elem) without the status array. */
+  readonly searchPathElemSize: number;
+  /** MALLOC_ALIGNMENT of ld.so's minimal malloc. */
+  readonly mallocAlignment: number;
+}
+
+export const DEBIAN12_X86_64: RtldProfile = {
+  systemDirs: ["/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib/", "/usr/lib/"],
+  glibcHwcaps: ["x86-64-v4", "x86-64-v3", "x86-64-v2"],
+  legacyCaps: ["tls", "haswell", "avx512_1", "x86_64"],
+  platform: "haswell",
+  dstLib: "lib/x86_64-linux-gnu",
+  cacheDefaultId: 0x0303,
+  isaLevel: 4,
+  ldSoCache: "/etc/ld.so.cache",
+  hwcapsAllocations: [48, 451],
+  linkMapAllocBase: 1224,
+  auditSpaceWorstCase: 256,
+  searchPathElemSize: 40,
+  mallocAlignment: 16,
+};
+
+/**
+ * The subdirectories each search directory expands to, in probing order (`capstr`): the
+ * glibc-hwcaps ones, then every combination of the legacy components from all of them down to none
+ * (glibc 2.36 `_dl_important_hwcaps`; 2.37 dropped the legacy part). Each ends with '/' except "".
+ */
+export function capstrs(p: RtldProfile): readonly string[] {
+  const out = p.glibcHwcaps.map((h) => `glibc-hwcaps/${h}/`);
+  const n = p.legacyCaps.length;
+  for (let mask = (1 << n) - 1; mask >= 0; mask--) {
+    let s = "";
+    for (let i = 0; i < n; i++) if (mask & (1 << (n - 1 - i))) s += `${p.legacyCaps[i]}/`;
+    out.push(s);
+  }
+  return out;
+}
+
+/**
+ * A profile from the host's `ld.so --help` text (the hwcaps and legacy lists), other facts from `base`.
+ * Used by parity tests so the model probes the same subdirectories as the real loader here.
+ */
+export function profileFromLdSoHelp(help: string, base: RtldProfile = DEBIAN12_X86_64): RtldProfile {
+  const section = (title: string) => {
+    const i = help.indexOf(title);
+    if (i < 0) return [];
+    const lines = help.slice(i + title.length).split("\n").slice(1);
+    const out: string[] = [];
+    for (const l of lines) {
+      const m = /^ {2}(\S+)(.*)$/.exec(l);
+      if (!m) break;
+      out.push(`${m[1]}${m[2]}`);
+    }
+    return out;
+  };
+  const searched = (ls: string[]) => ls.filter((l) => l.includes("searched")).map((l) => l.split(" ")[0] as string);
+  const hw = searched(section("Subdirectories of glibc-hwcaps directories, in priority order:"));
+  const legacyLines = section("Legacy HWCAP subdirectories under library search path directories:");
+  const platformLine = legacyLines.find((l) => l.includes("AT_PLATFORM"));
+  const platform = platformLine ? (platformLine.split(" ")[0] as string) : base.platform;
+  const rest = searched(legacyLines.filter((l) => l !== platformLine && !l.startsWith("tls")));
+  const legacy = ["tls", ...(platformLine?.includes("searched") ? [platform] : []), ...rest];
+  const isa = hw.reduce((m, h) => Math.max(m, Number(/v(\d)$/.exec(h)?.[1] ?? 1)), 1);
+  return { ...base, glibcHwcaps: hw, legacyCaps: legacy, platform, isaLevel: isa };
+}
