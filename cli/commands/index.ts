@@ -1,10 +1,14 @@
 import type { Command } from "commander";
 import { register as registerReadelf } from "./readelf.ts";
+import { register as registerReport } from "./report.ts";
 import { register as registerSframe } from "./sframe.ts";
+import { register as registerUnwind } from "./unwind.ts";
 
 /** Adds every subcommand to the program. One line per command module. */
 export function registerCommands(program: Command): void {
   void program;
   registerReadelf(program);
   registerSframe(program);
+  registerReport(program);
+  registerUnwind(program);
 }
