@@ -70,8 +70,10 @@ describe.skipIf(reason !== "")("mm differential vs the real kernel", () => {
       const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
       const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
       const inode = new TestInode(major, minor, Number(st.ino), file, content.slice());
+      const brkLine = real.find((l) => l.startsWith("BRK ")) ?? "BRK 0";
       const mine = replay({
         initialMaps,
+        brk: Number.parseInt(brkLine.slice(4), 16),
         windowPages: WINDOW_PAGES,
         rw: { inode, readable: true, writable: true },
         ro: { inode, readable: true, writable: false },

@@ -11,7 +11,8 @@
  *   P rel|A:abs len prot                 mprotect
  *   R rel                                read one byte
  *   W rel val                            write one byte
- * output: "BASE <hex>" then the initial full maps between "MAPS" and "END", then per op
+ *   B off                                brk(initial break + off)
+ * output: "BASE <hex>", "BRK <hex>" (the initial break), then the initial full maps between "MAPS" and "END", then per op
  *   "= <hex addr or -errno>" or "r <val>|w ok|SEGV|BUS", and after mutating ops the whole maps and "--"
  *   (the whole file, not just the window: non-fixed mappings land above it, next to libc's own);
  *   finally the full maps again between "MAPS" and "END".
@@ -136,6 +137,9 @@ int main(int argc, char **argv) {
   syscall(SYS_munmap, base, wlen);
   puts_("BASE ");
   putx((unsigned long)base);
+  long brk0 = syscall(SYS_brk, 0);
+  puts_("\nBRK ");
+  putx((unsigned long)brk0);
   puts_("\nMAPS\n");
   printmaps(0, 0);
   puts_("END\n");
@@ -157,6 +161,9 @@ int main(int argc, char **argv) {
       unsigned long a = parseaddr(&p, (unsigned long)base);
       unsigned long len = parsehex(&p), prot = parsehex(&p);
       ret = syscall(SYS_mprotect, a, len, prot);
+    } else if (op == 'B') {
+      unsigned long off = parsehex(&p);
+      ret = syscall(SYS_brk, (unsigned long)brk0 + off);
     } else if (op == 'R' || op == 'W') {
       unsigned long a = parseaddr(&p, (unsigned long)base);
       unsigned long val = op == 'W' ? parsehex(&p) : 0;

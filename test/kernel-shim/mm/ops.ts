@@ -17,7 +17,8 @@ export type Op =
   | { readonly op: "U"; readonly addr: Addr; readonly len: bigint }
   | { readonly op: "P"; readonly addr: Addr; readonly len: bigint; readonly prot: number }
   | { readonly op: "R"; readonly addr: Addr }
-  | { readonly op: "W"; readonly addr: Addr; readonly val: number };
+  | { readonly op: "W"; readonly addr: Addr; readonly val: number }
+  | { readonly op: "B"; readonly off: bigint };
 
 /** Offset from the window base, or an absolute address (only ever in the kernel range). */
 export type Addr = { readonly rel: bigint } | { readonly abs: bigint };
@@ -125,7 +126,17 @@ export function generateOps(seed: number, count: number, windowPages: number): O
       else if (bad < 0.09) len = 0xffffffffffff0000n;
       else if (bad < 0.11) p |= 0x10; // unknown prot bit
       ops.push({ op: "P", addr, len, prot: p });
-    } else if (r < 0.91) {
+    } else if (r < 0.85) {
+      // brk relative to the initial break: grow, shrink, unaligned, below start_brk, absurd.
+      const b = rnd();
+      const off =
+        b < 0.1
+          ? -BigInt(1 + int(8)) * PAGE
+          : b < 0.15
+            ? 0x7fff00000000n
+            : BigInt(int(40)) * PAGE + (chance(0.3) ? BigInt(int(4096)) : 0n);
+      ops.push({ op: "B", off: off & 0xffffffffffffffffn });
+    } else if (r < 0.92) {
       ops.push({ op: "R", addr: { rel: page() * PAGE + BigInt(int(4096)) } });
     } else {
       ops.push({ op: "W", addr: { rel: page() * PAGE + BigInt(int(4096)) }, val: 1 + int(255) });
@@ -150,5 +161,7 @@ export function opText(o: Op): string {
       return `R ${addrText(o.addr)}`;
     case "W":
       return `W ${addrText(o.addr)} ${hx(o.val)}`;
+    case "B":
+      return `B ${hx(o.off)}`;
   }
 }

@@ -103,6 +103,8 @@ function ret(r: number): string {
 /** Run the ops as mmdiff.c does; returns its output lines. */
 export function replay(opts: {
   readonly initialMaps: readonly string[];
+  /** The real process's initial break (mm->start_brk = mm->brk). */
+  readonly brk: number;
   readonly windowPages: number;
   readonly rw: OpenFile;
   readonly ro: OpenFile;
@@ -110,11 +112,12 @@ export function replay(opts: {
 }): string[] {
   const as = AddressSpace.forArch("x86_64");
   installRealMaps(as, opts.initialMaps);
+  as.initBrk(opts.brk);
   const out: string[] = [];
   const wlen = opts.windowPages * 4096;
   const base = as.mmap(0, wlen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, undefined, 0);
   as.munmap(base, wlen);
-  out.push(`BASE ${base.toString(16)}`, "MAPS", ...mapsLines(as), "END");
+  out.push(`BASE ${base.toString(16)}`, `BRK ${opts.brk.toString(16)}`, "MAPS", ...mapsLines(as), "END");
   const b = BigInt(base);
   for (const o of opts.ops) {
     switch (o.op) {
@@ -123,6 +126,9 @@ export function replay(opts: {
         out.push(`= ${ret(as.mmap(addrOf(o.addr, b), o.len, o.prot, o.flags, file, o.off))}`);
         break;
       }
+      case "B":
+        out.push(`= ${ret(as.brk((BigInt(opts.brk) + o.off) & 0xffffffffffffffffn))}`);
+        break;
       case "U":
         out.push(`= ${ret(as.munmap(addrOf(o.addr, b), o.len))}`);
         break;
