@@ -61,6 +61,12 @@ export class SframeSection {
   readonly source: string | undefined;
   /** @internal view over `bytes` for allocation-free reads. */
   readonly view: DataView;
+  private fdeCache: (SframeFde | undefined)[] | undefined;
+  // Hot-path copies (plain fields: no cross-module bindings or nested reads in the lookup loop).
+  private readonly isV3: boolean;
+  private readonly fdesOffset: number;
+  private readonly fdeEntrySize: number;
+  private freCache: (SframeFre[] | undefined)[] | undefined;
 
   constructor(
     readonly bytes: Uint8Array,
@@ -76,6 +82,9 @@ export class SframeSection {
     this.pcrel = (this.header.preamble.flags & SFRAME_F_FDE_FUNC_START_PCREL) !== 0;
     this.sorted = (this.header.preamble.flags & SFRAME_F_FDE_SORTED) !== 0;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.isV3 = version === SFRAME_VERSION_3;
+    this.fdesOffset = layout.fdesOffset;
+    this.fdeEntrySize = layout.fdeEntrySize;
   }
 
   get numFdes(): number {
@@ -84,7 +93,7 @@ export class SframeSection {
 
   /** Section offset of FDE entry `i` (no check of `i`). */
   fdeOffset(i: number): number {
-    return this.layout.fdesOffset + i * this.layout.fdeEntrySize;
+    return this.fdesOffset + i * this.fdeEntrySize;
   }
 
   /**
@@ -94,7 +103,7 @@ export class SframeSection {
   funcStartAt(i: number): number {
     const off = this.fdeOffset(i);
     let raw: number;
-    if (this.version === SFRAME_VERSION_3) {
+    if (this.isV3) {
       // Two 32-bit halves: exact for |value| < 2^53 and no BigInt allocation on the lookup path.
       const le = this.littleEndian;
       const lo = this.view.getUint32(le ? off : off + 4, le);
@@ -115,7 +124,7 @@ export class SframeSection {
 
   /** `func_size` of FDE `i` (allocation-free). */
   funcSizeAt(i: number): number {
-    return this.view.getUint32(this.fdeOffset(i) + (this.version === SFRAME_VERSION_3 ? 8 : 4), this.littleEndian);
+    return this.view.getUint32(this.fdeOffset(i) + (this.isV3 ? 8 : 4), this.littleEndian);
   }
 
   /** Decode FDE `i` (V3: index entry + attribute block). */
@@ -190,7 +199,30 @@ export class SframeSection {
         },
       );
     }
-    const common = {
+    const freType = info & 0xf;
+    const pcType = info & 0x10 ? ("mask" as const) : ("inc" as const);
+    const pauthKey = info & 0x20 ? (1 as const) : (0 as const);
+    if (this.version === SFRAME_VERSION_2) {
+      return {
+        version: 2,
+        index: i,
+        offset,
+        rawStart,
+        funcStart,
+        funcSize,
+        startFreOff,
+        numFres,
+        info,
+        freType,
+        pcType,
+        pauthKey,
+        repSize: dv.getUint8(offset + 17),
+        fresOffset: firstFre,
+        padding: dv.getUint16(offset + 18, le),
+      };
+    }
+    return {
+      version: 1,
       index: i,
       offset,
       rawStart,
@@ -199,15 +231,43 @@ export class SframeSection {
       startFreOff,
       numFres,
       info,
-      freType: info & 0xf,
-      pcType: info & 0x10 ? ("mask" as const) : ("inc" as const),
-      pauthKey: info & 0x20 ? (1 as const) : (0 as const),
+      freType,
+      pcType,
+      pauthKey,
+      repSize: 0,
       fresOffset: firstFre,
     };
-    if (this.version === SFRAME_VERSION_2) {
-      return { ...common, version: 2, repSize: dv.getUint8(offset + 17), padding: dv.getUint16(offset + 18, le) };
+  }
+
+  /**
+   * `fde(i)`, memoised: the FDE record is built once per index and shared (records are readonly).
+   * The section's bytes are treated as immutable from construction on.
+   */
+  cachedFde(i: number): SframeFde {
+    // One slot per FDE: bounded by the FDE table, which checkHeader proved lies inside the bytes.
+    this.fdeCache ??= new Array(this.header.numFdes).fill(undefined);
+    let fde = this.fdeCache[i];
+    if (fde === undefined) {
+      fde = this.fde(i);
+      this.fdeCache[i] = fde;
     }
-    return { ...common, version: 1, repSize: 0 };
+    return fde;
+  }
+
+  /** `freAt(fde, offset, j)`, memoised per FDE (FRE j of an FDE is always at the same offset). */
+  cachedFre(fde: SframeFde, offset: number, j: number): SframeFre {
+    this.freCache ??= new Array(this.header.numFdes).fill(undefined);
+    let list = this.freCache[fde.index];
+    if (list === undefined) {
+      list = [];
+      this.freCache[fde.index] = list;
+    }
+    let fre = list[j];
+    if (fre === undefined || fre.offset !== offset) {
+      fre = this.freAt(fde, offset, j);
+      list[j] = fre;
+    }
+    return fre;
   }
 
   /**

@@ -11,6 +11,11 @@ function u32(x: number): number {
   return r < 0 ? r + U32 : r;
 }
 
+/** An FRE start address of `size` bytes. */
+function readStart(dv: DataView, at: number, size: number, le: boolean): number {
+  return size === 1 ? dv.getUint8(at) : size === 2 ? dv.getUint16(at, le) : dv.getUint32(at, le);
+}
+
 function fail(code: SframeLookupErrorCode, message: string): SframeFreLookup {
   return { ok: false, code, message };
 }
@@ -51,8 +56,9 @@ export function findFdeIndex(section: SframeSection, pc: number): number {
  * of a division by zero. V1 FDEs have no rep_size: a V1 PC-MASK FDE is searched like PC-INC, as
  * libsframe 2.40 (the last libsframe reading V1) does.
  *
- * Decodes only the probed FDE table entries and the FREs of one function; builds objects only for
- * the result.
+ * Decodes only the probed FDE table entries and the FREs of one function; the FDE and FRE records
+ * of the answer are memoised on the section (built once, shared, readonly), so a warm lookup
+ * allocates only the small result object.
  */
 export function findFre(section: SframeSection, pc: number): SframeFreLookup {
   if (!section.sorted) return fail("SFRAME_ERR_FDE_NOTSORTED", "FDE table is not flagged SFRAME_F_FDE_SORTED");
@@ -67,7 +73,7 @@ export function findFre(section: SframeSection, pc: number): SframeFreLookup {
   if (idx < 0) return fail("SFRAME_ERR_FDE_NOTFOUND", `no FDE covers section offset ${pc}`);
   let fde: ReturnType<SframeSection["fde"]>;
   try {
-    fde = section.fde(idx);
+    fde = section.cachedFde(idx);
   } catch (e) {
     if (e instanceof SframeFormatError) return fail("bounds", e.message);
     throw e;
@@ -81,8 +87,6 @@ export function findFre(section: SframeSection, pc: number): SframeFreLookup {
   const dv = section.view;
   const le = section.littleEndian;
   const fresEnd = section.layout.fresEnd;
-  const readStart = (at: number): number =>
-    addrSize === 1 ? dv.getUint8(at) : addrSize === 2 ? dv.getUint16(at, le) : dv.getUint32(at, le);
 
   const rawOff = u32(pc - fde.funcStart);
   const pcOffset = mask ? rawOff % fde.repSize : rawOff;
@@ -90,7 +94,7 @@ export function findFre(section: SframeSection, pc: number): SframeFreLookup {
   for (let i = 0; i < fde.numFres; i++) {
     if (at + addrSize + 1 > fresEnd)
       return fail("bounds", `FRE ${i} of FDE ${idx} at 0x${at.toString(16)} lies outside the FRE sub-section`);
-    const start = readStart(at);
+    const start = readStart(dv, at, addrSize, le);
     const info = dv.getUint8(at + addrSize);
     const sizeCode = (info >> 5) & 3;
     if (sizeCode === 3) return fail("SFRAME_ERR_FRE_INVAL", `FRE ${i} of FDE ${idx} has data-word size code 3`);
@@ -103,12 +107,12 @@ export function findFre(section: SframeSection, pc: number): SframeFreLookup {
     if (i < fde.numFres - 1) {
       if (at + size + addrSize > fresEnd)
         return fail("bounds", `FRE ${i + 1} of FDE ${idx} lies outside the FRE sub-section`);
-      end = u32(readStart(at + size) - 1);
+      end = u32(readStart(dv, at + size, addrSize, le) - 1);
     } else {
       end = u32(fde.funcSize - 1);
     }
     if (start <= pcOffset && end >= pcOffset) {
-      return { ok: true, fde, fre: section.freAt(fde, at, i), pcOffset };
+      return { ok: true, fde, fre: section.cachedFre(fde, at, i), pcOffset };
     }
     at += size;
   }
