@@ -6,7 +6,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { SframeSection } from "../../../formats/sframe/decode.ts";
+import { decodeSframe, type SframeSection } from "../../../formats/sframe/decode.ts";
+import { SframeFormatError } from "../../../formats/sframe/errors.ts";
 import { findFre, findFreByAddress } from "../../../formats/sframe/find-fre.ts";
 import { interpretFre } from "../../../formats/sframe/interpret.ts";
 import type { SframeFde, SframeFre, SframeRegRule, SframeRow } from "../../../formats/sframe/types.ts";
@@ -163,6 +164,23 @@ describe("findFre agrees with libsframe 2.46 (sframe-lookup fixtures)", () => {
       expect(r.fre.index).toBe(off % 16 >= second ? 1 : 0);
       expect(r.pcOffset).toBe(off % 16);
     }
+  });
+
+  it("is lazy and reuses records: a corrupt FDE elsewhere does not stop lookups; warm answers share objects", () => {
+    const good = openFixture(join(FIXTURES, "v3/x86_64/main"));
+    const bytes = good.bytes.slice();
+    // FDE 6's attribute block pointer far outside the FRE sub-section: a full decode fails there.
+    new DataView(bytes.buffer).setUint32(good.fdeOffset(6) + 12, 0xfffffff0, true);
+    const sec = decodeSframe(bytes, { vaddr: good.vaddr });
+    expect(() => sec.functions()).toThrow(SframeFormatError);
+    const pc = good.funcStartAt(3) + 4;
+    const a = findFre(sec, pc);
+    const b = findFre(sec, pc);
+    expect(a).toMatchObject({ ok: true, fde: { index: 3 }, fre: { index: 1 } });
+    if (!a.ok || !b.ok) throw new Error("lookup failed");
+    expect(b.fde).toBe(a.fde);
+    expect(b.fre).toBe(a.fre);
+    expect(findFre(sec, good.funcStartAt(6))).toMatchObject({ ok: false, code: "bounds" });
   });
 
   it("reports the counts it checked", () => {
