@@ -346,11 +346,17 @@ export class Rtld implements SearchPathContext {
         const size = new DataView(sb.buffer).getBigInt64(48, true);
         let addr = -1n;
         if (sr === 0n && size > 0n) addr = syscall(this.proc, "mmap", 0, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        syscall(this.proc, "close", fd);
-        if (addr >= 0n || addr <= -4096n) {
+        // ld.so reads the mapping after close; the shim's file pages read back as zeros once the
+        // fd is closed, so the (syscall-free) parse of the mapped bytes happens just before it.
+        let bytes: Uint8Array | undefined;
+        if (addr >= 0n) {
           this.cacheMapping = { addr, size };
+          bytes = this.proc.mm.readUser(Number(addr), Number(size));
+        }
+        syscall(this.proc, "close", fd);
+        if (bytes) {
           try {
-            this.cache = parseLdSoCache(this.proc.mm.readUser(Number(addr), Number(size)), this.profile.ldSoCache);
+            this.cache = parseLdSoCache(bytes, this.profile.ldSoCache);
           } catch {
             this.cache = null;
           }
@@ -559,6 +565,22 @@ export class Rtld implements SearchPathContext {
   /** A link map for an object the kernel mapped (the executable, ld.so itself): from its phdrs in memory. */
   static phdrsFromMemory(proc: Process, phdrAddr: bigint, phnum: number): readonly ProgramHeader[] {
     const bytes = proc.mm.readUser(Number(phdrAddr), phnum * 56);
-    return phdrsFromBytes(new Uint8Array(64), bytes, 64, phnum, "memory").map((p) => p);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const out: ProgramHeader[] = [];
+    for (let i = 0; i < phnum; i++) {
+      const o = i * 56;
+      out.push({
+        index: i,
+        type: dv.getUint32(o, true),
+        flags: dv.getUint32(o + 4, true),
+        offset: dv.getBigUint64(o + 8, true),
+        vaddr: dv.getBigUint64(o + 16, true),
+        paddr: dv.getBigUint64(o + 24, true),
+        filesz: dv.getBigUint64(o + 32, true),
+        memsz: dv.getBigUint64(o + 40, true),
+        align: dv.getBigUint64(o + 48, true),
+      });
+    }
+    return out;
   }
 }

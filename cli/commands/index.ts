@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { register as registerLdd } from "./ldd.ts";
 import { register as registerReadelf } from "./readelf.ts";
 import { register as registerReport } from "./report.ts";
 import { register as registerSframe } from "./sframe.ts";
@@ -7,6 +8,7 @@ import { register as registerUnwind } from "./unwind.ts";
 /** Adds every subcommand to the program. One line per command module. */
 export function registerCommands(program: Command): void {
   void program;
+  registerLdd(program);
   registerReadelf(program);
   registerSframe(program);
   registerReport(program);
