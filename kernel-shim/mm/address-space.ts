@@ -130,7 +130,7 @@ export class AddressSpace {
   /**
    * exec's setup_arg_pages: the [stack] VMA ending at layout.stackTop, covering `argBytes` of
    * strings/auxv (rounded up to pages) plus the kernel's 128 KiB stack_expand, limited by RLIMIT_STACK.
-   * Sets start_stack to the top minus `argBytes` unless given (`bprm->p`). Returns the VMA.
+   * Sets start_stack to the top minus `argBytes` unless given (`bprm->p`). Returns a snapshot of the VMA.
    */
   setupStack(argBytes: number, startStack?: number): Vma {
     const ps = this.pageSize;
@@ -155,7 +155,7 @@ export class AddressSpace {
     };
     this.tree.insert(vma);
     this.startStack = startStack ?? top - argBytes;
-    return vma;
+    return { ...vma };
   }
 
   /**
