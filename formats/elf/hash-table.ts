@@ -12,7 +12,7 @@
  */
 import { EndianReader } from "../bytes/endian.ts";
 import { FormatError, hex } from "../errors.ts";
-import { SHT_GNU_HASH, SHT_HASH } from "./constants.ts";
+import { EM_S390, SHT_GNU_HASH, SHT_HASH } from "./constants.ts";
 import type { ElfFile } from "./file.ts";
 import { gnuHash, sysvHash } from "./hash-function.ts";
 import type { SymbolTable } from "./symbols.ts";
@@ -21,6 +21,11 @@ import type { SectionHeader } from "./types.ts";
 export interface HashTableLayout {
   readonly is64: boolean;
   readonly littleEndian: boolean;
+  /**
+   * Bytes per DT_HASH word: 4 everywhere except 64-bit s390 and Alpha, whose `Elf_Symndx` is 64 bits
+   * (glibc `sysdeps/unix/sysv/linux/s390/bits/elfclass.h`; binutils readelf `hash_ent_size`). Default 4.
+   */
+  readonly sysvEntrySize?: 4 | 8;
   /** Absolute offset/address of bytes[0], for error messages. */
   readonly base?: number;
   readonly sourceName?: string;
@@ -33,12 +38,15 @@ export class SysvHashTable {
   /** nchain: equal to the number of dynamic symbols. */
   readonly nchain: number;
   private readonly r: EndianReader;
+  /** Bytes per word (4, or 8 on 64-bit s390). */
+  readonly entrySize: 4 | 8;
 
   constructor(bytes: Uint8Array, layout: HashTableLayout) {
     this.r = new EndianReader(bytes, layout.littleEndian, layout.base ?? 0, layout.sourceName);
-    this.nbucket = this.r.u32(0, "DT_HASH nbucket");
-    this.nchain = this.r.u32(4, "DT_HASH nchain");
-    const need = 8 + 4 * (this.nbucket + this.nchain);
+    this.entrySize = layout.sysvEntrySize ?? 4;
+    this.nbucket = this.word(0, "DT_HASH nbucket");
+    this.nchain = this.word(1, "DT_HASH nchain");
+    const need = this.entrySize * (2 + this.nbucket + this.nchain);
     if (need > bytes.length) {
       throw new FormatError(
         `DT_HASH table (nbucket ${this.nbucket}, nchain ${this.nchain}) needs ${hex(need)} bytes, only ${hex(bytes.length)} available`,
@@ -52,8 +60,21 @@ export class SysvHashTable {
     return this.nchain;
   }
 
+  /** Word `i` of the table (a u32, or a u64 that must fit 32 bits on s390x). */
+  private word(i: number, what: string): number {
+    if (this.entrySize === 4) return this.r.u32(4 * i, what);
+    const v = this.r.u64(8 * i, what);
+    if (v > 0xffffffffn) {
+      throw new FormatError(`${what} 0x${v.toString(16)} does not fit a symbol index`, {
+        source: this.r.sourceName,
+        offset: this.r.base + 8 * i,
+      });
+    }
+    return Number(v);
+  }
+
   bucket(i: number): number {
-    return this.r.u32(8 + 4 * i, "DT_HASH bucket");
+    return this.word(2 + i, "DT_HASH bucket");
   }
   chain(i: number): number {
     if (i < 0 || i >= this.nchain) {
@@ -62,7 +83,7 @@ export class SysvHashTable {
         offset: this.r.base,
       });
     }
-    return this.r.u32(8 + 4 * (this.nbucket + i), "DT_HASH chain");
+    return this.word(2 + this.nbucket + i, "DT_HASH chain");
   }
 
   /**
@@ -247,6 +268,7 @@ export function hashTableFromSection(elf: ElfFile, sec: SectionHeader): HashTabl
     littleEndian: elf.littleEndian,
     base: elf.num(sec.offset, "sh_offset"),
     sourceName: elf.name,
+    sysvEntrySize: elf.is64 && elf.header.machine === EM_S390 ? 8 : 4,
   };
   const bytes = elf.sectionData(sec);
   if (sec.type === SHT_GNU_HASH) return new GnuHashTable(bytes, layout);
