@@ -52,6 +52,8 @@ export class RecordingSource implements ByteSource {
 export interface ProbeReport {
   /** Messages of the LdsimErrors raised, in call order (prefixed by the API that raised them). */
   readonly errors: string[];
+  /** The LdsimErrors themselves, same order (a fuzzer groups them by class and message). */
+  readonly thrown: LdsimError[];
   readonly maxRead: number;
   readonly size: number;
 }
@@ -63,19 +65,21 @@ export const extraProbes: ((elf: ElfFile) => void)[] = [];
 export function probeElf(bytes: Uint8Array, name = "<fuzz>"): ProbeReport {
   const src = new RecordingSource(new BufferSource(bytes, name));
   const errors: string[] = [];
+  const thrown: LdsimError[] = [];
   const step = <T>(what: string, fn: () => T): T | undefined => {
     try {
       return fn();
     } catch (e) {
       if (e instanceof LdsimError) {
         errors.push(`${what}: ${e.message}`);
+        thrown.push(e);
         return undefined;
       }
       throw e;
     }
   };
   const elf = step("open", () => ElfFile.open(src));
-  if (!elf) return { errors, maxRead: src.maxRead, size: src.size };
+  if (!elf) return { errors, thrown, maxRead: src.maxRead, size: src.size };
   step("counts", () => [elf.phnum, elf.shnum, elf.shstrndx]);
   const phdrs = step("programHeaders", () => elf.programHeaders) ?? [];
   for (const ph of phdrs) step("segmentData", () => elf.segmentData(ph));
@@ -144,7 +148,7 @@ export function probeElf(bytes: Uint8Array, name = "<fuzz>"): ProbeReport {
     });
   }
   for (const p of extraProbes) step("extra", () => p(elf));
-  return { errors, maxRead: src.maxRead, size: src.size };
+  return { errors, thrown, maxRead: src.maxRead, size: src.size };
 }
 
 /** Bound on hash-chain walks: a reader that loops forever must fail the test, not hang it. */
