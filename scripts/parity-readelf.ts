@@ -4,7 +4,9 @@
  * option. Prints `N files, M identical` overall and per option, then each differing file+option
  * with its first differing line.
  *
- *   npm run parity:readelf -- [--options "-h -l -S -d"] [--sample N] [--files a,b,c] [--jobs N]
+ *   npm run parity:readelf -- [--options "-h -l -S -d"] [--sample N] [--files a,b,c] [--jobs N] [--narrow]
+ *
+ * --narrow compares readelf's default (80-column) layout instead of -W.
  */
 import { execFile } from "node:child_process";
 import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
@@ -135,8 +137,8 @@ export interface Comparison {
 }
 
 /** Compare `ldsim readelf -W option file` with `readelf -W option file`. */
-export async function compareOne(file: string, option: string): Promise<Comparison> {
-  const args = ["-W", ...option.split(/\s+/).filter(Boolean)];
+export async function compareOne(file: string, option: string, wide = true): Promise<Comparison> {
+  const args = [...(wide ? ["-W"] : []), ...option.split(/\s+/).filter(Boolean)];
   const theirs = await runReadelf([...args, file]);
   const ours = ldsimReadelf(file, args);
   const difference = "error" in ours ? `ldsim failed: ${ours.error}` : firstDifference(ours.out, theirs);
@@ -166,6 +168,7 @@ function parseArgs(argv: readonly string[]) {
   let sample: number | undefined;
   let files: string[] | undefined;
   let jobs = Math.max(2, cpus().length);
+  let wide = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -181,24 +184,26 @@ function parseArgs(argv: readonly string[]) {
     } else if (a === "--jobs" && v !== undefined) {
       jobs = Number(v);
       i++;
+    } else if (a === "--narrow") {
+      wide = false;
     } else if (a === "--") {
       // npm passes its separator through; ignore it.
     } else {
       throw new Error(`parity-readelf: unknown argument ${a}`);
     }
   }
-  return { options, sample, files, jobs };
+  return { options, sample, files, jobs, wide };
 }
 
 async function main(): Promise<void> {
-  const { options, sample, files: given, jobs } = parseArgs(process.argv.slice(2));
+  const { options, sample, files: given, jobs, wide } = parseArgs(process.argv.slice(2));
   let files = given ?? systemElfFiles();
   if (sample !== undefined) files = strideSample(files, sample);
   const tasks = files.flatMap((file) => options.map((option) => ({ file, option })));
   const tty = process.stderr.isTTY === true;
   let done = 0;
   const results = await pool(tasks, jobs, async (t) => {
-    const r = await compareOne(t.file, t.option);
+    const r = await compareOne(t.file, t.option, wide);
     done++;
     if (tty && done % 50 === 0) process.stderr.write(`\r${done}/${tasks.length}`);
     return r;

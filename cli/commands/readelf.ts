@@ -95,7 +95,7 @@ export function register(program: Command): void {
     .option("-I, --histogram", "display histogram of bucket list lengths")
     .option("-A, --arch-specific", "display architecture specific information (if any)")
     .option("-a, --all", "equivalent to: -h -l -S -s -r -d -V -A -I -g -u -n")
-    .option("-W, --wide", "allow output width to exceed 80 characters (-h -l -S -d always print the wide layout)")
+    .option("-W, --wide", "allow output width to exceed 80 characters")
     .option("--json", "print a JSON view instead of readelf's text")
     .action((files: string[], o: CommandOptions) => {
       const req = toRequest(o);

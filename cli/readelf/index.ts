@@ -128,9 +128,9 @@ export function formatReadelf(elf: ElfFile, req: ReadelfRequest): string {
   const header = req.fileHeader === true;
   const parts: string[] = [];
   if (header) parts.push(formatFileHeader(elf));
-  if (req.sections) parts.push(formatSectionHeaders(elf, { header }));
+  if (req.sections) parts.push(formatSectionHeaders(elf, { header, wide: req.wide }));
   if (req.sectionGroups) parts.push(formatSectionGroups(elf));
-  if (req.segments) parts.push(formatProgramHeaders(elf, { header }));
+  if (req.segments) parts.push(formatProgramHeaders(elf, { header, wide: req.wide }));
   if (req.dynamic) parts.push(formatDynamic(elf));
   if (req.relocs) parts.push(formatRelocations(elf, req));
   if (req.unwind) parts.push(formatUnwind(elf));

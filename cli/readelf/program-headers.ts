@@ -17,7 +17,7 @@ import {
 import { decodeLatin1, type ElfFile } from "../../formats/elf/file.ts";
 import type { ProgramHeader, SectionHeader } from "../../formats/elf/types.ts";
 import { fileTypeName } from "./header.ts";
-import { altHex, fullHex, hexPad, padRight } from "./printf.ts";
+import { altHex, fullHex, hexPad, padRight, prefixHex } from "./printf.ts";
 import { printableSectionName, readelfStringTable } from "./sections.ts";
 
 /** `readelf -l`: program headers and the section to segment mapping (binutils `process_program_headers`). */
@@ -140,9 +140,15 @@ function interpreterName(elf: ElfFile, p: ProgramHeader): string | undefined {
   }
 }
 
-function phdrLine(elf: ElfFile, p: ProgramHeader): string {
+function phdrLine(elf: ElfFile, p: ProgramHeader, wide: boolean): string {
   const flg = `${p.flags & PF_R ? "R" : " "}${p.flags & PF_W ? "W" : " "}${p.flags & PF_X ? "E" : " "}`;
   let line = `  ${padRight(segmentTypeName(elf, p.type).slice(0, 14), 14)} `;
+  if (elf.is64 && !wide) {
+    // Two lines per segment (readelf's default layout for ELF64).
+    line += `${fullHex(p.offset, true)} ${fullHex(p.vaddr, true)} ${fullHex(p.paddr, true)}\n`;
+    line += `                 ${fullHex(p.filesz, true)} ${fullHex(p.memsz, true)}  ${flg}    ${prefixHex(p.align)}\n`;
+    return line;
+  }
   if (!elf.is64) {
     line += `0x${hexPad(p.offset, 6)} 0x${hexPad(p.vaddr, 8)} 0x${hexPad(p.paddr, 8)} 0x${hexPad(p.filesz, 5)} 0x${hexPad(p.memsz, 5)} ${flg} ${altHex(p.align)}\n`;
     return line;
@@ -172,6 +178,8 @@ export function segmentSections(elf: ElfFile): readonly (readonly string[])[] | 
 export interface ProgramHeaderOptions {
   /** -h was given too: readelf then omits the "Elf file type is" introduction. */
   readonly header: boolean;
+  /** -W: one line per segment (default true). */
+  readonly wide?: boolean;
 }
 
 export function formatProgramHeaders(elf: ElfFile, opts: ProgramHeaderOptions): string {
@@ -186,12 +194,17 @@ export function formatProgramHeaders(elf: ElfFile, opts: ProgramHeaderOptions): 
   }
   const phdrs = elf.programHeaders;
   out += "\nProgram Headers:\n";
-  out += elf.is64
-    ? "  Type           Offset   VirtAddr           PhysAddr           FileSiz  MemSiz   Flg Align\n"
-    : "  Type           Offset   VirtAddr   PhysAddr   FileSiz MemSiz  Flg Align\n";
+  const wide = opts.wide ?? true;
+  if (!elf.is64) out += "  Type           Offset   VirtAddr   PhysAddr   FileSiz MemSiz  Flg Align\n";
+  else if (wide) {
+    out += "  Type           Offset   VirtAddr           PhysAddr           FileSiz  MemSiz   Flg Align\n";
+  } else {
+    out += "  Type           Offset             VirtAddr           PhysAddr\n";
+    out += "                 FileSiz            MemSiz              Flags  Align\n";
+  }
   let sawInterp = false;
   for (const p of phdrs) {
-    out += phdrLine(elf, p);
+    out += phdrLine(elf, p, wide);
     if (p.type === PT_INTERP && !sawInterp) {
       sawInterp = true;
       const name = interpreterName(elf, p);

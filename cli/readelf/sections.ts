@@ -274,10 +274,32 @@ function expectedEntsizes(elf: ElfFile, secs: readonly SectionHeader[]): Map<num
   return out;
 }
 
-function sectionLine(elf: ElfFile, strtab: Uint8Array | undefined, s: SectionHeader, entsize: bigint): string {
+/** readelf `print_symbol (-17, name)` without -W: a longer name keeps 12 characters and "[...]". */
+function narrowName(name: string, width: number): string {
+  return name.length > width ? `${name.slice(0, width - 5)}[...]` : padRight(name, width);
+}
+
+function sectionLine(
+  elf: ElfFile,
+  strtab: Uint8Array | undefined,
+  s: SectionHeader,
+  entsize: bigint,
+  wide: boolean,
+): string {
   const name = printableSectionName(strtab, s);
-  let line = `  [${padLeft(String(s.index), 2)}] ${padRight(name, 17)} ${padRight(sectionTypeName(elf, s.type), 15)} `;
+  const type = sectionTypeName(elf, s.type);
+  let line = wide
+    ? `  [${padLeft(String(s.index), 2)}] ${padRight(name, 17)} ${padRight(type, 15)} `
+    : `  [${padLeft(String(s.index), 2)}] ${narrowName(name, 17)} ${padRight(type.slice(0, 15), 15)} `;
   const flags = padLeft(sectionFlagLetters(elf, s.flags), 3);
+  if (elf.is64 && !wide) {
+    // Two lines per section (readelf's default layout for ELF64).
+    line += ` ${longHex(s.addr, true)}  `;
+    line += s.offset >= 1n << 63n ? longHex(s.offset, true) : hexPad(s.offset, 8);
+    line += `\n       ${longHex(s.size, true)}  ${longHex(entsize, true)} ${flags} `;
+    line += `     ${padLeft(String(s.link), 2)}   ${padLeft(String(s.info), 3)}     ${s.addralign}\n`;
+    return line;
+  }
   if (!elf.is64) {
     line += `${longHex(s.addr, false)} ${hexPad(s.offset, 6)} ${hexPad(s.size, 6)} ${hexPad(entsize, 2)}`;
     line += ` ${flags} ${padLeft(String(s.link), 2)} ${padLeft(String(s.info), 3)} ${padLeft(String(s.addralign), 2)}\n`;
@@ -295,6 +317,8 @@ function sectionLine(elf: ElfFile, strtab: Uint8Array | undefined, s: SectionHea
 export interface SectionHeaderOptions {
   /** -h was given too: readelf then omits the "There are N section headers" line. */
   readonly header: boolean;
+  /** -W: one line per section, names never truncated (default true). */
+  readonly wide?: boolean;
 }
 
 export function formatSectionHeaders(elf: ElfFile, opts: SectionHeaderOptions): string {
@@ -310,11 +334,15 @@ export function formatSectionHeaders(elf: ElfFile, opts: SectionHeaderOptions): 
   const secs = elf.sections;
   const strtab = readelfStringTable(elf);
   out += shnum > 1 ? "\nSection Headers:\n" : "\nSection Header:\n";
-  out += elf.is64
-    ? "  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al\n"
-    : "  [Nr] Name              Type            Addr     Off    Size   ES Flg Lk Inf Al\n";
+  const wide = opts.wide ?? true;
+  if (!elf.is64) out += "  [Nr] Name              Type            Addr     Off    Size   ES Flg Lk Inf Al\n";
+  else if (wide) out += "  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al\n";
+  else {
+    out += "  [Nr] Name              Type             Address           Offset\n";
+    out += "       Size              EntSize          Flags  Link  Info  Align\n";
+  }
   const fixed = expectedEntsizes(elf, secs);
-  for (const s of secs) out += sectionLine(elf, strtab, s, fixed.get(s.index) ?? s.entsize);
+  for (const s of secs) out += sectionLine(elf, strtab, s, fixed.get(s.index) ?? s.entsize, wide);
   out += keyToFlags(elf);
   return out;
 }

@@ -55,8 +55,8 @@ const isMalformed = (p: string) => p.includes("/malformed/");
 
 type Outcome = { file: string; problem: string | undefined };
 
-async function compare(file: string, option: string): Promise<Outcome> {
-  const args = ["-W", ...option.split(" ")];
+async function compare(file: string, option: string, wide = true): Promise<Outcome> {
+  const args = [...(wide ? ["-W"] : []), ...option.split(" ")];
   const theirs = await runReadelf([...args, file]);
   let elf: ElfFile | undefined;
   try {
@@ -70,8 +70,8 @@ async function compare(file: string, option: string): Promise<Outcome> {
   }
 }
 
-async function differences(files: readonly string[], option: string): Promise<string[]> {
-  const results = await pool(files, JOBS, (f) => compare(f, option));
+async function differences(files: readonly string[], option: string, wide = true): Promise<string[]> {
+  const results = await pool(files, JOBS, (f) => compare(f, option, wide));
   return results.filter((r) => r.problem !== undefined).map((r) => `${relative(process.cwd(), r.file)}: ${r.problem}`);
 }
 
@@ -86,6 +86,9 @@ describe.skipIf(!hasReadelf)("ldsim readelf -W matches GNU readelf 2.40", () => 
       expect(await differences([...systemSample, ...fixtures], option)).toEqual([]);
     });
   }
+  it("readelf -l -S without -W (two-line ELF64 layout, truncated names): 50 system files and every fixture", async () => {
+    expect(await differences([...strideSample(systemSample, 50), ...fixtures], "-l -S", false)).toEqual([]);
+  });
   for (const option of FIXTURE_ONLY_OPTIONS) {
     it(`readelf -W ${option}: every fixture`, async () => {
       expect(await differences(fixtures, option)).toEqual([]);
