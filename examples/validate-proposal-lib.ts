@@ -19,7 +19,8 @@ import { KernelSframe, type KernelSframeOptions, stacktraceSetupHandler } from "
 import type { SframeSection } from "../kernel-shim/sframe/registry.ts";
 import { StraceLog } from "../kernel-shim/strace/log.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
-import { MappedObject } from "../kernel-shim/unwind/mapped-object.ts";
+import { MappedObject, ObjectSet } from "../kernel-shim/unwind/mapped-object.ts";
+import { formatCallchain } from "../kernel-shim/unwind/perf-script.ts";
 import type { UnwindTrace } from "../kernel-shim/unwind/types.ts";
 import { unwindUser } from "../kernel-shim/unwind/unwind-user.ts";
 import { type MappedLib, mapObject } from "../loader/map-object.ts";
@@ -68,7 +69,11 @@ export interface EdgeCase {
   readonly steps: readonly CaseStep[];
   /** Registry contents (text ranges) at the end, per process label. */
   readonly registries: Readonly<Record<string, readonly string[]>>;
-  readonly traces: readonly { readonly title: string; readonly trace: UnwindTrace }[];
+  readonly traces: readonly {
+    readonly title: string;
+    readonly trace: UnwindTrace;
+    readonly lines: readonly string[];
+  }[];
   /** The case as report data (maps, registrations, timeline). */
   readonly report: () => ReportData;
 }
@@ -81,7 +86,9 @@ class World {
   readonly proc: Process;
   readonly steps: CaseStep[] = [];
   readonly recorder: TimelineRecorder;
-  readonly traces: { title: string; trace: UnwindTrace }[] = [];
+  readonly traces: { title: string; trace: UnwindTrace; lines: string[] }[] = [];
+  /** The libraries mapped now, for symbolizing traces as perf would. */
+  private readonly mapped = new Map<bigint, MappedObject>();
 
   constructor(kernelOptions: KernelSframeOptions = {}, cwd = V3_DIR) {
     this.ks = new KernelSframe(kernelOptions);
@@ -97,6 +104,7 @@ class World {
   /** ld.so's mapping of one library (its syscalls go to the timeline, not to the case's steps). */
   map(path: string, proc: Process = this.proc): MappedLib {
     const lib = mapObject(proc, path);
+    if (proc === this.proc) this.mapped.set(lib.mapStart, new MappedObject(path, ElfFile.openPath(path), lib.lAddr));
     this.recorder.note(`ld.so mapped ${path.slice(path.lastIndexOf("/") + 1)} at ${hex(lib.mapStart)}`);
     return lib;
   }
@@ -123,6 +131,12 @@ class World {
     };
     this.steps.push(call);
     return call;
+  }
+
+  /** ld.so's munmap of a whole library (a step of the case). */
+  unmap(lib: MappedLib): CaseCall {
+    this.mapped.delete(lib.mapStart);
+    return this.call("munmap", [lib.mapStart, lib.mapEnd - lib.mapStart]);
   }
 
   observe(text: string): void {
@@ -153,7 +167,8 @@ class World {
       readWord: (a: bigint) => (a > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : mm.readU64(Number(a))),
     };
     const trace = unwindUser("x86_64", { pc, sp: stack + 0x800n, fp: 0n }, memory, this.ks.finder(mm));
-    this.traces.push({ title, trace });
+    const lines = formatCallchain(trace, new ObjectSet([...this.mapped.values()]));
+    this.traces.push({ title, trace, lines });
     const miss = trace.frames.find((f) => f.sframeMiss !== undefined)?.sframeMiss;
     this.observe(
       `${title}: ${trace.frames.length} frame(s), stop ${trace.stop.kind} (${trace.stop.detail})${miss ? `; SFrame: ${miss}` : ""}`,
@@ -162,15 +177,22 @@ class World {
   }
 
   report(title: string, summary: string): ReportData {
+    // strace shows `[pid N]` only once there is more than one process.
+    const many = this.kernel.processes.size > 1;
+    const timeline = this.recorder.timeline.map((e) => {
+      if (many || e.pid === undefined) return e;
+      const { pid: _pid, ...rest } = e;
+      return rest;
+    });
     return {
       title: `ldsim report — ${title}`,
       subtitle: summary,
       regions: regionsOf(this.proc.mm),
       sframe: sframeRangesOf(this.ks.events, this.proc.mm, this.registry()),
-      timeline: this.recorder.timeline,
-      traces: this.traces.map(({ title: t, trace }) => ({
+      timeline,
+      traces: this.traces.map(({ title: t, trace, lines }) => ({
         title: t,
-        lines: trace.frames.map((f) => `\t${f.pc.toString(16).padStart(16, " ")} [unknown] ([unknown])`),
+        lines,
         stop: `${trace.stop.kind}: ${trace.stop.detail}`,
         methods: trace.frames.map((f) => f.method),
       })),
@@ -271,7 +293,7 @@ export function unregisterAfterMunmap(): EdgeCase {
   const lib = w.map(join(V3_DIR, "libb.so"));
   const l = layoutOf(lib);
   w.call("stacktrace_setup", registerArgs(l));
-  w.call("munmap", [lib.mapStart, lib.mapEnd - lib.mapStart]);
+  w.unmap(lib);
   w.observe(`after munmap, still registered (stale): ${w.registryText().join("; ")}`);
   w.unwindAt("sample with a return address into the unmapped text", l.text + 0x85n, stack);
   w.observe(`after the unwind: ${w.registry().length} entries registered`);
@@ -291,7 +313,7 @@ export function addressReuse(): EdgeCase {
   const libb = w.map(join(V3_DIR, "libb.so"));
   const lb = layoutOf(libb);
   w.call("stacktrace_setup", registerArgs(lb));
-  w.call("munmap", [libb.mapStart, libb.mapEnd - libb.mapStart]);
+  w.unmap(libb);
   const liba = w.map(join(V3_DIR, "liba.so"));
   const la = layoutOf(liba);
   w.observe(

@@ -73,8 +73,8 @@ export function renderAddressMap(
 ): AddressMapLayout {
   const regions = [...regionsIn].sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
   const total = regions.reduce((s, r) => s + Number(r.end - r.start), 0);
-  // One scale for every region: as fine as a page per 2 px, as coarse as the picture needs.
-  const bytesPerPx = Math.max(2048, total / TARGET_PX);
+  // One scale for every region: as fine as 20 px per page, as coarse as the picture needs.
+  const bytesPerPx = Math.max(4096 / 20, total / TARGET_PX);
 
   const segs: Seg[] = [];
   let y = TOP;
@@ -192,29 +192,36 @@ export function renderAddressMap(
   // Callout labels, pushed down so they never overlap, with leader lines to their region.
   interface Callout {
     readonly y: number;
+    readonly lines: number;
     readonly html: string;
   }
   const callouts: Callout[] = [];
   for (const s of segs) {
     const r = s.region;
     if (!r) continue;
-    const marks = sframe
-      .filter((f) => f.textStart >= r.start && f.textStart < r.end)
+    const inRegion = sframe.filter((f) => f.textStart >= r.start && f.textStart < r.end);
+    // Registrations go on a second line, so long labels never run off the picture.
+    const marks = inRegion
       .map(
         (f) =>
-          `<tspan fill="${STATE_COLOURS[f.state]}" font-weight="bold"> ◀ SFrame text ${f.state}${f.origin === "exec" ? " (exec)" : ""}</tspan>`,
+          `<tspan fill="${STATE_COLOURS[f.state]}" font-weight="bold">${f.state}${f.origin === "exec" ? " (at exec)" : ""}</tspan>`,
       )
-      .join("");
+      .join(", ");
+    const second = inRegion.length
+      ? `<tspan x="${LABEL_X + 12}" dy="12" fill="#555">◀ SFrame text ${marks}</tspan>`
+      : "";
     const name = `<tspan font-weight="bold">${esc(baseName(r.name))}</tspan>`;
     callouts.push({
       y: (s.y0 + s.y1) / 2,
-      html: `${r.start.toString(16)}-${r.end.toString(16)} ${esc(r.perms)} ${name} <tspan fill="#777">${esc(humanBytes(r.end - r.start))}</tspan>${marks}`,
+      lines: inRegion.length ? 2 : 1,
+      html: `${r.start.toString(16)}-${r.end.toString(16)} ${esc(r.perms)} ${name} <tspan fill="#777">${esc(humanBytes(r.end - r.start))}</tspan>${second}`,
     });
   }
   for (const f of sframe) {
     if (regions.some((r) => f.textStart >= r.start && f.textStart < r.end)) continue;
     callouts.push({
       y: (yOf(f.textStart) + yOf(f.textEnd)) / 2,
+      lines: 1,
       html: `<tspan fill="${STATE_COLOURS[f.state]}" font-weight="bold">SFrame text [${f.textStart.toString(16)}, ${f.textEnd.toString(16)}) ${f.state}: no mapping there${f.label ? ` (${esc(f.label)})` : ""}</tspan>`,
     });
   }
@@ -222,7 +229,7 @@ export function renderAddressMap(
   let nextFree = TOP;
   for (const c of callouts) {
     const ly = Math.max(c.y, nextFree);
-    nextFree = ly + LABEL_H;
+    nextFree = ly + LABEL_H + (c.lines - 1) * 12;
     parts.push(
       `<path class="leader" d="M${COL_X + COL_W + 9} ${c.y.toFixed(2)} L${LABEL_X - 14} ${c.y.toFixed(2)} L${LABEL_X - 4} ${ly.toFixed(2)}" fill="none" stroke="#aaa" stroke-width="0.7"/>`,
       `<text class="label" x="${LABEL_X}" y="${(ly + 4).toFixed(2)}">${c.html}</text>`,
