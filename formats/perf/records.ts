@@ -1,0 +1,422 @@
+import { EndianReader } from "../bytes/endian.ts";
+import { decodeLatin1 } from "../elf/file.ts";
+import { FormatError } from "../errors.ts";
+import type { PerfEventAttr, PerfFileAttr } from "./attr.ts";
+import {
+  PERF_FORMAT,
+  PERF_RECORD,
+  PERF_RECORD_MISC,
+  PERF_RECORD_NAMES,
+  PERF_SAMPLE,
+  PERF_SAMPLE_KNOWN,
+} from "./constants.ts";
+import { PerfDataError } from "./errors.ts";
+
+/** The sample_id trailer of a non-sample record (attr.sample_id_all): time and thread of the event. */
+export interface SampleId {
+  readonly pid?: number;
+  readonly tid?: number;
+  readonly time?: bigint;
+  readonly id?: bigint;
+  readonly cpu?: number;
+}
+
+interface RecordBase {
+  /** File offset of the record's perf_event_header (as `perf script -D` prints it). */
+  readonly offset: number;
+  readonly type: number;
+  readonly misc: number;
+  readonly size: number;
+  /** Event time (SAMPLE TIME, or the sample_id trailer); undefined when the record has none. */
+  readonly time: bigint | undefined;
+}
+
+/** PERF_RECORD_MMAP and PERF_RECORD_MMAP2 (struct perf_record_mmap / perf_record_mmap2). */
+export interface MmapRecord extends RecordBase {
+  readonly kind: "mmap";
+  readonly pid: number;
+  readonly tid: number;
+  readonly addr: bigint;
+  readonly len: bigint;
+  readonly pgoff: bigint;
+  readonly filename: string;
+  /** MMAP2 only: PROT_* and MAP_* of the mapping (MMAP: undefined; exec unless misc MMAP_DATA). */
+  readonly prot: number | undefined;
+  readonly flags: number | undefined;
+  readonly maj?: number;
+  readonly min?: number;
+  readonly ino?: bigint;
+  /** MMAP2 with PERF_RECORD_MISC_MMAP_BUILD_ID: the build-id in hex. */
+  readonly buildId?: string;
+}
+
+export interface CommRecord extends RecordBase {
+  readonly kind: "comm";
+  readonly pid: number;
+  readonly tid: number;
+  readonly comm: string;
+  /** PERF_RECORD_MISC_COMM_EXEC: the comm changed because the thread exec'd (old mappings are gone). */
+  readonly exec: boolean;
+}
+
+/** PERF_RECORD_FORK / PERF_RECORD_EXIT (struct perf_record_fork). */
+export interface TaskRecord extends RecordBase {
+  readonly kind: "fork" | "exit";
+  readonly pid: number;
+  readonly ppid: number;
+  readonly tid: number;
+  readonly ptid: number;
+}
+
+/** Registers of a REGS_USER sample: the values of the bits set in `mask`, in bit order. */
+export interface SampleRegs {
+  /** PERF_SAMPLE_REGS_ABI_*: 0 none (a kernel thread), 1 32-bit, 2 64-bit. */
+  readonly abi: bigint;
+  readonly mask: bigint;
+  readonly values: readonly bigint[];
+}
+
+export interface SampleRecord extends RecordBase {
+  readonly kind: "sample";
+  /** Index of the attr (event) this sample belongs to. */
+  readonly attrIndex: number;
+  readonly id: bigint | undefined;
+  readonly ip: bigint | undefined;
+  readonly pid: number | undefined;
+  readonly tid: number | undefined;
+  readonly addr: bigint | undefined;
+  readonly cpu: number | undefined;
+  readonly period: bigint | undefined;
+  /** PERF_SAMPLE_CALLCHAIN as stored, context markers included. */
+  readonly callchain: readonly bigint[] | undefined;
+  readonly regsUser: SampleRegs | undefined;
+  /** PERF_SAMPLE_STACK_USER: the `dyn_size` valid bytes copied from the user SP up. */
+  readonly stackUser: { readonly bytes: Uint8Array; readonly size: number; readonly dynSize: number } | undefined;
+  /** misc & PERF_RECORD_MISC_CPUMODE_MASK: where the sample hit (user, kernel…). */
+  readonly cpumode: number;
+}
+
+export interface FinishedRoundRecord extends RecordBase {
+  readonly kind: "finished-round";
+}
+
+/** A record the replay does not interpret (LOST, THROTTLE, ID_INDEX, …): type and place only. */
+export interface OtherRecord extends RecordBase {
+  readonly kind: "other";
+}
+
+export type PerfRecord = MmapRecord | CommRecord | TaskRecord | SampleRecord | FinishedRoundRecord | OtherRecord;
+
+/** Name of a record type as `perf script -D` prints it. */
+export function recordTypeName(type: number): string {
+  return PERF_RECORD_NAMES[type] ?? `type ${type}`;
+}
+
+function popcount(v: bigint): number {
+  let n = 0;
+  for (let x = v; x !== 0n; x &= x - 1n) n++;
+  return n;
+}
+
+/** Bytes of the sample_id trailer for `attr` (perf_evsel__id_hdr_size). */
+export function sampleIdSize(attr: PerfEventAttr): number {
+  if (!attr.sampleIdAll) return 0;
+  const t = attr.sampleType;
+  let n = 0;
+  for (const bit of [PERF_SAMPLE.TID, PERF_SAMPLE.TIME, PERF_SAMPLE.ID, PERF_SAMPLE.STREAM_ID, PERF_SAMPLE.CPU]) {
+    if (t & bit) n += 8;
+  }
+  if (t & PERF_SAMPLE.IDENTIFIER) n += 8;
+  return n;
+}
+
+/**
+ * Decodes records of one file. The attr of a record is found from its sample id when the file has
+ * several attrs (evlist__event2evsel): PERF_SAMPLE_IDENTIFIER puts it first in samples and last in
+ * trailers; plain PERF_SAMPLE_ID sits at a fixed position computed from the sample_type.
+ */
+export class RecordDecoder {
+  private readonly byId = new Map<bigint, number>();
+  constructor(
+    readonly attrs: readonly PerfFileAttr[],
+    readonly littleEndian: boolean,
+    readonly source: string,
+  ) {
+    attrs.forEach((a, i) => {
+      for (const id of a.ids) this.byId.set(id, i);
+    });
+  }
+
+  private fail(offset: number, type: number, message: string): never {
+    throw new PerfDataError(message, { source: this.source, offset, structure: `record ${recordTypeName(type)}` });
+  }
+
+  /** Decode the record whose bytes (header included) are `bytes`, found at file offset `offset`. */
+  decode(bytes: Uint8Array, offset: number): PerfRecord {
+    const r = new EndianReader(bytes, this.littleEndian, offset, this.source);
+    const type = r.u32(0);
+    const misc = r.u16(4);
+    const size = r.u16(6);
+    try {
+      return this.decodeChecked(r, type, misc, size, offset);
+    } catch (e) {
+      if (e instanceof PerfDataError || !(e instanceof FormatError)) throw e;
+      return this.fail(offset, type, e.message);
+    }
+  }
+
+  private attrForTrailer(r: EndianReader, size: number): number {
+    if (this.attrs.length === 1) return 0;
+    const first = (this.attrs[0] as PerfFileAttr).attr;
+    if (!first.sampleIdAll) return 0;
+    const t = first.sampleType;
+    let id: bigint | undefined;
+    if (t & PERF_SAMPLE.IDENTIFIER) id = r.u64(size - 8, "sample_id identifier");
+    else if (t & PERF_SAMPLE.ID) {
+      let after = 0;
+      if (t & PERF_SAMPLE.STREAM_ID) after += 8;
+      if (t & PERF_SAMPLE.CPU) after += 8;
+      id = r.u64(size - 8 - after, "sample_id id");
+    }
+    return id === undefined ? 0 : (this.byId.get(id) ?? 0);
+  }
+
+  private trailer(r: EndianReader, size: number, attrIndex: number): SampleId {
+    const attr = (this.attrs[attrIndex] as PerfFileAttr).attr;
+    const n = sampleIdSize(attr);
+    if (n === 0) return {};
+    let at = size - n;
+    const t = attr.sampleType;
+    const out: { -readonly [K in keyof SampleId]: SampleId[K] } = {};
+    if (t & PERF_SAMPLE.TID) {
+      out.pid = r.u32(at, "sample_id pid");
+      out.tid = r.u32(at + 4, "sample_id tid");
+      at += 8;
+    }
+    if (t & PERF_SAMPLE.TIME) {
+      out.time = r.u64(at, "sample_id time");
+      at += 8;
+    }
+    if (t & PERF_SAMPLE.ID) {
+      out.id = r.u64(at, "sample_id id");
+      at += 8;
+    }
+    if (t & PERF_SAMPLE.STREAM_ID) at += 8;
+    if (t & PERF_SAMPLE.CPU) out.cpu = r.u32(at, "sample_id cpu");
+    return out;
+  }
+
+  /** A NUL-terminated string in [at, end). */
+  private string(r: EndianReader, at: number, end: number): string {
+    const b = r.bytes.subarray(at, Math.max(at, end));
+    const nul = b.indexOf(0);
+    return decodeLatin1(b, 0, nul < 0 ? b.length : nul);
+  }
+
+  private decodeChecked(r: EndianReader, type: number, misc: number, size: number, offset: number): PerfRecord {
+    const base = { offset, type, misc, size };
+    switch (type) {
+      case PERF_RECORD.SAMPLE:
+        return this.decodeSample(r, base);
+      case PERF_RECORD.MMAP:
+      case PERF_RECORD.MMAP2: {
+        const ai = this.attrForTrailer(r, size);
+        const tr = this.trailer(r, size, ai);
+        const end = size - sampleIdSize((this.attrs[ai] as PerfFileAttr).attr);
+        const common = {
+          ...base,
+          kind: "mmap" as const,
+          time: tr.time,
+          pid: r.u32(8, "pid"),
+          tid: r.u32(12, "tid"),
+          addr: r.u64(16, "addr"),
+          len: r.u64(24, "len"),
+          pgoff: r.u64(32, "pgoff"),
+        };
+        if (type === PERF_RECORD.MMAP) {
+          return { ...common, filename: this.string(r, 40, end), prot: undefined, flags: undefined };
+        }
+        const withId = (misc & PERF_RECORD_MISC.MMAP_BUILD_ID) !== 0;
+        const ident = withId
+          ? {
+              buildId: Array.from(r.bytes.subarray(44, 44 + Math.min(20, r.u8(40, "build_id_size"))), (b) =>
+                b.toString(16).padStart(2, "0"),
+              ).join(""),
+            }
+          : { maj: r.u32(40, "maj"), min: r.u32(44, "min"), ino: r.u64(48, "ino") };
+        return {
+          ...common,
+          ...ident,
+          prot: r.u32(64, "prot"),
+          flags: r.u32(68, "flags"),
+          filename: this.string(r, 72, end),
+        };
+      }
+      case PERF_RECORD.COMM: {
+        const ai = this.attrForTrailer(r, size);
+        const tr = this.trailer(r, size, ai);
+        const end = size - sampleIdSize((this.attrs[ai] as PerfFileAttr).attr);
+        return {
+          ...base,
+          kind: "comm",
+          time: tr.time,
+          pid: r.u32(8, "pid"),
+          tid: r.u32(12, "tid"),
+          comm: this.string(r, 16, end),
+          exec: (misc & PERF_RECORD_MISC.COMM_EXEC) !== 0,
+        };
+      }
+      case PERF_RECORD.FORK:
+      case PERF_RECORD.EXIT:
+        return {
+          ...base,
+          kind: type === PERF_RECORD.FORK ? "fork" : "exit",
+          pid: r.u32(8, "pid"),
+          ppid: r.u32(12, "ppid"),
+          tid: r.u32(16, "tid"),
+          ptid: r.u32(20, "ptid"),
+          time: r.u64(24, "time"),
+        };
+      case PERF_RECORD.FINISHED_ROUND:
+        return { ...base, kind: "finished-round", time: undefined };
+      default:
+        return { ...base, kind: "other", time: undefined };
+    }
+  }
+
+  /** perf_evsel__parse_sample: the fields in the order sample_type defines (include/uapi/linux/perf_event.h). */
+  private decodeSample(r: EndianReader, base: Omit<RecordBase, "time">): SampleRecord {
+    let attrIndex = 0;
+    if (this.attrs.length > 1) {
+      const t0 = (this.attrs[0] as PerfFileAttr).attr.sampleType;
+      let idAt: number | undefined;
+      if (t0 & PERF_SAMPLE.IDENTIFIER) idAt = 8;
+      else if (t0 & PERF_SAMPLE.ID) {
+        idAt = 8;
+        for (const b of [PERF_SAMPLE.IP, PERF_SAMPLE.TID, PERF_SAMPLE.TIME, PERF_SAMPLE.ADDR]) if (t0 & b) idAt += 8;
+      }
+      if (idAt !== undefined) attrIndex = this.byId.get(r.u64(idAt, "sample id")) ?? 0;
+    }
+    const attr = (this.attrs[attrIndex] as PerfFileAttr).attr;
+    const t = attr.sampleType;
+    if ((t & ~PERF_SAMPLE_KNOWN) !== 0n) {
+      this.fail(base.offset, base.type, `sample_type 0x${t.toString(16)} has bits this reader does not know`);
+    }
+    const end = base.size;
+    let at = 8;
+    const u64 = (what: string) => {
+      const v = r.u64(at, what);
+      at += 8;
+      return v;
+    };
+    const need = (n: number, what: string) => {
+      if (n < 0 || at + n > end) {
+        this.fail(
+          base.offset,
+          base.type,
+          `${what}: ${n} bytes at record offset 0x${at.toString(16)} run past the record (size 0x${end.toString(16)})`,
+        );
+      }
+    };
+    let id: bigint | undefined;
+    if (t & PERF_SAMPLE.IDENTIFIER) id = u64("identifier");
+    const ip = t & PERF_SAMPLE.IP ? u64("ip") : undefined;
+    let pid: number | undefined;
+    let tid: number | undefined;
+    if (t & PERF_SAMPLE.TID) {
+      pid = r.u32(at, "pid");
+      tid = r.u32(at + 4, "tid");
+      at += 8;
+    }
+    const time = t & PERF_SAMPLE.TIME ? u64("time") : undefined;
+    const addr = t & PERF_SAMPLE.ADDR ? u64("addr") : undefined;
+    if (t & PERF_SAMPLE.ID) id = u64("id");
+    if (t & PERF_SAMPLE.STREAM_ID) at += 8;
+    let cpu: number | undefined;
+    if (t & PERF_SAMPLE.CPU) {
+      cpu = r.u32(at, "cpu");
+      at += 8;
+    }
+    const period = t & PERF_SAMPLE.PERIOD ? u64("period") : undefined;
+    if (t & PERF_SAMPLE.READ) {
+      const f = attr.readFormat;
+      const extra = (f & PERF_FORMAT.ID ? 1 : 0) + (f & PERF_FORMAT.LOST ? 1 : 0);
+      const times = (f & PERF_FORMAT.TOTAL_TIME_ENABLED ? 1 : 0) + (f & PERF_FORMAT.TOTAL_TIME_RUNNING ? 1 : 0);
+      if (f & PERF_FORMAT.GROUP) {
+        const nr = u64("read nr");
+        const words = BigInt(times) + nr * BigInt(1 + extra);
+        need(Number(words > 8192n ? 1n << 40n : words) * 8, "read group");
+        at += Number(words) * 8;
+      } else {
+        need((1 + times + extra) * 8, "read");
+        at += (1 + times + extra) * 8;
+      }
+    }
+    let callchain: bigint[] | undefined;
+    if (t & PERF_SAMPLE.CALLCHAIN) {
+      const nr = u64("callchain nr");
+      // Each entry is 8 bytes of this record: a count beyond the record is corrupt, not an allocation.
+      if (nr > BigInt(end)) need(end + 1, `callchain of ${nr} entries`);
+      need(Number(nr) * 8, "callchain");
+      callchain = [];
+      for (let i = 0; i < Number(nr); i++) callchain.push(u64("callchain ip"));
+    }
+    if (t & PERF_SAMPLE.RAW) {
+      const n = r.u32(at, "raw size");
+      at += 4;
+      need(n, "raw data");
+      at += n;
+    }
+    if (t & PERF_SAMPLE.BRANCH_STACK) {
+      const nr = u64("branch nr");
+      if (nr > BigInt(end)) need(end + 1, `branch stack of ${nr} entries`);
+      // PERF_SAMPLE_BRANCH_HW_INDEX adds hw_idx; perf knows from branch_sample_type, not kept here.
+      need(Number(nr) * 24, "branch stack");
+      at += Number(nr) * 24;
+    }
+    let regsUser: SampleRegs | undefined;
+    if (t & PERF_SAMPLE.REGS_USER) {
+      const abi = u64("regs_user abi");
+      const values: bigint[] = [];
+      if (abi !== 0n) {
+        const n = popcount(attr.sampleRegsUser);
+        need(n * 8, "regs_user");
+        for (let i = 0; i < n; i++) values.push(u64("regs_user reg"));
+      }
+      regsUser = { abi, mask: attr.sampleRegsUser, values };
+    }
+    let stackUser: SampleRecord["stackUser"];
+    if (t & PERF_SAMPLE.STACK_USER) {
+      const sz = u64("stack_user size");
+      if (sz > BigInt(end)) need(end + 1, `stack_user of 0x${sz.toString(16)} bytes`);
+      const n = Number(sz);
+      if (n === 0) stackUser = { bytes: new Uint8Array(0), size: 0, dynSize: 0 };
+      else {
+        need(n + 8, "stack_user data");
+        const data = r.bytes.subarray(at, at + n);
+        at += n;
+        const dyn = u64("stack_user dyn_size");
+        if (dyn > sz)
+          this.fail(base.offset, base.type, `stack_user dyn_size 0x${dyn.toString(16)} > size 0x${n.toString(16)}`);
+        stackUser = { bytes: data.subarray(0, Number(dyn)), size: n, dynSize: Number(dyn) };
+      }
+    }
+    return {
+      ...base,
+      kind: "sample",
+      time,
+      attrIndex,
+      id,
+      ip,
+      pid,
+      tid,
+      addr,
+      cpu,
+      period,
+      callchain,
+      regsUser,
+      stackUser,
+      cpumode: base.misc & PERF_RECORD_MISC.CPUMODE_MASK,
+    };
+  }
+}

@@ -1,0 +1,285 @@
+import { LdsimError } from "../../formats/errors.ts";
+import { PERF_CONTEXT, PERF_RECORD_MISC, PERF_REG_ARM64, PERF_REG_X86 } from "../../formats/perf/constants.ts";
+import type { PerfData } from "../../formats/perf/perf-data.ts";
+import type { SampleRecord } from "../../formats/perf/records.ts";
+import type { MmArch } from "../mm/layout-constants.ts";
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../mm/prot-flags.ts";
+import { KernelSframe } from "../sframe/kernel-sframe.ts";
+import type { UnwindMemory, UnwindOptions, UnwindStop, UserRegs } from "../unwind/types.ts";
+import { unwindUser } from "../unwind/unwind-user.ts";
+import { ObjectFiles, type PathOptions } from "./object-files.ts";
+import { type RegistrationOptions, type ReplayObject, ReplayProcess } from "./replay-process.ts";
+
+export interface ReplayOptions extends PathOptions, Partial<RegistrationOptions> {
+  /** SFrame versions the modelled kernel accepts at registration (default [3], the sframe/core tree). */
+  readonly acceptedVersions?: readonly number[];
+  /** Frame-pointer fallback when no SFrame row covers a PC (default true). */
+  readonly fpFallback?: boolean;
+  /** Register-based rules below the topmost frame: "kernel" (refused, default) or "unwound-sp-fp". */
+  readonly registerRules?: UnwindOptions["registerRules"];
+  /** Separate debug files for symbols (default /usr/lib/debug under the sysroot). null: none. */
+  readonly debugRoot?: string | null;
+}
+
+/** One frame of a replayed trace. */
+export interface ReplayFrame {
+  /** The address the kernel unwinder recorded: the sample IP, then return addresses. */
+  readonly pc: bigint;
+  /** perf's map-relative address of `pc` (ip - map start + pgoff), as `perf script` prints it. */
+  readonly rel: bigint;
+  /** The recorded mapping's name ("[unknown]" outside any). */
+  readonly dso: string;
+  /** The function containing `pc`, with the offset (perf script's sym+off). */
+  readonly sym: { readonly name: string; readonly offset: bigint } | undefined;
+  /**
+   * The function containing the call instruction (pc - 1 for return addresses, pc for the first
+   * frame), with every name at that address: what a comparison with perf's DWARF output uses.
+   */
+  readonly caller: { readonly names: readonly string[]; readonly offset: bigint } | undefined;
+  readonly method?: "sframe" | "fp";
+  readonly sframeMiss?: string;
+}
+
+export interface ReplayedSample {
+  /** Index among the samples in perf script order. */
+  readonly index: number;
+  readonly offset: number;
+  readonly pid: number;
+  readonly tid: number;
+  readonly comm: string;
+  readonly time: bigint | undefined;
+  readonly period: bigint | undefined;
+  readonly event: string;
+  readonly cpumode: number;
+  /** Kernel part of the stored callchain (addresses only). */
+  readonly kernelChain: readonly bigint[];
+  /** User part of the stored callchain (after PERF_CONTEXT_USER), undefined when perf stored none. */
+  readonly storedUser: readonly bigint[] | undefined;
+  readonly frames: readonly ReplayFrame[];
+  readonly stop: UnwindStop | undefined;
+  /** Why the sample was not unwound (no user registers: a kernel thread; an unknown process). */
+  readonly skipped?: string;
+}
+
+export interface ReplayContext {
+  readonly arch: MmArch;
+  readonly kernel: KernelSframe;
+  /** The processes seen, by pid (the last generation of each). */
+  readonly processes: ReadonlyMap<number, ReplayProcess>;
+  readonly warnings: string[];
+}
+
+const PERF_ARCH: Readonly<Record<string, MmArch>> = { x86_64: "x86_64", aarch64: "aarch64", arm64: "aarch64" };
+
+function regIndex(mask: bigint, reg: number): number | undefined {
+  if (((mask >> BigInt(reg)) & 1n) === 0n) return undefined;
+  let n = 0;
+  for (let b = 0; b < reg; b++) if ((mask >> BigInt(b)) & 1n) n++;
+  return n;
+}
+
+/** The unwinder's starting registers from a REGS_USER sample (perf_regs.h order). */
+export function userRegs(arch: MmArch, s: SampleRecord): UserRegs | string {
+  const regs = s.regsUser;
+  if (!regs || regs.abi === 0n) return "no user registers (kernel thread, or REGS_USER not sampled)";
+  const get = (i: number) => {
+    const k = regIndex(regs.mask, i);
+    return k === undefined ? undefined : regs.values[k];
+  };
+  const [pc, sp, fp, ra] =
+    arch === "x86_64"
+      ? [get(PERF_REG_X86.IP), get(PERF_REG_X86.SP), get(PERF_REG_X86.BP), undefined]
+      : [get(PERF_REG_ARM64.PC), get(PERF_REG_ARM64.SP), get(PERF_REG_ARM64.X29), get(PERF_REG_ARM64.LR)];
+  if (pc === undefined || sp === undefined || fp === undefined) return "sample_regs_user lacks IP, SP or FP";
+  return ra === undefined ? { pc, sp, fp } : { pc, sp, fp, ra };
+}
+
+/** Split a stored callchain at its context markers (PERF_CONTEXT_KERNEL / PERF_CONTEXT_USER). */
+export function splitCallchain(chain: readonly bigint[] | undefined): { kernel: bigint[]; user: bigint[] | undefined } {
+  const kernel: bigint[] = [];
+  let user: bigint[] | undefined;
+  let ctx: bigint | undefined;
+  for (const ip of chain ?? []) {
+    if (ip >= PERF_CONTEXT.MAX) {
+      ctx = ip;
+      if (ip === PERF_CONTEXT.USER) user = user ?? [];
+      continue;
+    }
+    if (ctx === PERF_CONTEXT.USER) (user as bigint[]).push(ip);
+    else if (ctx === PERF_CONTEXT.KERNEL) kernel.push(ip);
+  }
+  return { kernel, user };
+}
+
+/**
+ * Replay a recording through the modelled kernel unwinder: rebuild each process from its COMM / FORK /
+ * EXIT / MMAP2 records, and unwind every sample from its user registers and stack copy with
+ * `unwindUser` and the per-mm `sframe_find_user` — as the SFrame series' kernel would have at that
+ * moment. Samples come in `perf script` order (PerfData.ordered).
+ */
+export function* replaySamples(
+  data: PerfData,
+  options: ReplayOptions = {},
+  context?: { out?: ReplayContext },
+): Generator<ReplayedSample> {
+  const archName = data.features.arch ?? "x86_64";
+  const found = PERF_ARCH[archName];
+  if (!found) throw new LdsimError(`perf replay: recordings of ${archName} are not supported (x86_64, aarch64)`);
+  const arch: MmArch = found;
+  const kernel = new KernelSframe({ acceptedVersions: options.acceptedVersions ?? [3] });
+  const ids = new Map<string, string>();
+  for (const b of data.features.buildIds ?? [])
+    if (b.cpumode !== PERF_RECORD_MISC.KERNEL) ids.set(b.filename, b.buildId);
+  const files = new ObjectFiles(options, ids);
+  const reg: RegistrationOptions = { register: options.register ?? "all", libcSframe: options.libcSframe ?? "none" };
+  const debugRoot = options.debugRoot === undefined ? `${options.sysroot ?? ""}/usr/lib/debug` : options.debugRoot;
+  const processes = new Map<number, ReplayProcess>();
+  const comms = new Map<number, string>();
+  const warnings: string[] = [...data.warnings];
+  const ctx: ReplayContext = { arch, kernel, processes, warnings };
+  if (context) context.out = ctx;
+  const unwindOptions: UnwindOptions = {
+    fpFallback: options.fpFallback ?? true,
+    ...(options.registerRules ? { registerRules: options.registerRules } : {}),
+  };
+  const proc = (pid: number) => {
+    let p = processes.get(pid);
+    if (!p) {
+      p = new ReplayProcess(arch, files, kernel, reg, debugRoot);
+      processes.set(pid, p);
+    }
+    return p;
+  };
+  let index = 0;
+  for (const r of data.ordered()) {
+    switch (r.kind) {
+      case "comm":
+        comms.set(r.tid, r.comm);
+        // exec: a new mm (the old tree is freed, sframe_free_mm); the exec'd image maps next.
+        if (r.exec) processes.set(r.pid, new ReplayProcess(arch, files, kernel, reg, debugRoot));
+        break;
+      case "fork":
+        if (r.pid !== r.ppid) {
+          const parent = processes.get(r.ppid);
+          processes.set(r.pid, parent ? parent.fork() : proc(r.pid));
+        }
+        if (!comms.has(r.tid) && comms.has(r.ptid)) comms.set(r.tid, comms.get(r.ptid) as string);
+        break;
+      case "mmap":
+        if (r.pid !== 0xffffffff) proc(r.pid).addMmap(r);
+        break;
+      case "sample":
+        yield replayOne(r, index++);
+        break;
+      default:
+        break;
+    }
+  }
+  for (const p of processes.values()) for (const w of p.problems) if (!warnings.includes(w)) warnings.push(w);
+
+  function replayOne(s: SampleRecord, i: number): ReplayedSample {
+    const pid = s.pid ?? 0;
+    const tid = s.tid ?? pid;
+    const { kernel: kernelChain, user: storedUser } = splitCallchain(s.callchain);
+    const base = {
+      index: i,
+      offset: s.offset,
+      pid,
+      tid,
+      comm: comms.get(tid) ?? comms.get(pid) ?? ":-1",
+      time: s.time,
+      period: s.period,
+      event: data.eventName(s.attrIndex),
+      cpumode: s.cpumode,
+      kernelChain,
+      storedUser,
+    };
+    const p = processes.get(pid);
+    const regs = userRegs(arch, s);
+    if (!p || typeof regs === "string") {
+      return {
+        ...base,
+        frames: [],
+        stop: undefined,
+        skipped: p ? (regs as string) : `no mappings recorded for pid ${pid}`,
+      };
+    }
+    p.settle();
+    const memory = stackMemory(p, regs.sp, s.stackUser?.bytes ?? new Uint8Array(0));
+    const trace = unwindUser(arch, regs, memory.memory, p.finder(), unwindOptions);
+    memory.release();
+    const frames = trace.frames.map((f, k) => frameOf(p, f.pc, k === 0, f.method, f.sframeMiss));
+    return { ...base, frames, stop: trace.stop };
+  }
+}
+
+/**
+ * Put the sample's stack copy in the replayed address space at its SP (anonymous memory, as the user
+ * stack is), so the unwinder reads it through the mm. Words outside the copy are unknown: reading
+ * them faults, as perf cannot know them either.
+ */
+function stackMemory(p: ReplayProcess, sp: bigint, bytes: Uint8Array): { memory: UnwindMemory; release(): void } {
+  const mm = p.mm;
+  const end = sp + BigInt(bytes.length);
+  const start = sp & ~4095n;
+  const len = ((end + 4095n) & ~4095n) - start;
+  const free =
+    bytes.length > 0 &&
+    end <= BigInt(Number.MAX_SAFE_INTEGER) &&
+    (mm.findVmaFrom(Number(start))?.start ?? Infinity) >= Number(start + len);
+  let mapped = false;
+  if (free) {
+    const r = mm.mmap(start, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+    if (r >= 0) {
+      mm.writeUser(Number(sp), bytes);
+      mapped = true;
+    }
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return {
+    memory: {
+      readWord(addr: bigint): bigint | undefined {
+        if (addr >= sp && addr + 8n <= end) {
+          if (mapped) return mm.readU64(Number(addr));
+          return view.getBigUint64(Number(addr - sp), true);
+        }
+        if (addr >= start && addr < start + len) return undefined;
+        return addr <= BigInt(Number.MAX_SAFE_INTEGER) ? mm.readU64(Number(addr)) : undefined;
+      },
+    },
+    release() {
+      if (mapped) mm.munmap(start, len);
+    },
+  };
+}
+
+function frameOf(
+  p: ReplayProcess,
+  pc: bigint,
+  first: boolean,
+  method: ReplayFrame["method"],
+  sframeMiss: string | undefined,
+): ReplayFrame {
+  const map = p.mapAt(pc);
+  const rel = map ? pc - map.start + map.pgoff : pc;
+  const obj: ReplayObject | undefined = p.objectAt(pc);
+  const sym = obj?.object.symbolize(pc);
+  const at = first ? pc : pc - 1n;
+  const callerObj = first ? obj : p.objectAt(at);
+  const cs = callerObj?.object.symbolize(at);
+  let caller: ReplayFrame["caller"];
+  if (callerObj && cs) {
+    const start = at - callerObj.object.bias - cs.offset;
+    const names = callerObj.object.functions.filter((f) => f.value === start).map((f) => f.name);
+    caller = { names: names.length > 0 ? names : [cs.name], offset: cs.offset };
+  }
+  return {
+    pc,
+    rel,
+    dso: map ? map.filename : "[unknown]",
+    sym,
+    caller,
+    ...(method ? { method } : {}),
+    ...(sframeMiss ? { sframeMiss } : {}),
+  };
+}
