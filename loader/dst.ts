@@ -63,11 +63,14 @@ export function dstSubstitute(s: string, v: DstValues): string {
       out += c;
       continue;
     }
-    let len = 0;
     let repl: string | undefined;
-    if ((len = isDst(s, i + 1, "ORIGIN")) !== 0) repl = v.origin;
-    else if ((len = isDst(s, i + 1, "PLATFORM")) !== 0) repl = v.profile.platform;
-    else if ((len = isDst(s, i + 1, "LIB")) !== 0) repl = v.profile.dstLib;
+    const origin = isDst(s, i + 1, "ORIGIN");
+    const platform = origin ? 0 : isDst(s, i + 1, "PLATFORM");
+    const lib = origin || platform ? 0 : isDst(s, i + 1, "LIB");
+    const len = origin || platform || lib;
+    if (origin) repl = v.origin;
+    else if (platform) repl = v.profile.platform;
+    else if (lib) repl = v.profile.dstLib;
     if (repl !== undefined) {
       out += repl;
       i += len;

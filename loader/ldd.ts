@@ -60,12 +60,15 @@ export function ldd(file: string, options: LddOptions = {}): LddResult {
   const path = file.includes("/") ? file : `./${file}`;
   const env = options.env ?? {};
   const envp = [
-    ...(options.list ? [] : ["LD_TRACE_LOADED_OBJECTS=1", "LD_WARN=", "LD_BIND_NOW=", "LD_LIBRARY_VERSION=0", "LD_VERBOSE="]),
+    ...(options.list
+      ? []
+      : ["LD_TRACE_LOADED_OBJECTS=1", "LD_WARN=", "LD_BIND_NOW=", "LD_LIBRARY_VERSION=0", "LD_VERBOSE="]),
     ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
   ];
   const argv = options.list ? [rtldPath, "--list", path] : [rtldPath, path];
   const ex = execElf(proc, rtldPath, { argv, envp });
-  if (!ex.ok) return { stdout: "", stderr: `ldd: cannot execute ${rtldPath}: ${ex.errno}\n`, status: 1, startup: undefined, log };
+  if (!ex.ok)
+    return { stdout: "", stderr: `ldd: cannot execute ${rtldPath}: ${ex.errno}\n`, status: 1, startup: undefined, log };
   // ld.so's argument parsing: `--list` is consumed, the program is the next argument.
   if (options.list && proc.image) proc.image = { ...proc.image, argv: [rtldPath, path] };
   const startup = startFromExec(proc, {

@@ -74,7 +74,10 @@ export function profileFromLdSoHelp(help: string, base: RtldProfile = DEBIAN12_X
   const section = (title: string) => {
     const i = help.indexOf(title);
     if (i < 0) return [];
-    const lines = help.slice(i + title.length).split("\n").slice(1);
+    const lines = help
+      .slice(i + title.length)
+      .split("\n")
+      .slice(1);
     const out: string[] = [];
     for (const l of lines) {
       const m = /^ {2}(\S+)(.*)$/.exec(l);

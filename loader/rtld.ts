@@ -1,5 +1,5 @@
 import { EndianReader } from "../formats/bytes/endian.ts";
-import { DF_1_NODEFLIB, DF_1_PIE, DT_FLAGS_1 } from "../formats/elf/dynamic-tags.ts";
+import { ET_DYN, ET_EXEC, PT_DYNAMIC, PT_LOAD } from "../formats/elf/constants.ts";
 import {
   decodeDynamic,
   dynamicNames,
@@ -7,7 +7,7 @@ import {
   dynValue,
   readDynamicFromMemory,
 } from "../formats/elf/dynamic.ts";
-import { ET_DYN, ET_EXEC, PT_DYNAMIC, PT_LOAD } from "../formats/elf/constants.ts";
+import { DF_1_NODEFLIB, DF_1_PIE, DT_FLAGS_1 } from "../formats/elf/dynamic-tags.ts";
 import type { ProgramHeader } from "../formats/elf/types.ts";
 import { type LdSoCache, parseLdSoCache, searchCache } from "../formats/ldcache/ld-so-cache.ts";
 import { Errno } from "../kernel-shim/errno.ts";
@@ -122,7 +122,10 @@ export class Rtld implements SearchPathContext {
     const worst = kind.openexec || kind.vdso;
     const lib = kind.openexec ? "" : libname;
     this.malloc.calloc(
-      this.profile.linkMapAllocBase + (worst ? this.profile.auditSpaceWorstCase : 0) + Buffer.byteLength(lib, "latin1") + 1,
+      this.profile.linkMapAllocBase +
+        (worst ? this.profile.auditSpaceWorstCase : 0) +
+        Buffer.byteLength(lib, "latin1") +
+        1,
     );
     const l = new LinkMap(realname, lib, type, loader, kind);
     if (realname !== "") l.origin = this.computeOrigin(realname);

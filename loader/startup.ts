@@ -69,7 +69,10 @@ function rtldSelf(proc: Process, base: bigint, name: string): { map: LinkMap; en
  * costs nothing since the kernel only reads .sframe when it unwinds. The executable and ld.so are
  * left to exec (binfmt_elf registers them in the kernel series).
  */
-export function startFromExec(proc: Process, options: RtldOptions & { readonly progname?: string } = {}): StartupResult {
+export function startFromExec(
+  proc: Process,
+  options: RtldOptions & { readonly progname?: string } = {},
+): StartupResult {
   const image = proc.image;
   if (!image) throw new LoaderError("ld.so", "process has not exec'd a program");
   const base = auxv(proc, AT.AT_BASE) ?? 0n;
@@ -99,7 +102,11 @@ export function startFromExec(proc: Process, options: RtldOptions & { readonly p
   } catch (e) {
     if (e instanceof LoaderError) {
       const m = rtld.ns.main ?? new LinkMap(progname, progname, "executable", undefined);
-      return { rtld, main: m, error: { message: `${progname}: error while loading shared libraries: ${e.message}`, status: 127 } };
+      return {
+        rtld,
+        main: m,
+        error: { message: `${progname}: error while loading shared libraries: ${e.message}`, status: 127 },
+      };
     }
     throw e;
   }

@@ -34,8 +34,8 @@ export function register(program: Command): void {
     .action((files: string[], o: LddCliOptions) => {
       let result = 0;
       const env: Record<string, string> = {};
-      const llp = o.libraryPath ?? process.env.LD_LIBRARY_PATH;
-      if (llp !== undefined) env.LD_LIBRARY_PATH = llp;
+      const llp = o.libraryPath ?? process.env["LD_LIBRARY_PATH"];
+      if (llp !== undefined) env["LD_LIBRARY_PATH"] = llp;
       for (const f of files) {
         if (files.length > 1 && !o.list) process.stdout.write(`${f}:\n`);
         const file = f.includes("/") ? f : `./${f}`;

@@ -58,7 +58,8 @@ export interface LdSoCache {
 }
 
 function cstr(bytes: Uint8Array, off: number, source: string): string {
-  if (off < 0 || off >= bytes.length) throw new FormatError(`string offset ${hex(off)} outside the cache`, { source, offset: off });
+  if (off < 0 || off >= bytes.length)
+    throw new FormatError(`string offset ${hex(off)} outside the cache`, { source, offset: off });
   const end = bytes.indexOf(0, off);
   if (end < 0) throw new FormatError(`string at ${hex(off)} is not NUL-terminated`, { source, offset: off });
   return Buffer.from(bytes.subarray(off, end)).toString("latin1");
@@ -79,7 +80,8 @@ export function parseLdSoCache(bytes: Uint8Array, source = "/etc/ld.so.cache"): 
     const r = new EndianReader(bytes, true, 0, source);
     oldCount = r.u32(12, "old nlibs");
     const oldEnd = OLD_HEADER_SIZE + oldCount * OLD_ENTRY_SIZE;
-    if (oldEnd > bytes.length) throw new FormatError(`old table of ${oldCount} entries overruns the file`, { source, offset: 12 });
+    if (oldEnd > bytes.length)
+      throw new FormatError(`old table of ${oldCount} entries overruns the file`, { source, offset: 12 });
     // ALIGN_CACHE: the new header follows 8-aligned (dl-cache.h).
     newAt = (oldEnd + 7) & ~7;
     format = startsWith(bytes, newAt, CACHEMAGIC_NEW) ? "old+new" : "old";
@@ -122,7 +124,8 @@ export function parseLdSoCache(bytes: Uint8Array, source = "/etc/ld.so.cache"): 
     const at = newAt + extOffset;
     if (at + 8 <= bytes.length && r.u32(at, "extension magic") === CACHE_EXTENSION_MAGIC) {
       const count = r.u32(at + 4, "extension count");
-      if (at + 8 + count * 16 > bytes.length) throw new FormatError(`${count} extension sections overrun the file`, { source, offset: at + 4 });
+      if (at + 8 + count * 16 > bytes.length)
+        throw new FormatError(`${count} extension sections overrun the file`, { source, offset: at + 4 });
       for (let i = 0; i < count; i++) {
         const s = at + 8 + i * 16;
         const sec = { tag: r.u32(s), flags: r.u32(s + 4), offset: r.u32(s + 8), size: r.u32(s + 12) };

@@ -1,0 +1,94 @@
+/**
+ * `npm run parity:ldd` — run `ldsim ldd` (in process) and the real `ldd` under `setarch -R` over
+ * every dynamic ELF executable (PT_INTERP) in /usr/bin and /usr/sbin, and print `N/M identical`
+ * with the differing files and their first differing line. `--limit N` / `--sample N` for a subset.
+ */
+import { execFileSync } from "node:child_process";
+import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { ldd } from "../loader/ldd.ts";
+
+const PT_INTERP = 3;
+
+/** A regular ELF64 file with a PT_INTERP program header (read from its first 4 KiB). */
+export function isDynamicExecutable(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) return false;
+    fd = openSync(path, "r");
+    const b = Buffer.alloc(4096);
+    const n = readSync(fd, b, 0, 4096, 0);
+    if (n < 64 || b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2) return false;
+    const phoff = Number(b.readBigUInt64LE(32));
+    const phnum = b.readUInt16LE(56);
+    for (let i = 0; i < phnum; i++) {
+      const o = phoff + i * 56;
+      if (o + 56 > n) return false;
+      if (b.readUInt32LE(o) === PT_INTERP) return true;
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+export function dynamicExecutables(dirs = ["/usr/bin", "/usr/sbin"]): string[] {
+  const out: string[] = [];
+  for (const d of dirs) {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (isDynamicExecutable(p)) out.push(p);
+    }
+  }
+  return out;
+}
+
+export function realLdd(file: string, env: Record<string, string> = {}): { out: string; status: number } {
+  try {
+    const out = execFileSync("setarch", ["-R", "ldd", file], {
+      encoding: "latin1",
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    return { out, status: 0 };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; status?: number };
+    return { out: `${err.stdout ?? ""}${err.stderr ?? ""}`, status: err.status ?? 1 };
+  }
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const limitAt = args.indexOf("--limit");
+  let files = dynamicExecutables();
+  if (limitAt >= 0) files = files.slice(0, Number(args[limitAt + 1]));
+  const env: Record<string, string> = {};
+  const llp = process.env["LD_LIBRARY_PATH"];
+  if (llp !== undefined) env["LD_LIBRARY_PATH"] = llp;
+  let same = 0;
+  const diffs: string[] = [];
+  for (const f of files) {
+    const real = realLdd(f);
+    let mine: string;
+    try {
+      const r = ldd(f, { env });
+      mine = r.stdout + r.stderr;
+    } catch (e) {
+      mine = `ldsim error: ${(e as Error).message}\n`;
+    }
+    if (mine === real.out) same++;
+    else {
+      const a = real.out.split("\n");
+      const b = mine.split("\n");
+      const i = a.findIndex((l, k) => l !== b[k]);
+      diffs.push(`${f}: line ${i + 1}\n  ldd:   ${a[i] ?? "<none>"}\n  ldsim: ${b[i] ?? "<none>"}`);
+    }
+  }
+  for (const d of diffs) console.log(d);
+  console.log(`${same}/${files.length} identical`);
+}
+
+if (process.argv[1]?.endsWith("parity-ldd.ts")) main();

@@ -1,0 +1,61 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Whether gcc is available (tests that build programs skip visibly without it). */
+export function hasGcc(): boolean {
+  try {
+    execFileSync("gcc", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Built {
+  readonly dir: string;
+  /** exe RPATH=dir/rp, needs libwho (in rp) which needs libdep (in rp). */
+  readonly rpath: string;
+  /** exe RUNPATH=dir/rp. */
+  readonly runpath: string;
+  /** exe RPATH=$ORIGIN/rp. */
+  readonly origin: string;
+  /** exe without paths (for LD_LIBRARY_PATH=dir/rp). */
+  readonly plain: string;
+  /** exe RPATH=dir/rp, needs libgone.so which does not exist. */
+  readonly missing: string;
+  readonly rp: string;
+}
+
+/** Build the test programs with gcc in a fresh temporary directory. */
+export function buildPrograms(): Built {
+  const dir = mkdtempSync(join(tmpdir(), "ldsim-loader-"));
+  const rp = join(dir, "rp");
+  mkdirSync(rp);
+  const gcc = (...a: string[]) => execFileSync("gcc", a, { cwd: dir, stdio: "pipe" });
+  writeFileSync(join(dir, "dep.c"), "int dep(void){return 2;}\n");
+  writeFileSync(join(dir, "who.c"), "int dep(void); int who(void){return dep();}\n");
+  writeFileSync(join(dir, "gone.c"), "int gone(void){return 3;}\n");
+  writeFileSync(join(dir, "m.c"), "int who(void); int main(void){return who();}\n");
+  writeFileSync(join(dir, "mg.c"), "int who(void); int gone(void); int main(void){return who()+gone();}\n");
+  gcc("-shared", "-fPIC", "-o", "rp/libdep.so", "dep.c", "-Wl,-soname,libdep.so");
+  gcc("-shared", "-fPIC", "-o", "rp/libwho.so", "who.c", "-Wl,-soname,libwho.so", "-Lrp", "-ldep");
+  gcc("-shared", "-fPIC", "-o", "libgone.so", "gone.c", "-Wl,-soname,libgone.so");
+  const link = (out: string, src: string, ...extra: string[]) =>
+    gcc("-o", out, src, "-Lrp", "-L.", "-lwho", "-Wl,-rpath-link,rp", ...extra);
+  link("m_rpath", "m.c", "-Wl,--disable-new-dtags,-rpath," + rp);
+  link("m_runpath", "m.c", "-Wl,--enable-new-dtags,-rpath," + rp);
+  link("m_origin", "m.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/rp");
+  link("m_plain", "m.c");
+  link("m_missing", "mg.c", "-lgone", "-Wl,--disable-new-dtags,-rpath," + rp);
+  return {
+    dir,
+    rp,
+    rpath: join(dir, "m_rpath"),
+    runpath: join(dir, "m_runpath"),
+    origin: join(dir, "m_origin"),
+    plain: join(dir, "m_plain"),
+    missing: join(dir, "m_missing"),
+  };
+}
