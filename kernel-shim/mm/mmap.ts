@@ -18,10 +18,11 @@ import {
   MAP_SHARED,
   MAP_SHARED_VALIDATE,
   MAP_STACK,
-  MAP_SYNC,
   MAP_TYPE,
   protToVm,
   VM_ACCOUNT,
+  VM_DONTDUMP,
+  VM_DROPPABLE,
   VM_EXEC,
   VM_GROWSDOWN,
   VM_LOCKED,
@@ -32,6 +33,7 @@ import {
   VM_NOHUGEPAGE,
   VM_NORESERVE,
   VM_SHARED,
+  VM_WIPEONFORK,
   VM_WRITE,
 } from "./prot-flags.ts";
 import { createShmemFile } from "./shmem.ts";
@@ -247,16 +249,21 @@ export function sysMmap(
       vmFlags &= ~VM_MAYEXEC;
     }
     if (vmFlags & VM_GROWSDOWN) return -Errno.EINVAL;
-  } else if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
-    if (type === MAP_SHARED_VALIDATE && flags & ~LEGACY_MAP_MASK & ~MAP_SYNC) return -Errno.EOPNOTSUPP;
+  } else if (type === MAP_SHARED) {
+    // Anonymous memory has no MAP_SHARED_VALIDATE case: it is EINVAL like any unknown type.
     if (vmFlags & VM_GROWSDOWN) return -Errno.EINVAL;
     pgoff = 0;
     vmFlags |= VM_SHARED | VM_MAYSHARE;
-  } else if (type === MAP_PRIVATE) {
+  } else if (type === MAP_PRIVATE || type === MAP_DROPPABLE) {
+    if (type === MAP_DROPPABLE) {
+      // 6.12+: a locked or stack area makes no sense to be droppable; the pages are neither
+      // reserved nor kept over fork or in core dumps.
+      if (flags & MAP_LOCKED) return -Errno.EINVAL;
+      if (vmFlags & VM_GROWSDOWN) return -Errno.EINVAL;
+      vmFlags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
+    }
     // The anon_vma's pgoff follows the address.
     pgoff = addr / ps;
-  } else if (type === MAP_DROPPABLE) {
-    return -Errno.EINVAL;
   } else {
     return -Errno.EINVAL;
   }

@@ -79,6 +79,12 @@ export const VM_DONTDUMP = 0x4000000;
 export const VM_SOFTDIRTY = 0x8000000;
 export const VM_MIXEDMAP = 0x10000000;
 export const VM_NOHUGEPAGE = 0x40000000;
+/**
+ * VM_DROPPABLE (MAP_DROPPABLE, 6.12+). Linux keeps it in a high vm_flags bit (VM_HIGH_ARCH_4) that
+ * does not fit a 32-bit JS bitmask; the model uses the otherwise unused 0x1000 — only its
+ * distinctness matters (it stops merging with ordinary memory).
+ */
+export const VM_DROPPABLE = 0x1000;
 
 export const VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC;
 export const VM_MAYBITS = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
