@@ -63,9 +63,10 @@ export function register(program: Command): void {
         return;
       }
       // perf script: a header line per sample, the callchain, a blank line.
-      const text = [SAMPLE_HEADERS[0], ...r.registered.lines, "", SAMPLE_HEADERS[1], ...r.unregistered.lines, ""].join(
-        "\n",
-      );
-      process.stdout.write(text);
+      const samples = [
+        [SAMPLE_HEADERS[0], ...r.registered.lines],
+        [SAMPLE_HEADERS[1], ...r.unregistered.lines],
+      ];
+      process.stdout.write(samples.map((s) => `${s.join("\n")}\n\n`).join(""));
     });
 }
