@@ -83,7 +83,9 @@ export function generateOps(seed: number, count: number, windowPages: number): O
         flags = MAP_SHARED;
         fd = 2;
       } else if (kind < 0.96) flags = MAP_SHARED | MAP_ANONYMOUS;
-      else flags = chance(0.5) ? MAP_ANONYMOUS : 0; // neither SHARED nor PRIVATE
+      // neither SHARED nor PRIVATE, anonymous MAP_SHARED_VALIDATE, or MAP_DROPPABLE
+      else
+        flags = [MAP_ANONYMOUS, 0, 0x03 | MAP_ANONYMOUS, 0x08 | MAP_ANONYMOUS, 0x08 | MAP_ANONYMOUS][int(5)] as number;
       if (fd !== 0 || flags === 0) off = BigInt(int(8)) * PAGE;
       if (chance(0.03)) off += BigInt(1 + int(4095)); // unaligned offset
       let addr: Addr = relAddr();
