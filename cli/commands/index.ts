@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { register as registerLdd } from "./ldd.ts";
+import { register as registerPerf } from "./perf.ts";
 import { register as registerReadelf } from "./readelf.ts";
 import { register as registerReport } from "./report.ts";
 import { register as registerSframe } from "./sframe.ts";
@@ -11,6 +12,7 @@ export function registerCommands(program: Command): void {
   registerLdd(program);
   registerReadelf(program);
   registerSframe(program);
+  registerPerf(program);
   registerReport(program);
   registerUnwind(program);
 }

@@ -1,0 +1,95 @@
+import type { ReplayedSample } from "./replay.ts";
+
+/**
+ * `perf script` text (tools/perf/builtin-script.c process_event, util/evsel_fprintf.c
+ * sample__fprintf_callchain) for replayed samples, and a parser for perf's own output.
+ *
+ * Address convention: the kernel unwinder records return addresses, and so does this output (as
+ * `perf script` prints a kernel-stored callchain, e.g. of `--call-graph fp`). perf's DWARF unwinder
+ * instead reports caller frames at return address − 1 (unwind-libdw.c / unwind-libunwind-local.c
+ * "Decrement the IP for any non-activation frames"), so for the same frame perf's DWARF line shows
+ * an address and symbol offset one lower. Both print the map-relative address (ip − map start +
+ * pgoff) as perf does for user DSOs.
+ */
+
+/** `comm tid secs.usecs: period event: ` (builtin-script.c: "%s ", "%5d ", "%5lu.%06lu: ", "%10" PRIu64 " "). */
+export function sampleHeader(s: ReplayedSample): string {
+  let line = `${s.comm} ${String(s.tid).padStart(5)} `;
+  if (s.time !== undefined) {
+    const secs = s.time / 1_000_000_000n;
+    const usecs = (s.time % 1_000_000_000n) / 1000n;
+    line += `${String(secs).padStart(5)}.${String(usecs).padStart(6, "0")}: `;
+  }
+  if (s.period !== undefined) line += `${String(s.period).padStart(10)} `;
+  return `${line}${s.event}: `;
+}
+
+function frameLine(addr: bigint, sym: string, dso: string): string {
+  return `\t${addr.toString(16).padStart(16)} ${sym} (${dso})`;
+}
+
+/** The callchain lines of one replayed sample: the stored kernel frames, then the replayed user frames. */
+export function sampleLines(s: ReplayedSample): string[] {
+  const out = [sampleHeader(s)];
+  // Kernel frames come from the stored callchain; without kallsyms they print as perf prints an unresolved address.
+  for (const ip of s.kernelChain) out.push(frameLine(ip, "[unknown]", "[kernel.kallsyms]"));
+  for (const f of s.frames) {
+    const sym = f.sym ? `${f.sym.name}+0x${f.sym.offset.toString(16)}` : "[unknown]";
+    out.push(frameLine(f.sym || f.dso !== "[unknown]" ? f.rel : f.pc, sym, f.dso));
+  }
+  return out;
+}
+
+/** One sample of perf's own `perf script` output. */
+export interface PerfScriptSample {
+  readonly comm: string;
+  readonly tid: number;
+  /** "secs.usecs" exactly as printed: the key to match a replayed sample. */
+  readonly time: string;
+  readonly event: string;
+  readonly frames: ReadonlyArray<{
+    readonly addr: bigint;
+    readonly sym: string;
+    readonly offset: bigint | undefined;
+    readonly dso: string;
+  }>;
+}
+
+const HEADER = /^(.*?)\s+(\d+)\s+(\d+\.\d{6}):\s+(?:\d+\s+)?(\S+):\s*$/;
+const FRAME = /^\t\s*([0-9a-f]+) (.*) \((.*)\)$/;
+
+/** Parse `perf script` output with its default fields (comm, tid, time, period, event, callchain). */
+export function parsePerfScript(text: string): PerfScriptSample[] {
+  const out: PerfScriptSample[] = [];
+  let cur:
+    | { comm: string; tid: number; time: string; event: string; frames: PerfScriptSample["frames"][number][] }
+    | undefined;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("\t")) {
+      const m = FRAME.exec(line);
+      if (!m || !cur) continue;
+      const symText = m[2] as string;
+      const plus = symText.lastIndexOf("+0x");
+      const sym = plus > 0 ? symText.slice(0, plus) : symText;
+      const offset = plus > 0 ? BigInt(symText.slice(plus + 1)) : undefined;
+      cur.frames.push({ addr: BigInt(`0x${m[1]}`), sym, offset, dso: m[3] as string });
+      continue;
+    }
+    const h = HEADER.exec(line);
+    if (h) {
+      cur = { comm: h[1] as string, tid: Number(h[2]), time: h[3] as string, event: h[4] as string, frames: [] };
+      out.push(cur);
+    }
+  }
+  return out;
+}
+
+/** The key matching a replayed sample to perf's line for it: tid and printed time. */
+export function sampleKey(tid: number, time: string): string {
+  return `${tid}@${time}`;
+}
+
+export function replayedKey(s: ReplayedSample): string {
+  const t = s.time ?? 0n;
+  return sampleKey(s.tid, `${t / 1_000_000_000n}.${String((t % 1_000_000_000n) / 1000n).padStart(6, "0")}`);
+}
