@@ -47,7 +47,8 @@ export function saveRegression(info: RegressionInfo, bytes: Uint8Array): string 
   mkdirSync(dir, { recursive: true });
   const base = join(dir, shortHash(bytes));
   writeFileSync(`${base}.bin`, bytes);
-  writeFileSync(`${base}.json`, `${JSON.stringify({ ...info, size: bytes.length }, null, 2)}\n`);
+  const detail = info.detail.split(ROOT).join(".");
+  writeFileSync(`${base}.json`, `${JSON.stringify({ ...info, detail, size: bytes.length }, null, 2)}\n`);
   return `${base}.bin`;
 }
 

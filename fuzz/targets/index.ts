@@ -1,6 +1,7 @@
 import type { FuzzTarget, TargetName } from "../engine/target.ts";
 import { elfTarget } from "./elf.ts";
 import { sframeTarget } from "./sframe.ts";
+import { syscallsTarget } from "./syscalls.ts";
 
 /** The targets, or why a target is not available yet. */
 export async function loadTarget(name: TargetName): Promise<FuzzTarget | string> {
@@ -9,6 +10,8 @@ export async function loadTarget(name: TargetName): Promise<FuzzTarget | string>
       return elfTarget;
     case "sframe":
       return sframeTarget;
+    case "syscalls":
+      return syscallsTarget;
     default:
       return `target ${name}: not yet implemented`;
   }
