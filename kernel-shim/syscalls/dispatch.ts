@@ -61,7 +61,8 @@ function aarch64OpenFlags(f: bigint): bigint {
 /** s390x old_mmap: the six arguments are read from a user block of longs (big-endian). */
 function s390OldMmapArgs(ctx: SyscallContext): bigint[] | undefined {
   const b = ctx.readBuffer(0, 48);
-  if (typeof b === "string") return undefined;
+  // A host buffer shorter than the block faults like an unmapped tail would (copy_from_user fails).
+  if (typeof b === "string" || b.length < 48) return undefined;
   const v = new DataView(b.buffer, b.byteOffset, 48);
   return [0, 1, 2, 3, 4, 5].map((i) => v.getBigUint64(i * 8, false));
 }
