@@ -249,7 +249,7 @@ export function touchingRanges(): EdgeCase {
     w,
     "touching",
     "Touching text ranges (EEXIST)",
-    "text_end is exclusive in the syscall but inserted into the maple tree as an inclusive end, so a range starting exactly at another's text_end overlaps it: -EEXIST; one byte later it is accepted.",
+    "text_end is exclusive in the syscall but inserted into the maple tree as an inclusive end, so a range starting exactly at another's text_end overlaps it: -EEXIST; one byte later it is accepted (kernel sframe_add_section check 11, mtree_insert_range). Real objects hit this when one PT_LOAD's p_memsz ends exactly where another registered text starts.",
   );
 }
 
@@ -357,7 +357,7 @@ export function forkLosesRegistrations(): EdgeCase {
     w,
     "fork",
     "fork() loses registrations",
-    "The child's mm gets a fresh, empty tree (mm_init → mt_init): its copy of the library has no SFrame until someone registers it again in the child (its unregister finds nothing: -EINVAL).",
+    "The child's mm gets a fresh, empty tree (dup_mm → mm_init → mt_init; no code copies sframe_mt, as read): its copy of the library has no SFrame until someone registers it again in the child (its unregister finds nothing: -EINVAL).",
   );
 }
 
@@ -394,7 +394,7 @@ export function enosys(): EdgeCase {
     w,
     "enosys",
     "ENOSYS on a kernel without SFrame",
-    "Without CONFIG_HAVE_UNWIND_USER_SFRAME the syscall is sys_ni_syscall: every op returns -ENOSYS, and ld.so must treat that as 'no kernel support', not as an error in the library.",
+    "Without CONFIG_HAVE_UNWIND_USER_SFRAME the syscall is sys_ni_syscall (kernel/sys_ni.c, as the series touches it): every op returns -ENOSYS, and ld.so must treat that as 'no kernel support', not as an error in the library.",
   );
 }
 
@@ -408,6 +408,18 @@ export const EDGE_CASES: readonly (() => EdgeCase)[] = [
   versionMismatch,
   enosys,
 ];
+
+/** The cases by id (`touching`, `address-reuse`, …), for `ldsim report --case ID`. */
+export const EDGE_CASE_BY_ID: Readonly<Record<string, () => EdgeCase>> = {
+  touching: touchingRanges,
+  "text-two-vmas": textSpansTwoVmas,
+  "section-two-vmas": sectionSpansTwoVmas,
+  "unregister-after-munmap": unregisterAfterMunmap,
+  "address-reuse": addressReuse,
+  fork: forkLosesRegistrations,
+  version: versionMismatch,
+  enosys,
+};
 
 /** A case as text: the calls with their results and failed checks, the observations, the registries. */
 export function formatCase(c: EdgeCase, index: number): string[] {

@@ -37,12 +37,40 @@ const LABEL_H = 14;
 const MIN_REGION_PX = 2;
 const TARGET_PX = 860;
 
+/** A region to draw: a VMA, or a ghost — unmapped pages an SFrame registration still names. */
+type Drawn = ReportRegion & { readonly ghost?: boolean };
+
 interface Seg {
   readonly lo: bigint;
   readonly hi: bigint;
   readonly y0: number;
   readonly y1: number;
-  readonly region?: ReportRegion;
+  readonly region?: Drawn;
+}
+
+const PAGE = 4096n;
+
+/**
+ * The pages of registered text or sections that no VMA covers (a stale entry after munmap), so they
+ * are drawn in place, to scale, instead of vanishing into a gap.
+ */
+function ghostRegions(regions: readonly ReportRegion[], sframe: readonly ReportSframeRange[]): Drawn[] {
+  const ghosts: { start: bigint; end: bigint }[] = [];
+  for (const f of sframe) {
+    for (const [lo, hi] of [
+      [f.textStart, f.textEnd],
+      [f.sframeStart, f.sframeEnd],
+    ] as const) {
+      const g = { start: lo & ~(PAGE - 1n), end: (hi + PAGE - 1n) & ~(PAGE - 1n) };
+      if (g.end <= g.start || regions.some((r) => r.start < g.end && g.start < r.end)) continue;
+      const near = ghosts.find((x) => x.start <= g.end && g.start <= x.end);
+      if (near) {
+        near.start = near.start < g.start ? near.start : g.start;
+        near.end = near.end > g.end ? near.end : g.end;
+      } else ghosts.push(g);
+    }
+  }
+  return ghosts.map((g) => ({ start: g.start, end: g.end, perms: "", offset: 0n, ghost: true }));
 }
 
 export interface AddressMapLayout {
@@ -71,14 +99,16 @@ export function renderAddressMap(
   sframe: readonly ReportSframeRange[],
   width = 820,
 ): AddressMapLayout {
-  const regions = [...regionsIn].sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
-  const total = regions.reduce((s, r) => s + Number(r.end - r.start), 0);
+  const regions = [...regionsIn, ...ghostRegions(regionsIn, sframe)].sort((a, b) =>
+    a.start < b.start ? 1 : a.start > b.start ? -1 : 0,
+  );
+  const total = regions.reduce((n, r) => n + Number(r.end - r.start), 0);
   // One scale for every region: as fine as 20 px per page, as coarse as the picture needs.
   const bytesPerPx = Math.max(4096 / 20, total / TARGET_PX);
 
   const segs: Seg[] = [];
   let y = TOP;
-  let prev: ReportRegion | undefined;
+  let prev: Drawn | undefined;
   for (const r of regions) {
     if (prev && prev.start > r.end) {
       const h = gapPx(prev.start - r.end);
@@ -118,7 +148,12 @@ export function renderAddressMap(
   // Regions and gaps.
   for (const s of segs) {
     const h = Math.max(0.5, s.y1 - s.y0);
-    if (s.region) {
+    if (s.region?.ghost) {
+      const r = s.region;
+      parts.push(
+        `<rect class="ghost" x="${COL_X}" y="${s.y0.toFixed(2)}" width="${COL_W}" height="${h.toFixed(2)}" fill="#fff" stroke="#888" stroke-dasharray="4 3"><title>${esc(`${hex(r.start)}-${hex(r.end)}: not mapped (named by an SFrame registration)`)}</title></rect>`,
+      );
+    } else if (s.region) {
       const r = s.region;
       const tip = `${hex(r.start)}-${hex(r.end)} ${r.perms} ${r.name ?? "[anon]"} (${humanBytes(r.end - r.start)})`;
       parts.push(
@@ -210,11 +245,13 @@ export function renderAddressMap(
     const second = inRegion.length
       ? `<tspan x="${LABEL_X + 12}" dy="12" fill="#555">◀ SFrame text ${marks}</tspan>`
       : "";
-    const name = `<tspan font-weight="bold">${esc(baseName(r.name))}</tspan>`;
+    const name = r.ghost
+      ? `<tspan fill="#777" font-style="italic">not mapped</tspan>`
+      : `<tspan font-weight="bold">${esc(baseName(r.name))}</tspan>`;
     callouts.push({
       y: (s.y0 + s.y1) / 2,
       lines: inRegion.length ? 2 : 1,
-      html: `${r.start.toString(16)}-${r.end.toString(16)} ${esc(r.perms)} ${name} <tspan fill="#777">${esc(humanBytes(r.end - r.start))}</tspan>${second}`,
+      html: `${r.start.toString(16)}-${r.end.toString(16)} ${r.perms ? `${esc(r.perms)} ` : ""}${name} <tspan fill="#777">${esc(humanBytes(r.end - r.start))}</tspan>${second}`,
     });
   }
   for (const f of sframe) {

@@ -1,18 +1,23 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
+import { EDGE_CASE_BY_ID } from "../../examples/validate-proposal-lib.ts";
+import { LdsimError } from "../../formats/errors.ts";
 import { renderReport } from "../../report/html.ts";
+import type { ReportData } from "../../report/model.ts";
 import { rfcOptionsFrom, rfcReportData } from "../../report/rfc-report.ts";
 
 /**
  * `ldsim report [-o FILE.html] [--register-rules kernel|unwound-sp-fp] [--libc-sframe none|from-eh-frame]`
  * — run the RFC experiment and write one self-contained HTML page: the address space to scale, the
- * timeline of syscalls and SFrame registrations, and both unwind traces.
+ * timeline of syscalls and SFrame registrations, and both unwind traces. `--case ID` writes the
+ * page of one of example 4's edge cases (examples/validate-proposal-lib.ts) instead.
  */
 
 interface ReportOptions {
   output: string;
   registerRules: string;
   libcSframe: string;
+  case?: string;
 }
 
 export function register(program: Command): void {
@@ -26,9 +31,20 @@ export function register(program: Command): void {
       "kernel",
     )
     .option("--libc-sframe <how>", "SFrame for the machine's glibc: none or from-eh-frame", "none")
+    .option("--case <id>", `an edge case of example 4 instead: ${Object.keys(EDGE_CASE_BY_ID).join(", ")}`)
     .action((o: ReportOptions) => {
       const options = rfcOptionsFrom({ registerRules: o.registerRules, libcSframe: o.libcSframe });
-      const html = renderReport(rfcReportData(options));
+      let data: ReportData;
+      if (o.case !== undefined) {
+        const make = EDGE_CASE_BY_ID[o.case];
+        if (!make) {
+          throw new LdsimError(
+            `report: unknown --case '${o.case}' (expected ${Object.keys(EDGE_CASE_BY_ID).join(", ")})`,
+          );
+        }
+        data = make().report();
+      } else data = rfcReportData(options);
+      const html = renderReport(data);
       writeFileSync(o.output, html);
       process.stdout.write(`wrote ${o.output} (${html.length} bytes)\n`);
     });
