@@ -32,7 +32,7 @@ const OWN_OPTIONS = ["-h", "-l", "-S", "-d"] as const;
 /** Options whose formatters belong to other work items (symbols, versions, relocations, notes). */
 const OTHER_OWNER_OPTIONS = ["-s", "--dyn-syms", "-V", "-r", "-n"] as const;
 /** A few combinations, to check readelf's ordering of parts and the -h suppression of intros. */
-const COMBINED_OPTIONS = ["-h -l -S -d", "-d -l", "-g -u -I -A"] as const;
+const COMBINED_OPTIONS = ["-h -l -S -d", "-g -u -I -A"] as const;
 /** -a prints everything (as much as all the above together): fixtures only, to keep the test short. */
 const FIXTURE_ONLY_OPTIONS = ["-a"] as const;
 
