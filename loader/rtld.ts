@@ -398,11 +398,11 @@ export class Rtld implements SearchPathContext {
       l.sonameAdded = true;
       return l;
     }
-    this.debugLibs.push(`find library=${name} [0]; searching`);
     let found: [Opened, string] | undefined;
     let failErrno: number = Errno.ENOENT;
     const st = { otherClass: false };
     if (!name.includes("/")) {
+      this.debugLibs.push(`find library=${name} [0]; searching`);
       const main = this.ns.main;
       if (loader === undefined || loader.dynamic?.runpath === undefined) {
         let didMain = false;

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -94,6 +94,29 @@ describe.skipIf(!ok)("strace of the search and mapping = strace of the real prog
         }
         expect(`${mine.startup.error.message}\n`).toBe(stderr);
       }
+    });
+  }
+});
+
+describe.skipIf(!ok)("LD_DEBUG=libs of the search = the real loader's", () => {
+  const b = ok ? buildPrograms() : undefined;
+  for (const which of ["rpath", "runpath", "origin"] as const) {
+    it(which, async () => {
+      if (!b) return;
+      const { ldd } = await import("../../loader/ldd.ts");
+      const exe = b[which];
+      const err = spawnSync("/lib64/ld-linux-x86-64.so.2", ["--list", exe], {
+        cwd: b.dir,
+        env: { LD_DEBUG: "libs" },
+        encoding: "latin1",
+      }).stderr;
+      const r = ldd(exe, { list: true, cwd: b.dir });
+      const real = err
+        .split("\n")
+        .map((l) => l.replace(/^ *\d+:\t/, ""))
+        .filter((l) => /^(find library| {1,2}search| {2}trying)/.test(l));
+      const mine = r.startup?.rtld.debugLibs.filter((l) => l !== "") ?? [];
+      expect(mine).toEqual(real);
     });
   }
 });
