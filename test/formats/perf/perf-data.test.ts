@@ -11,7 +11,7 @@ import { PERF_REG_X86, PERF_SAMPLE } from "../../../formats/perf/constants.ts";
 import { PerfData } from "../../../formats/perf/perf-data.ts";
 import { type PerfRecord, recordTypeName, type SampleRecord } from "../../../formats/perf/records.ts";
 
-export const PERF_FIXTURES = join(import.meta.dirname, "..", "..", "fixtures", "perf");
+const PERF_FIXTURES = join(import.meta.dirname, "..", "..", "fixtures", "perf");
 const DATA = join(PERF_FIXTURES, "spin.perf.data");
 
 interface DumpRecord {
@@ -19,7 +19,7 @@ interface DumpRecord {
   size: number;
   name: string;
   rest: string;
-  regs: Record<string, bigint>;
+  regs: Map<string, bigint>;
   ustack?: number;
   fpChain?: number;
 }
@@ -42,7 +42,7 @@ function parseDump(): DumpRecord[] {
     const cur = out[out.length - 1];
     if (!cur) continue;
     const reg = /^\.\.\.\. (\w+)\s+0x([0-9a-f]+)$/.exec(line);
-    if (reg) cur.regs[reg[1] as string] = BigInt(`0x${reg[2]}`);
+    if (reg) cur.regs.set(reg[1] as string, BigInt(`0x${reg[2]}`));
     const us = /^\.\.\. ustack: size (\d+)/.exec(line);
     if (us) cur.ustack = Number(us[1]);
     const fp = /^\.\.\. FP chain: nr:(\d+)/.exec(line);
@@ -87,9 +87,9 @@ describe("perf.data reader (against perf script -D of the same file)", () => {
       expect(s.tid).toBe(Number(m?.[2]));
       expect(s.ip).toBe(BigInt(`0x${m?.[3]}`));
       expect(s.period).toBe(BigInt(m?.[4] as string));
-      expect(reg(s, PERF_REG_X86.IP)).toBe(d.regs.IP);
-      expect(reg(s, PERF_REG_X86.SP)).toBe(d.regs.SP);
-      expect(reg(s, PERF_REG_X86.BP)).toBe(d.regs.BP);
+      expect(reg(s, PERF_REG_X86.IP)).toBe(d.regs.get("IP"));
+      expect(reg(s, PERF_REG_X86.SP)).toBe(d.regs.get("SP"));
+      expect(reg(s, PERF_REG_X86.BP)).toBe(d.regs.get("BP"));
       expect(s.stackUser?.dynSize).toBe(d.ustack);
       expect(s.callchain?.length).toBe(d.fpChain);
     }
