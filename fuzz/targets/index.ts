@@ -2,6 +2,7 @@ import type { FuzzTarget, TargetName } from "../engine/target.ts";
 import { elfTarget } from "./elf.ts";
 import { sframeTarget } from "./sframe.ts";
 import { syscallsTarget } from "./syscalls.ts";
+import { unwindTarget } from "./unwind.ts";
 
 /** The targets, or why a target is not available yet. */
 export async function loadTarget(name: TargetName): Promise<FuzzTarget | string> {
@@ -12,6 +13,8 @@ export async function loadTarget(name: TargetName): Promise<FuzzTarget | string>
       return sframeTarget;
     case "syscalls":
       return syscallsTarget;
+    case "unwind":
+      return unwindTarget;
     default:
       return `target ${name}: not yet implemented`;
   }
