@@ -23,6 +23,8 @@ export interface Built {
   readonly origin: string;
   /** exe without paths (for LD_LIBRARY_PATH=dir/rp). */
   readonly plain: string;
+  /** exe RPATH with every DST spelling: $ORIGIN, $LIB, ${PLATFORM}, an unknown $FOO, ${LIB}z. */
+  readonly dst: string;
   /** exe RPATH=dir/rp, needs libgone.so which does not exist. */
   readonly missing: string;
   readonly rp: string;
@@ -48,6 +50,7 @@ export function buildPrograms(): Built {
   link("m_runpath", "m.c", "-Wl,--enable-new-dtags,-rpath," + rp);
   link("m_origin", "m.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/rp");
   link("m_plain", "m.c");
+  link("m_dst", "m.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/exe:/x/$LIB/${PLATFORM}/$FOO:/y/${LIB}z:$ORIGIN/rp");
   link("m_missing", "mg.c", "-lgone", "-Wl,--disable-new-dtags,-rpath," + rp);
   return {
     dir,
@@ -56,6 +59,7 @@ export function buildPrograms(): Built {
     runpath: join(dir, "m_runpath"),
     origin: join(dir, "m_origin"),
     plain: join(dir, "m_plain"),
+    dst: join(dir, "m_dst"),
     missing: join(dir, "m_missing"),
   };
 }

@@ -68,7 +68,9 @@ describe.skipIf(!ok)("strace of the search and mapping = strace of the real prog
         ["RPATH", b.rpath, {}],
         ["RUNPATH (indirect dependency not found)", b.runpath, {}],
         ["$ORIGIN", b.origin, {}],
+        ["$ORIGIN, $LIB, ${PLATFORM}, unknown $FOO", b.dst, {}],
         ["LD_LIBRARY_PATH", b.plain, { LD_LIBRARY_PATH: b.rp }],
+        ["relative LD_LIBRARY_PATH", b.plain, { LD_LIBRARY_PATH: "rp" }],
         ["missing library", b.missing, {}],
       ]
     : [];
@@ -100,7 +102,7 @@ describe.skipIf(!ok)("strace of the search and mapping = strace of the real prog
 
 describe.skipIf(!ok)("LD_DEBUG=libs of the search = the real loader's", () => {
   const b = ok ? buildPrograms() : undefined;
-  for (const which of ["rpath", "runpath", "origin"] as const) {
+  for (const which of ["rpath", "runpath", "origin", "dst"] as const) {
     it(which, async () => {
       if (!b) return;
       const { ldd } = await import("../../loader/ldd.ts");
