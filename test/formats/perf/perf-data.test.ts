@@ -35,7 +35,7 @@ function parseDump(): DumpRecord[] {
         size: Number.parseInt(m[2] as string, 16),
         name: m[3] as string,
         rest: m[4] as string,
-        regs: {},
+        regs: new Map(),
       });
       continue;
     }
