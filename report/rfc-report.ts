@@ -3,7 +3,7 @@ import { LdsimError } from "../formats/errors.ts";
 import type { UnwindTrace } from "../kernel-shim/unwind/types.ts";
 import { regionsOf, sframeRangesOf } from "./from-process.ts";
 import type { ReportData, ReportTrace } from "./model.ts";
-import { interleave } from "./timeline.ts";
+import { interleave, type TimelineMark } from "./timeline.ts";
 
 /** The two choices the RFC leaves open, as the CLI spells them. */
 export interface RfcChoices {
@@ -56,7 +56,26 @@ export function rfcReportData(options: ExperimentOptions = {}, result?: Experime
   }
   const t1 = r.registered.trace;
   const t2 = r.unregistered.trace;
+  // Steps, so the syscalls read as what ld.so was doing.
+  const steps: TimelineMark[] = [];
+  let lib = 0;
+  syscalls.forEach((e, i) => {
+    if (e.name === "openat" && lib < r.libs.length) {
+      const path = r.libs[lib++]?.path ?? "";
+      steps.push({ beforeSyscall: i, text: `ld.so maps ${path.slice(path.lastIndexOf("/") + 1)} (DT_NEEDED order)` });
+    }
+  });
+  const anon = syscalls.findIndex((e) => e.name === "mmap" && e.args[0] === 0n && e.args[3] === 0x22n);
+  if (options.libcSframe === "from-eh-frame" && anon >= 0) {
+    steps.push({
+      beforeSyscall: anon,
+      text: "glibc as if built with --gsframe: SFrame derived from its .eh_frame, in anonymous memory, registered for its text",
+    });
+  }
+  const firstSetup = syscalls.findIndex((e) => e.name === "stacktrace_setup");
+  if (firstSetup >= 0) steps.push({ beforeSyscall: firstSetup, text: "ld.so registers each library's SFrame" });
   const timeline = interleave(syscalls, ks.events, [
+    ...steps,
     { beforeSyscall: unregAt, text: `sample 1 in main_callback unwound: ${t1.frames.length} frames (${t1.stop.kind})` },
     {
       beforeSyscall: syscalls.length,
