@@ -320,7 +320,10 @@ export function addressReuse(): EdgeCase {
     `liba.so mapped at ${hex(liba.mapStart)} (libb.so was at ${hex(libb.mapStart)}); liba text [${hex(la.text)}, ${hex(la.text + la.textLen)}), stale libb entry text [${hex(lb.text)}, ${hex(lb.text + lb.textLen)}]`,
   );
   w.call("stacktrace_setup", registerArgs(la));
-  w.observe(`registry: ${w.registryText().join("; ")}`);
+  const under = w.proc.mm.findVma(Number(lb.sframe));
+  w.observe(
+    `registry: ${w.registryText().join("; ")} — its section address now lies in ${under ? `${under.file?.inode.path.slice(under.file.inode.path.lastIndexOf("/") + 1) ?? "anonymous memory"} (offset ${hex(BigInt(under.pgoff * 4096) + lb.sframe - BigInt(under.start))})` : "no mapping"}`,
+  );
   // A sample in liba_mid (liba.so's text): the lookup finds libb's stale entry and reads "its"
   // section — now liba.so's bytes at libb's .sframe address — with the header fields cached at
   // libb's registration.

@@ -30,7 +30,8 @@ export function sframeEntry(ev: SframeEvent, nested = false): TimelineEntry {
         kind: "register",
         text: `${what} → -${errnoName(ev.result)}`,
         ok: false,
-        detail: `${ev.check ?? "check"}: ${ev.message ?? ""}`,
+        // Some checks' messages already start with the check's name.
+        detail: ev.message?.startsWith(ev.check ?? "\0") ? ev.message : `${ev.check ?? "check"}: ${ev.message ?? ""}`,
         ...n,
       };
     }
