@@ -55,6 +55,7 @@ function chromium(args: string[]): { status: number | null; stdout: string } {
       "--disable-component-update",
       "--disable-sync",
       "--no-first-run",
+      "--disable-dev-shm-usage",
       `--user-data-dir=${profile}`,
       ...args,
     ],
