@@ -1,5 +1,6 @@
 import type { FuzzTarget, TargetName } from "../engine/target.ts";
 import { elfTarget } from "./elf.ts";
+import { loaderTarget } from "./loader.ts";
 import { sframeTarget } from "./sframe.ts";
 import { syscallsTarget } from "./syscalls.ts";
 import { unwindTarget } from "./unwind.ts";
@@ -13,6 +14,8 @@ export async function loadTarget(name: TargetName): Promise<FuzzTarget | string>
       return sframeTarget;
     case "syscalls":
       return syscallsTarget;
+    case "loader":
+      return loaderTarget;
     case "unwind":
       return unwindTarget;
     default:
