@@ -237,11 +237,10 @@ export function mapSegments(
       "failed to map segment from shared object",
     );
     const aligned = alignUp(start, alignMax);
-    check(
-      path,
-      syscall(proc, "mmap", aligned, maplength, c0.prot, MAP_COPY | MAP_FIXED, fd, c0.mapoff),
-      "failed to map segment from shared object",
-    );
+    const mapped = syscall(proc, "mmap", aligned, maplength, c0.prot, MAP_COPY | MAP_FIXED, fd, c0.mapoff);
+    // glibc `_dl_map_segment` unmaps the whole reservation before returning the failure.
+    if (mapped < 0n && mapped > -4096n) syscall(proc, "munmap", start, maplen);
+    check(path, mapped, "failed to map segment from shared object");
     if (aligned !== start) syscall(proc, "munmap", start, aligned - start);
     const end = alignUp(aligned + maplength, page);
     if (start + maplen !== end) syscall(proc, "munmap", end, start + maplen - end);
