@@ -118,6 +118,9 @@ export function startFromExec(
   rmap.libnames.length = 0;
   rmap.libnames.push(interpName ?? rmap.name);
   rtld.readDynamic(rmap);
+  // l_ldnum is only set for objects ld.so maps and for the main program; ld.so's own map keeps 0,
+  // so it gets no l_initfini allocation in _dl_map_object_deps.
+  if (rmap.dynamic) rmap.dynamic = { ...rmap.dynamic, ldnum: 0 };
   // Pointers in ld.so's own dynamic section are not yet relocated in memory for its soname; use it if present.
   if (rmap.dynamic?.soname && !rmap.libnames.includes(rmap.dynamic.soname)) rmap.libnames.push(rmap.dynamic.soname);
   rtld.rtldMap = rmap;

@@ -60,35 +60,56 @@ export function realLdd(file: string, env: Record<string, string> = {}): { out: 
   }
 }
 
+/** 2 MiB: the kernel aligns file mappings at least this long to it (thp_get_unmapped_area). */
+const PMD = 2n * 1024n * 1024n;
+
+/** Whether the simulated ld.so made a file mapping the real kernel would have placed PMD-aligned. */
+export function madeThpSizedFileMapping(r: ReturnType<typeof ldd>): boolean {
+  return r.log.events.some(
+    (e) =>
+      e.name === "mmap" && e.args[0] === 0n && (e.args[1] ?? 0n) >= PMD && BigInt.asIntN(64, e.args[4] ?? -1n) >= 0n,
+  );
+}
+
 function main(): void {
   const args = process.argv.slice(2);
   const limitAt = args.indexOf("--limit");
-  let files = dynamicExecutables();
+  const filesAt = args.indexOf("--files");
+  let files = filesAt >= 0 ? args.slice(filesAt + 1) : dynamicExecutables();
   if (limitAt >= 0) files = files.slice(0, Number(args[limitAt + 1]));
   const env: Record<string, string> = {};
   const llp = process.env["LD_LIBRARY_PATH"];
   if (llp !== undefined) env["LD_LIBRARY_PATH"] = llp;
   let same = 0;
+  let thp = 0;
   const diffs: string[] = [];
   for (const f of files) {
     const real = realLdd(f);
     let mine: string;
+    let thpSized = false;
     try {
       const r = ldd(f, { env });
       mine = r.stdout + r.stderr;
+      thpSized = madeThpSizedFileMapping(r);
     } catch (e) {
       mine = `ldsim error: ${(e as Error).message}\n`;
     }
     if (mine === real.out) same++;
     else {
+      if (thpSized) thp++;
       const a = real.out.split("\n");
       const b = mine.split("\n");
       const i = a.findIndex((l, k) => l !== b[k]);
-      diffs.push(`${f}: line ${i + 1}\n  ldd:   ${a[i] ?? "<none>"}\n  ldsim: ${b[i] ?? "<none>"}`);
+      diffs.push(
+        `${f}: line ${i + 1}${thpSized ? " (after a >= 2 MiB file mapping)" : ""}\n  ldd:   ${a[i] ?? "<none>"}\n  ldsim: ${b[i] ?? "<none>"}`,
+      );
     }
   }
   for (const d of diffs) console.log(d);
   console.log(`${same}/${files.length} identical`);
+  console.log(
+    `${thp} of the ${files.length - same} differences follow a file mapping of >= 2 MiB (placed PMD-aligned by the real kernel, not by the shim)`,
+  );
 }
 
 if (process.argv[1]?.endsWith("parity-ldd.ts")) main();

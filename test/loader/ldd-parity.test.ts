@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { ldd } from "../../loader/ldd.ts";
-import { dynamicExecutables, realLdd } from "../../scripts/parity-ldd.ts";
+import { dynamicExecutables, madeThpSizedFileMapping, realLdd } from "../../scripts/parity-ldd.ts";
 import { buildPrograms, hasGcc } from "./build-fixtures.ts";
 
 function hasTool(cmd: string, args: string[]): boolean {
@@ -26,13 +26,6 @@ function sample(): string[] {
  * thp_get_unmapped_area); the kernel shim's mmap models that for anonymous memory only. A run in
  * which ld.so made such a mapping is reported, not asserted (see the report of the loader work).
  */
-const PMD = 2n * 1024n * 1024n;
-const madeThpSizedFileMapping = (r: ReturnType<typeof ldd>) =>
-  r.log.events.some(
-    (e) =>
-      e.name === "mmap" && e.args[0] === 0n && (e.args[1] ?? 0n) >= PMD && BigInt.asIntN(64, e.args[4] ?? -1n) >= 0n,
-  );
-
 describe.skipIf(!haveLdd)("ldsim ldd = ldd under setarch -R", () => {
   const files = sample();
   it("samples at least 30 system executables", () => {
