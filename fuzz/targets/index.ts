@@ -1,6 +1,7 @@
 import type { FuzzTarget, TargetName } from "../engine/target.ts";
 import { elfTarget } from "./elf.ts";
 import { loaderTarget } from "./loader.ts";
+import { perfTarget } from "./perf.ts";
 import { sframeTarget } from "./sframe.ts";
 import { syscallsTarget } from "./syscalls.ts";
 import { unwindTarget } from "./unwind.ts";
@@ -18,7 +19,7 @@ export async function loadTarget(name: TargetName): Promise<FuzzTarget | string>
       return loaderTarget;
     case "unwind":
       return unwindTarget;
-    default:
-      return `target ${name}: not yet implemented`;
+    case "perf":
+      return perfTarget;
   }
 }
