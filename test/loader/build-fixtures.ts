@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -25,6 +25,11 @@ export interface Built {
   readonly plain: string;
   /** exe RPATH with every DST spelling: $ORIGIN, $LIB, ${PLATFORM}, an unknown $FOO, ${LIB}z. */
   readonly dst: string;
+  /**
+   * exe needs `nos/libnos.so` (a path, no soname) and libbb.so, which needs `nos/link.so`, a symlink
+   * to the same file: found again by (st_dev, st_ino), not mapped twice. Run with cwd = dir.
+   */
+  readonly dedup: string;
   /** exe RPATH=dir/rp, needs libgone.so which does not exist. */
   readonly missing: string;
   readonly rp: string;
@@ -50,6 +55,14 @@ export function buildPrograms(): Built {
   link("m_runpath", "m.c", "-Wl,--enable-new-dtags,-rpath," + rp);
   link("m_origin", "m.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/rp");
   link("m_plain", "m.c");
+  mkdirSync(join(dir, "nos"));
+  writeFileSync(join(dir, "nos.c"), "int nos(void){return 4;}\n");
+  writeFileSync(join(dir, "bb.c"), "int nos(void); int bb(void){return nos();}\n");
+  writeFileSync(join(dir, "mn.c"), "int nos(void); int bb(void); int main(void){return nos()+bb();}\n");
+  gcc("-shared", "-fPIC", "-o", "nos/libnos.so", "nos.c");
+  symlinkSync("libnos.so", join(dir, "nos/link.so"));
+  gcc("-shared", "-fPIC", "-o", "libbb.so", "bb.c", "-Wl,-soname,libbb.so", "nos/link.so");
+  gcc("-o", "m_dedup", "mn.c", "nos/libnos.so", "-L.", "-lbb", `-Wl,--disable-new-dtags,-rpath,${dir}`);
   link("m_dst", "m.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/exe:/x/$LIB/${PLATFORM}/$FOO:/y/${LIB}z:$ORIGIN/rp");
   link("m_missing", "mg.c", "-lgone", "-Wl,--disable-new-dtags,-rpath," + rp);
   return {
@@ -60,6 +73,7 @@ export function buildPrograms(): Built {
     origin: join(dir, "m_origin"),
     plain: join(dir, "m_plain"),
     dst: join(dir, "m_dst"),
+    dedup: join(dir, "m_dedup"),
     missing: join(dir, "m_missing"),
   };
 }

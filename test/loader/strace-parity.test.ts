@@ -72,6 +72,7 @@ describe.skipIf(!ok)("strace of the search and mapping = strace of the real prog
         ["LD_LIBRARY_PATH", b.plain, { LD_LIBRARY_PATH: b.rp }],
         ["relative LD_LIBRARY_PATH", b.plain, { LD_LIBRARY_PATH: "rp" }],
         ["missing library", b.missing, {}],
+        ["same file by another path (dev/ino)", b.dedup, {}],
       ]
     : [];
   for (const [what, exe, env] of cases) {
