@@ -15,6 +15,8 @@ export interface RangeAttrs {
   readonly file: OpenFile | undefined;
   readonly anonName: string | undefined;
   readonly anonVma: number;
+  /** The existing VMA being modified has an anon_vma inherited over fork (vma_had_uncowed_parents). */
+  readonly uncowedParents?: boolean;
 }
 
 function sameAttrs(v: MutableVma, a: RangeAttrs): boolean {
@@ -24,6 +26,17 @@ function sameAttrs(v: MutableVma, a: RangeAttrs): boolean {
 
 export function anonCompatible(a: number, b: number): boolean {
   return a === 0 || b === 0 || a === b;
+}
+
+/**
+ * is_mergeable_anon_vma (mm/vma.c): the target neighbour `tgt` and the range's anon_vma. When only
+ * one side has an anon_vma the other adopts it — unless that side inherited it over fork (its
+ * anon_vma_chain is not singular: "uncowed parents"); when both have one, they must be the same.
+ */
+function anonMergeable(tgt: MutableVma, a: RangeAttrs): boolean {
+  if (tgt.anonVma === 0 && a.anonVma !== 0) return !a.uncowedParents;
+  if (tgt.anonVma !== 0 && a.anonVma === 0) return !tgt.uncowedParents;
+  return tgt.anonVma === a.anonVma;
 }
 
 /** can_vma_merge_after: `prev` ends at `start` and the range [start, …) with `pgoff` can extend it. */
@@ -38,7 +51,7 @@ export function canMergeAfter(
     prev !== undefined &&
     prev.end === start &&
     sameAttrs(prev, a) &&
-    anonCompatible(prev.anonVma, a.anonVma) &&
+    anonMergeable(prev, a) &&
     prev.pgoff + (prev.end - prev.start) / ps === pgoff
   );
 }
@@ -56,7 +69,7 @@ export function canMergeBefore(
     next !== undefined &&
     next.start === end &&
     sameAttrs(next, a) &&
-    anonCompatible(next.anonVma, a.anonVma) &&
+    anonMergeable(next, a) &&
     next.pgoff === pgoff + (end - start) / ps
   );
 }
@@ -88,6 +101,7 @@ export function insertMerged(
       const n = next as MutableVma;
       p.end = n.end;
       p.anonVma = p.anonVma || n.anonVma || a.anonVma;
+      p.uncowedParents = p.uncowedParents || n.uncowedParents;
       tree.splice(i, 1);
       return p;
     }
@@ -136,7 +150,13 @@ export function modifyRange(
   const i = tree.indexOf(middle);
   const prev = tree.at(i - 1);
   const next = tree.at(i + 1);
-  const a: RangeAttrs = { flags: change.flags, file: middle.file, anonName: change.anonName, anonVma: middle.anonVma };
+  const a: RangeAttrs = {
+    flags: change.flags,
+    file: middle.file,
+    anonName: change.anonName,
+    anonVma: middle.anonVma,
+    uncowedParents: middle.uncowedParents === true,
+  };
   const pgoff = middle.pgoff + (start - middle.start) / ps;
   const leftSide = start === middle.start;
   const rightSide = end === middle.end;
@@ -148,6 +168,7 @@ export function modifyRange(
     const n = next as MutableVma;
     p.end = n.end;
     p.anonVma = p.anonVma || middle.anonVma || n.anonVma;
+    p.uncowedParents = p.uncowedParents || middle.uncowedParents || n.uncowedParents;
     tree.splice(i, 2);
     return p;
   }
@@ -155,6 +176,7 @@ export function modifyRange(
     const p = prev as MutableVma;
     p.end = end;
     p.anonVma = p.anonVma || middle.anonVma;
+    p.uncowedParents = p.uncowedParents || middle.uncowedParents;
     if (rightSide) tree.splice(i, 1);
     else {
       middle.pgoff += (end - middle.start) / ps;
@@ -167,6 +189,7 @@ export function modifyRange(
     n.start = start;
     n.pgoff = pgoff;
     n.anonVma = n.anonVma || middle.anonVma;
+    n.uncowedParents = n.uncowedParents || middle.uncowedParents;
     if (leftSide) tree.splice(i, 1);
     else middle.end = start;
     return n;
@@ -198,7 +221,10 @@ export function anonVmaPrepare(as: AddressSpace, vma: MutableVma): void {
   const i = as.tree.indexOf(vma);
   const next = as.tree.at(i + 1);
   const prev = as.tree.at(i - 1);
-  if (next && next.anonVma !== 0 && anonVmaCompatible(vma, next, as.pageSize)) vma.anonVma = next.anonVma;
-  else if (prev && prev.anonVma !== 0 && anonVmaCompatible(prev, vma, as.pageSize)) vma.anonVma = prev.anonVma;
+  // reusable_anon_vma also needs the neighbour's anon_vma_chain to be singular (not inherited over fork).
+  if (next && next.anonVma !== 0 && !next.uncowedParents && anonVmaCompatible(vma, next, as.pageSize))
+    vma.anonVma = next.anonVma;
+  else if (prev && prev.anonVma !== 0 && !prev.uncowedParents && anonVmaCompatible(prev, vma, as.pageSize))
+    vma.anonVma = prev.anonVma;
   else vma.anonVma = as.nextAnonVma++;
 }

@@ -75,6 +75,8 @@ export interface MutableVma {
   special: string | undefined;
   anonName: string | undefined;
   anonVma: number;
+  /** Set in a fork child on VMAs whose anon_vma came from the parent (anon_vma_chain not singular). */
+  uncowedParents?: boolean | undefined;
 }
 
 /** PROT_* bits of a VMA. */

@@ -160,6 +160,23 @@ describe.skipIf(reason !== "")("mm differential vs the real kernel", () => {
       protect(0n, 8n, 3),
     ],
     // Splitting a written VMA and unmapping the middle keeps one anon_vma: remapping merges back.
+    // In a fork child written VMAs have anon_vmas with "uncowed parents": no merging with fresh memory,
+    // no anon_vma reuse by neighbours, and split halves get different anon_vmas.
+    "fork child: inherited anon_vmas do not merge": [
+      mapA(0n, 3n),
+      write(0n),
+      protect(1n, 1n, 1),
+      { op: "F" },
+      mapA(3n, 1n),
+      protect(1n, 1n, 3),
+      mapA(5n, 1n),
+      write(5n),
+      mapA(4n, 1n),
+      write(4n),
+      mapA(8n, 1n),
+      mapA(7n, 1n),
+      write(7n),
+    ],
     "split halves share their anon_vma": [
       mapA(0n, 3n),
       write(0n),

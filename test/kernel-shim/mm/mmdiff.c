@@ -12,6 +12,7 @@
  *   R rel                                read one byte
  *   W rel val                            write one byte
  *   B off                                brk(initial break + off)
+ *   F                                    fork(); the child carries on, the parent waits and exits
  * output: "BASE <hex>", "BRK <hex>" (the initial break), then the initial full maps between "MAPS" and "END", then per op
  *   "= <hex addr or -errno>" or "r <val>|w ok|SEGV|BUS", and after mutating ops the whole maps and "--"
  *   (the whole file, not just the window: non-fixed mappings land above it, next to libc's own);
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char out[1 << 16];
@@ -164,6 +166,15 @@ int main(int argc, char **argv) {
     } else if (op == 'B') {
       unsigned long off = parsehex(&p);
       ret = syscall(SYS_brk, (unsigned long)brk0 + off);
+    } else if (op == 'F') {
+      flush();
+      pid_t pid = fork();
+      if (pid > 0) {
+        int status = 0;
+        waitpid(pid, &status, 0);
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 4);
+      }
+      ret = pid < 0 ? -1 : 0;
     } else if (op == 'R' || op == 'W') {
       unsigned long a = parseaddr(&p, (unsigned long)base);
       unsigned long val = op == 'W' ? parsehex(&p) : 0;

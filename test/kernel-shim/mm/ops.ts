@@ -18,7 +18,8 @@ export type Op =
   | { readonly op: "P"; readonly addr: Addr; readonly len: bigint; readonly prot: number }
   | { readonly op: "R"; readonly addr: Addr }
   | { readonly op: "W"; readonly addr: Addr; readonly val: number }
-  | { readonly op: "B"; readonly off: bigint };
+  | { readonly op: "B"; readonly off: bigint }
+  | { readonly op: "F" };
 
 /** Offset from the window base, or an absolute address (only ever in the kernel range). */
 export type Addr = { readonly rel: bigint } | { readonly abs: bigint };
@@ -65,6 +66,7 @@ export function generateOps(seed: number, count: number, windowPages: number): O
     abs: [0x7ffffffff000n, 0x800000000000n, 0xffffffffff600000n, 0xfffffffffffff000n][int(4)] as bigint,
   });
   const ops: Op[] = [];
+  let forked = false;
   for (let i = 0; i < count; i++) {
     const r = rnd();
     if (r < 0.42) {
@@ -138,6 +140,11 @@ export function generateOps(seed: number, count: number, windowPages: number): O
             ? 0x7fff00000000n
             : BigInt(int(40)) * PAGE + (chance(0.3) ? BigInt(int(4096)) : 0n);
       ops.push({ op: "B", off: off & 0xffffffffffffffffn });
+    } else if (r < 0.853) {
+      // Rarely, once: continue in a fork child (its VMAs inherit anon_vmas: different merge rules).
+      // Only one generation: anon_vma_clone's reuse of ancestors' anon_vmas is not modelled.
+      if (!forked) ops.push({ op: "F" });
+      forked = true;
     } else if (r < 0.92) {
       ops.push({ op: "R", addr: { rel: page() * PAGE + BigInt(int(4096)) } });
     } else {
@@ -165,5 +172,7 @@ export function opText(o: Op): string {
       return `W ${addrText(o.addr)} ${hx(o.val)}`;
     case "B":
       return `B ${hx(o.off)}`;
+    case "F":
+      return "F";
   }
 }

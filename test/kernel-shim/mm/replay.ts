@@ -110,7 +110,7 @@ export function replay(opts: {
   readonly ro: OpenFile;
   readonly ops: readonly Op[];
 }): string[] {
-  const as = AddressSpace.forArch("x86_64");
+  let as = AddressSpace.forArch("x86_64");
   installRealMaps(as, opts.initialMaps);
   as.initBrk(opts.brk);
   const out: string[] = [];
@@ -126,6 +126,10 @@ export function replay(opts: {
         out.push(`= ${ret(as.mmap(addrOf(o.addr, b), o.len, o.prot, o.flags, file, o.off))}`);
         break;
       }
+      case "F":
+        as = as.fork();
+        out.push("= 0");
+        break;
       case "B":
         out.push(`= ${ret(as.brk((BigInt(opts.brk) + o.off) & 0xffffffffffffffffn))}`);
         break;
