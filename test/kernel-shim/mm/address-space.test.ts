@@ -82,6 +82,29 @@ describe("x86_64 layout", () => {
   });
 });
 
+describe("other architectures", () => {
+  it("aarch64 with 64 KiB pages rounds lengths and checks alignment in 64 KiB units", () => {
+    const as = AddressSpace.forArch("aarch64", { pageSize: 65536 });
+    const a = as.mmap(0, 1, PROT_READ, ANON);
+    expect(a % 65536).toBe(0);
+    expect(a + 65536).toBe(as.layout.mmapBase);
+    expect(as.findVma(a)?.end).toBe(a + 65536);
+    expect(as.munmap(a + 4096, 4096)).toBe(-Errno.EINVAL);
+    expect(as.mmap(a + 4096, 4096, PROT_READ, ANON | MAP_FIXED)).toBe(-Errno.EINVAL);
+  });
+
+  it("aarch64 can express execute-only memory; x86_64 cannot (any access bit reads)", () => {
+    for (const [arch, readable] of [
+      ["aarch64", false],
+      ["x86_64", true],
+    ] as const) {
+      const as = AddressSpace.forArch(arch);
+      const a = as.mmap(0, PS, 4, ANON);
+      expect(as.tryReadUser(a, 1).ok).toBe(readable);
+    }
+  });
+});
+
 describe("user and kernel access", () => {
   it("faults with distinct kinds and never changes memory on a faulting write", () => {
     const as = AddressSpace.forArch();
