@@ -64,7 +64,11 @@ export function register(program: Command): void {
         process.stdout.write(r.stdout);
         process.stderr.write(r.stderr);
         if (r.status !== 0) {
-          if (o.list) process.exit(r.status);
+          // ld.so --list stops at the fatal error with its status; ldd reports failure and goes on.
+          if (o.list) {
+            process.exitCode = r.status;
+            return;
+          }
           result = 1;
         }
       }
