@@ -2,7 +2,8 @@
  * `npm run fuzz -- --target elf|sframe|syscalls|unwind|loader|perf|all --iterations N --seed S`
  *
  *   --replay FILE        run one input file (a corpus or regression file) and print what it did
- *   --index I            run only input I of the seed's sequence (with --seed; replays a finding)
+ *   --index I            run only input I of the seed's sequence (with --seed; replays a finding,
+ *                        minimizing and saving it as a regression file unless --no-save)
  *   --start K            begin at input K (split a long run into pieces)
  *   --slow-ms MS         per-input time limit (default 250)
  *   --no-minimize        report findings without minimizing them
@@ -138,6 +139,22 @@ async function main(): Promise<number> {
       if (v.signature !== undefined) {
         console.log(`  FINDING ${v.signature}\n    ${(v.detail ?? "").split("\n").join("\n    ")}`);
         status = 1;
+        // A finding replayed by (seed, index) is minimized and saved like one found by a run.
+        if (args.index !== undefined && args.save) {
+          const m = args.minimize ? minimize(target, input, v.signature, limits) : { bytes: input, tests: 0 };
+          const path = saveRegression(
+            {
+              target: name,
+              signature: v.signature,
+              detail: (v.detail ?? "").split("\n").slice(0, 8).join("\n"),
+              seed: args.seed,
+              index: args.index,
+              originalSize: input.length,
+            },
+            m.bytes,
+          );
+          console.log(`  minimized ${input.length} → ${m.bytes.length} bytes (${m.tests} runs): ${path}`);
+        }
       } else console.log("  no finding");
       continue;
     }
