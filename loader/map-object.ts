@@ -170,6 +170,9 @@ export function phdrsFromBytes(
   phnum: number,
   path: string,
 ): readonly ProgramHeader[] {
+  // No headers: nothing to parse, and e_phoff may then be anything (glibc's pread of 0 bytes
+  // succeeds at any offset) — it must not size a buffer.
+  if (phnum === 0) return [];
   const sparse = new Uint8Array(Math.max(head.length, phoff + phnum * 56, 64));
   sparse.set(head, 0);
   sparse.set(phBytes, phoff);
