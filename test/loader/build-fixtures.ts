@@ -30,6 +30,10 @@ export interface Built {
    * to the same file: found again by (st_dev, st_ino), not mapped twice. Run with cwd = dir.
    */
   readonly dedup: string;
+  /** exe RPATH=dir/rp32:dir/rp where rp32 holds a 32-bit libwho.so (skipped), when i686 gcc exists. */
+  readonly wrongClass: string | undefined;
+  /** exe RPATH=dir/rp32 only: "wrong ELF class: ELFCLASS32". */
+  readonly wrongClassOnly: string | undefined;
   /** exe RPATH=dir/rp, needs libgone.so which does not exist. */
   readonly missing: string;
   readonly rp: string;
@@ -55,6 +59,21 @@ export function buildPrograms(): Built {
   link("m_runpath", "m.c", "-Wl,--enable-new-dtags,-rpath," + rp);
   link("m_origin", "m.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/rp");
   link("m_plain", "m.c");
+  let wrongClass: string | undefined;
+  let wrongClassOnly: string | undefined;
+  try {
+    mkdirSync(join(dir, "rp32"));
+    execFileSync("i686-linux-gnu-gcc", ["-shared", "-fPIC", "-o", "rp32/libwho.so", "who.c", "-Wl,-soname,libwho.so"], {
+      cwd: dir,
+      stdio: "pipe",
+    });
+    link("m_class", "m.c", `-Wl,--disable-new-dtags,-rpath,${join(dir, "rp32")}:${rp}`);
+    link("m_class_only", "m.c", `-Wl,--disable-new-dtags,-rpath,${join(dir, "rp32")}`);
+    wrongClass = join(dir, "m_class");
+    wrongClassOnly = join(dir, "m_class_only");
+  } catch {
+    // No i686 cross compiler: the wrong-class cases are skipped.
+  }
   mkdirSync(join(dir, "nos"));
   writeFileSync(join(dir, "nos.c"), "int nos(void){return 4;}\n");
   writeFileSync(join(dir, "bb.c"), "int nos(void); int bb(void){return nos();}\n");
@@ -74,6 +93,8 @@ export function buildPrograms(): Built {
     plain: join(dir, "m_plain"),
     dst: join(dir, "m_dst"),
     dedup: join(dir, "m_dedup"),
+    wrongClass,
+    wrongClassOnly,
     missing: join(dir, "m_missing"),
   };
 }

@@ -73,6 +73,18 @@ describe.skipIf(!ok)("strace of the search and mapping = strace of the real prog
         ["relative LD_LIBRARY_PATH", b.plain, { LD_LIBRARY_PATH: "rp" }],
         ["missing library", b.missing, {}],
         ["same file by another path (dev/ino)", b.dedup, {}],
+        ...(b.wrongClass
+          ? [["32-bit library skipped in the search", b.wrongClass, {}] as [string, string, Record<string, string>]]
+          : []),
+        ...(b.wrongClassOnly
+          ? [
+              ["only a 32-bit library: wrong ELF class", b.wrongClassOnly, {}] as [
+                string,
+                string,
+                Record<string, string>,
+              ],
+            ]
+          : []),
       ]
     : [];
   for (const [what, exe, env] of cases) {
