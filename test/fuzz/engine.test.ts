@@ -87,7 +87,13 @@ describe("fuzz engine", () => {
     if (typeof t === "string") throw new Error(t);
     const seeds = t.seeds();
     const seen: Uint8Array[] = [];
-    const wrapped: FuzzTarget = { ...t, execute: (b) => (seen.push(b), t.execute(b)) };
+    const wrapped: FuzzTarget = {
+      ...t,
+      execute: (b) => {
+        seen.push(b);
+        return t.execute(b);
+      },
+    };
     // Limits no input reaches, so judge runs each input exactly once.
     fuzz(wrapped, seeds, {
       iterations: 5,
