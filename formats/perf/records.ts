@@ -130,6 +130,87 @@ export function sampleIdSize(attr: PerfEventAttr): number {
   return n;
 }
 
+/** The sample fields an attr's sample_type selects, as plain booleans and counts. */
+interface SampleLayout {
+  readonly identifier: boolean;
+  readonly ip: boolean;
+  readonly tid: boolean;
+  readonly time: boolean;
+  readonly addr: boolean;
+  readonly id: boolean;
+  readonly streamId: boolean;
+  readonly cpu: boolean;
+  readonly period: boolean;
+  readonly read: boolean;
+  readonly readGroup: boolean;
+  /** u64s of time_enabled/time_running. */
+  readonly readTimes: number;
+  /** u64s per value: the value, plus id and lost when read_format has them. */
+  readonly readPerValue: number;
+  readonly callchain: boolean;
+  readonly raw: boolean;
+  readonly branchStack: boolean;
+  readonly regsUser: boolean;
+  readonly regsMask: bigint;
+  readonly regsCount: number;
+  readonly stackUser: boolean;
+  /** Bytes of the fixed fields before READ (IDENTIFIER … PERIOD). */
+  readonly fixedBytes: number;
+  /** Where PERF_SAMPLE_IDENTIFIER / PERF_SAMPLE_ID sits in a sample, when present. */
+  readonly idAt: number | undefined;
+  /** Unknown sample_type bits in hex, or "" when all are known. */
+  readonly unknownBits: string;
+}
+
+function sampleLayout(attr: PerfEventAttr): SampleLayout {
+  const t = attr.sampleType;
+  const has = (b: bigint) => (t & b) !== 0n;
+  const f = attr.readFormat;
+  const fixed = [
+    PERF_SAMPLE.IDENTIFIER,
+    PERF_SAMPLE.IP,
+    PERF_SAMPLE.TID,
+    PERF_SAMPLE.TIME,
+    PERF_SAMPLE.ADDR,
+    PERF_SAMPLE.ID,
+    PERF_SAMPLE.STREAM_ID,
+    PERF_SAMPLE.CPU,
+    PERF_SAMPLE.PERIOD,
+  ].filter(has).length;
+  let idAt: number | undefined;
+  if (has(PERF_SAMPLE.IDENTIFIER)) idAt = 8;
+  else if (has(PERF_SAMPLE.ID)) {
+    idAt = 8 + [PERF_SAMPLE.IP, PERF_SAMPLE.TID, PERF_SAMPLE.TIME, PERF_SAMPLE.ADDR].filter(has).length * 8;
+  }
+  const unknown = t & ~PERF_SAMPLE_KNOWN;
+  return {
+    identifier: has(PERF_SAMPLE.IDENTIFIER),
+    ip: has(PERF_SAMPLE.IP),
+    tid: has(PERF_SAMPLE.TID),
+    time: has(PERF_SAMPLE.TIME),
+    addr: has(PERF_SAMPLE.ADDR),
+    id: has(PERF_SAMPLE.ID),
+    streamId: has(PERF_SAMPLE.STREAM_ID),
+    cpu: has(PERF_SAMPLE.CPU),
+    period: has(PERF_SAMPLE.PERIOD),
+    read: has(PERF_SAMPLE.READ),
+    readGroup: (f & PERF_FORMAT.GROUP) !== 0n,
+    readTimes:
+      ((f & PERF_FORMAT.TOTAL_TIME_ENABLED) !== 0n ? 1 : 0) + ((f & PERF_FORMAT.TOTAL_TIME_RUNNING) !== 0n ? 1 : 0),
+    readPerValue: 1 + ((f & PERF_FORMAT.ID) !== 0n ? 1 : 0) + ((f & PERF_FORMAT.LOST) !== 0n ? 1 : 0),
+    callchain: has(PERF_SAMPLE.CALLCHAIN),
+    raw: has(PERF_SAMPLE.RAW),
+    branchStack: has(PERF_SAMPLE.BRANCH_STACK),
+    regsUser: has(PERF_SAMPLE.REGS_USER),
+    regsMask: attr.sampleRegsUser,
+    regsCount: popcount(attr.sampleRegsUser),
+    stackUser: has(PERF_SAMPLE.STACK_USER),
+    fixedBytes: fixed * 8,
+    idAt,
+    unknownBits: unknown === 0n ? "" : `0x${unknown.toString(16)}`,
+  };
+}
+
 /**
  * Decodes records of one file. The attr of a record is found from its sample id when the file has
  * several attrs (evlist__event2evsel): PERF_SAMPLE_IDENTIFIER puts it first in samples and last in
@@ -137,6 +218,8 @@ export function sampleIdSize(attr: PerfEventAttr): number {
  */
 export class RecordDecoder {
   private readonly byId = new Map<bigint, number>();
+  /** Per attr: which sample fields are present, decided once from sample_type (no bigint work per sample). */
+  private readonly layouts: readonly SampleLayout[];
   constructor(
     readonly attrs: readonly PerfFileAttr[],
     readonly littleEndian: boolean,
@@ -145,6 +228,7 @@ export class RecordDecoder {
     attrs.forEach((a, i) => {
       for (const id of a.ids) this.byId.set(id, i);
     });
+    this.layouts = attrs.map((a) => sampleLayout(a.attr));
   }
 
   private fail(offset: number, type: number, message: string): never {
@@ -288,27 +372,18 @@ export class RecordDecoder {
   private decodeSample(r: EndianReader, base: Omit<RecordBase, "time">): SampleRecord {
     let attrIndex = 0;
     if (this.attrs.length > 1) {
-      const t0 = (this.attrs[0] as PerfFileAttr).attr.sampleType;
-      let idAt: number | undefined;
-      if (t0 & PERF_SAMPLE.IDENTIFIER) idAt = 8;
-      else if (t0 & PERF_SAMPLE.ID) {
-        idAt = 8;
-        for (const b of [PERF_SAMPLE.IP, PERF_SAMPLE.TID, PERF_SAMPLE.TIME, PERF_SAMPLE.ADDR]) if (t0 & b) idAt += 8;
-      }
-      if (idAt !== undefined) attrIndex = this.byId.get(r.u64(idAt, "sample id")) ?? 0;
+      const l0 = this.layouts[0] as SampleLayout;
+      if (l0.idAt !== undefined) attrIndex = this.byId.get(r.u64(l0.idAt, "sample id")) ?? 0;
     }
-    const attr = (this.attrs[attrIndex] as PerfFileAttr).attr;
-    const t = attr.sampleType;
-    if ((t & ~PERF_SAMPLE_KNOWN) !== 0n) {
-      this.fail(base.offset, base.type, `sample_type 0x${t.toString(16)} has bits this reader does not know`);
-    }
+    const L = this.layouts[attrIndex] as SampleLayout;
+    if (L.unknownBits)
+      this.fail(base.offset, base.type, `sample_type has bits this reader does not know (${L.unknownBits})`);
     const end = base.size;
+    const dv = new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+    const le = this.littleEndian;
     let at = 8;
-    const u64 = (what: string) => {
-      const v = r.u64(at, what);
-      at += 8;
-      return v;
-    };
+    // One bounds check per field group; the record's own size bounds every read, so a count in the
+    // record can never drive a read or an allocation beyond it.
     const need = (n: number, what: string) => {
       if (n < 0 || at + n > end) {
         this.fail(
@@ -318,91 +393,103 @@ export class RecordDecoder {
         );
       }
     };
+    const u64 = (what: string): bigint => {
+      need(8, what);
+      const v = dv.getBigUint64(at, le);
+      at += 8;
+      return v;
+    };
+    /** A count or size that must fit the rest of the record (checked before it is used). */
+    const count = (what: string, unit: number): number => {
+      need(8, what);
+      const hi = dv.getUint32(at + (le ? 4 : 0), le);
+      const lo = dv.getUint32(at + (le ? 0 : 4), le);
+      at += 8;
+      if (hi !== 0 || lo * unit > end - at) need(end + 1, `${what} ${hi !== 0 ? "> 2^32" : `${lo}`}`);
+      return lo;
+    };
+    need(L.fixedBytes, "sample header fields");
     let id: bigint | undefined;
-    if (t & PERF_SAMPLE.IDENTIFIER) id = u64("identifier");
-    const ip = t & PERF_SAMPLE.IP ? u64("ip") : undefined;
+    if (L.identifier) id = u64("identifier");
+    const ip = L.ip ? u64("ip") : undefined;
     let pid: number | undefined;
     let tid: number | undefined;
-    if (t & PERF_SAMPLE.TID) {
-      pid = r.u32(at, "pid");
-      tid = r.u32(at + 4, "tid");
+    if (L.tid) {
+      pid = dv.getUint32(at, le);
+      tid = dv.getUint32(at + 4, le);
       at += 8;
     }
-    const time = t & PERF_SAMPLE.TIME ? u64("time") : undefined;
-    const addr = t & PERF_SAMPLE.ADDR ? u64("addr") : undefined;
-    if (t & PERF_SAMPLE.ID) id = u64("id");
-    if (t & PERF_SAMPLE.STREAM_ID) at += 8;
+    const time = L.time ? u64("time") : undefined;
+    const addr = L.addr ? u64("addr") : undefined;
+    if (L.id) id = u64("id");
+    if (L.streamId) at += 8;
     let cpu: number | undefined;
-    if (t & PERF_SAMPLE.CPU) {
-      cpu = r.u32(at, "cpu");
+    if (L.cpu) {
+      cpu = dv.getUint32(at, le);
       at += 8;
     }
-    const period = t & PERF_SAMPLE.PERIOD ? u64("period") : undefined;
-    if (t & PERF_SAMPLE.READ) {
-      const f = attr.readFormat;
-      const extra = (f & PERF_FORMAT.ID ? 1 : 0) + (f & PERF_FORMAT.LOST ? 1 : 0);
-      const times = (f & PERF_FORMAT.TOTAL_TIME_ENABLED ? 1 : 0) + (f & PERF_FORMAT.TOTAL_TIME_RUNNING ? 1 : 0);
-      if (f & PERF_FORMAT.GROUP) {
-        const nr = u64("read nr");
-        const words = BigInt(times) + nr * BigInt(1 + extra);
-        need(Number(words > 8192n ? 1n << 40n : words) * 8, "read group");
-        at += Number(words) * 8;
+    const period = L.period ? u64("period") : undefined;
+    if (L.read) {
+      if (L.readGroup) {
+        const nr = count("read nr", 8 * L.readPerValue);
+        need(8 * (L.readTimes + nr * L.readPerValue), "read group");
+        at += 8 * (L.readTimes + nr * L.readPerValue);
       } else {
-        need((1 + times + extra) * 8, "read");
-        at += (1 + times + extra) * 8;
+        need(8 * (1 + L.readTimes + L.readPerValue - 1), "read");
+        at += 8 * (1 + L.readTimes + L.readPerValue - 1);
       }
     }
     let callchain: bigint[] | undefined;
-    if (t & PERF_SAMPLE.CALLCHAIN) {
-      const nr = u64("callchain nr");
-      // Each entry is 8 bytes of this record: a count beyond the record is corrupt, not an allocation.
-      if (nr > BigInt(end)) need(end + 1, `callchain of ${nr} entries`);
-      need(Number(nr) * 8, "callchain");
-      callchain = [];
-      for (let i = 0; i < Number(nr); i++) callchain.push(u64("callchain ip"));
+    if (L.callchain) {
+      const nr = count("callchain nr", 8);
+      callchain = new Array<bigint>(nr);
+      for (let i = 0; i < nr; i++) callchain[i] = dv.getBigUint64(at + i * 8, le);
+      at += nr * 8;
     }
-    if (t & PERF_SAMPLE.RAW) {
-      const n = r.u32(at, "raw size");
+    if (L.raw) {
+      need(4, "raw size");
+      const n = dv.getUint32(at, le);
       at += 4;
       need(n, "raw data");
       at += n;
     }
-    if (t & PERF_SAMPLE.BRANCH_STACK) {
-      const nr = u64("branch nr");
-      if (nr > BigInt(end)) need(end + 1, `branch stack of ${nr} entries`);
+    if (L.branchStack) {
       // PERF_SAMPLE_BRANCH_HW_INDEX adds hw_idx; perf knows from branch_sample_type, not kept here.
-      need(Number(nr) * 24, "branch stack");
-      at += Number(nr) * 24;
+      const nr = count("branch nr", 24);
+      at += nr * 24;
     }
     let regsUser: SampleRegs | undefined;
-    if (t & PERF_SAMPLE.REGS_USER) {
+    if (L.regsUser) {
       const abi = u64("regs_user abi");
-      const values: bigint[] = [];
+      const values: bigint[] = new Array<bigint>(abi === 0n ? 0 : L.regsCount);
       if (abi !== 0n) {
-        const n = popcount(attr.sampleRegsUser);
-        need(n * 8, "regs_user");
-        for (let i = 0; i < n; i++) values.push(u64("regs_user reg"));
+        need(L.regsCount * 8, "regs_user");
+        for (let i = 0; i < L.regsCount; i++) values[i] = dv.getBigUint64(at + i * 8, le);
+        at += L.regsCount * 8;
       }
-      regsUser = { abi, mask: attr.sampleRegsUser, values };
+      regsUser = { abi, mask: L.regsMask, values };
     }
     let stackUser: SampleRecord["stackUser"];
-    if (t & PERF_SAMPLE.STACK_USER) {
-      const sz = u64("stack_user size");
-      if (sz > BigInt(end)) need(end + 1, `stack_user of 0x${sz.toString(16)} bytes`);
-      const n = Number(sz);
+    if (L.stackUser) {
+      const n = count("stack_user size", 1);
       if (n === 0) stackUser = { bytes: new Uint8Array(0), size: 0, dynSize: 0 };
       else {
         need(n + 8, "stack_user data");
         const data = r.bytes.subarray(at, at + n);
         at += n;
         const dyn = u64("stack_user dyn_size");
-        if (dyn > sz)
+        if (dyn > BigInt(n)) {
           this.fail(base.offset, base.type, `stack_user dyn_size 0x${dyn.toString(16)} > size 0x${n.toString(16)}`);
+        }
         stackUser = { bytes: data.subarray(0, Number(dyn)), size: n, dynSize: Number(dyn) };
       }
     }
+    // Explicit fields, not `...base`: V8 builds spread literals of this size on a slow path.
     return {
-      ...base,
+      offset: base.offset,
+      type: base.type,
+      misc: base.misc,
+      size: base.size,
       kind: "sample",
       time,
       attrIndex,

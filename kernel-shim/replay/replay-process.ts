@@ -11,7 +11,7 @@ import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE
 import type { OpenFile } from "../mm/vma.ts";
 import type { KernelSframe } from "../sframe/kernel-sframe.ts";
 import { MappedObject } from "../unwind/mapped-object.ts";
-import type { SframeFinder } from "../unwind/types.ts";
+import type { SframeFinder, SframeFindResult } from "../unwind/types.ts";
 import type { LoadedFile, ObjectFiles } from "./object-files.ts";
 
 /** Which SFrame sections the modelled kernel is told about. */
@@ -77,6 +77,16 @@ export class ReplayProcess {
   private readonly placed = new Set<string>();
   private pending: MmapRecord[] = [];
   private finderCache: SframeFinder | null | undefined;
+  /**
+   * Per-PC memo of the finder's answers while the registry is unchanged. sframe_find_user is a pure
+   * function of (registry, section bytes, pc); only lookups that changed nothing are memoized (an
+   * EFAULT removes the section, so it is never cached).
+   */
+  private findMemo = new Map<bigint, SframeFindResult>();
+  /** Per-address memo for symbolization, dropped whenever the mappings change. */
+  readonly frameMemo = new Map<string, unknown>();
+  /** The anonymous range currently holding a stack copy: [start, end). */
+  stackRange: { start: bigint; end: bigint } | undefined;
   private interp: string | undefined;
 
   constructor(
@@ -113,6 +123,7 @@ export class ReplayProcess {
     const exec = r.prot === undefined ? (r.misc & (1 << 13)) === 0 : (r.prot & PROT_EXEC) !== 0;
     this.maps.push({ start, end, pgoff: r.pgoff, filename: r.filename, exec });
     this.maps.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    this.frameMemo.clear();
     if (exec) this.pending.push(r);
   }
 
@@ -153,6 +164,8 @@ export class ReplayProcess {
       this.place(r.filename, bias, role, true);
     }
     this.finderCache = undefined;
+    this.findMemo = new Map();
+    this.frameMemo.clear();
   }
 
   private place(recorded: string, bias: bigint, role: ReplayObject["role"], register: boolean): void {
@@ -193,13 +206,22 @@ export class ReplayProcess {
       const sec = f.elf.section(".eh_frame");
       if (!sec) return ["no PT_GNU_SFRAME and no .eh_frame"];
       const eh = new EhFrame(f.elf.sectionData(sec), sec.addr, f.elf.littleEndian, f.elf.is64, f.hostPath);
-      const size = sframeFromCfi(eh, bias, 0n).bytes.length;
-      const at = this.mm.getUnmappedArea(Number(up(BigInt(size))));
+      // Place first, convert once: reserve room for a section twice the .eh_frame's size (SFrame is
+      // smaller in practice); only when the result is larger is it converted again for a new place.
+      let room = up(sec.size * 2n + 0x10000n);
+      let at = this.mm.getUnmappedArea(Number(room));
       if (at < 0) return [`no room for a synthesized SFrame section (${at})`];
-      this.mm.mmap(at, up(BigInt(size)), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
-      const conv = sframeFromCfi(eh, bias, BigInt(at));
+      let conv = sframeFromCfi(eh, bias, BigInt(at));
+      if (BigInt(conv.bytes.length) > room) {
+        room = up(BigInt(conv.bytes.length));
+        at = this.mm.getUnmappedArea(Number(room));
+        if (at < 0) return [`no room for a synthesized SFrame section (${at})`];
+        conv = sframeFromCfi(eh, bias, BigInt(at));
+      }
+      const len = up(BigInt(conv.bytes.length));
+      this.mm.mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
       this.mm.writeUser(at, conv.bytes);
-      this.mm.mprotect(at, up(BigInt(size)), PROT_READ);
+      this.mm.mprotect(at, len, PROT_READ);
       sframeStart = BigInt(at);
       sframeLen = BigInt(conv.bytes.length);
       how = `SFrame synthesized from .eh_frame (${conv.functions} functions, ${conv.skipped.length} FDEs not expressible)`;
@@ -221,7 +243,19 @@ export class ReplayProcess {
 
   /** `sframe_find_user` for this mm, or null when nothing is registered (cached until the objects change). */
   finder(): SframeFinder | null {
-    if (this.finderCache === undefined) this.finderCache = this.kernel.finder(this.mm);
+    if (this.finderCache === undefined) {
+      const inner = this.kernel.finder(this.mm);
+      const memo = this.findMemo;
+      this.finderCache = inner && {
+        find(pc: bigint): SframeFindResult {
+          const hit = memo.get(pc);
+          if (hit) return hit;
+          const r = inner.find(pc);
+          if (r.ok || r.errno !== "EFAULT") memo.set(pc, r);
+          return r;
+        },
+      };
+    }
     return this.finderCache;
   }
 }

@@ -71,11 +71,19 @@ export interface ReplayContext {
 
 const PERF_ARCH: Readonly<Record<string, MmArch>> = { x86_64: "x86_64", aarch64: "aarch64", arm64: "aarch64" };
 
+const regIndexMemo = new Map<bigint, ReadonlyMap<number, number>>();
+
+/** Position of register `reg` among the sampled registers (the set bits of `mask`, in order). */
 function regIndex(mask: bigint, reg: number): number | undefined {
-  if (((mask >> BigInt(reg)) & 1n) === 0n) return undefined;
-  let n = 0;
-  for (let b = 0; b < reg; b++) if ((mask >> BigInt(b)) & 1n) n++;
-  return n;
+  let m = regIndexMemo.get(mask);
+  if (!m) {
+    const built = new Map<number, number>();
+    let n = 0;
+    for (let b = 0; b < 64; b++) if ((mask >> BigInt(b)) & 1n) built.set(b, n++);
+    m = built;
+    regIndexMemo.set(mask, m);
+  }
+  return m.get(reg);
 }
 
 /** The unwinder's starting registers from a REGS_USER sample (perf_regs.h order). */
@@ -150,6 +158,7 @@ export function* replaySamples(
     }
     return p;
   };
+  const eventNames = data.attrs.map((_, k) => data.eventName(k));
   let index = 0;
   for (const r of data.ordered()) {
     switch (r.kind) {
@@ -181,79 +190,98 @@ export function* replaySamples(
     const pid = s.pid ?? 0;
     const tid = s.tid ?? pid;
     const { kernel: kernelChain, user: storedUser } = splitCallchain(s.callchain);
-    const base = {
-      index: i,
-      offset: s.offset,
-      pid,
-      tid,
-      comm: comms.get(tid) ?? comms.get(pid) ?? ":-1",
-      time: s.time,
-      period: s.period,
-      event: data.eventName(s.attrIndex),
-      cpumode: s.cpumode,
-      kernelChain,
-      storedUser,
+    // Built field by field (no object spread): this runs once per sample.
+    const make = (frames: readonly ReplayFrame[], stop: UnwindStop | undefined, skipped?: string): ReplayedSample => {
+      const out: ReplayedSample = {
+        index: i,
+        offset: s.offset,
+        pid,
+        tid,
+        comm: comms.get(tid) ?? comms.get(pid) ?? ":-1",
+        time: s.time,
+        period: s.period,
+        event: eventNames[s.attrIndex] ?? "unknown",
+        cpumode: s.cpumode,
+        kernelChain,
+        storedUser,
+        frames,
+        stop,
+      };
+      return skipped === undefined ? out : { ...out, skipped };
     };
     const p = processes.get(pid);
     const regs = userRegs(arch, s);
     if (!p || typeof regs === "string") {
-      return {
-        ...base,
-        frames: [],
-        stop: undefined,
-        skipped: p ? (regs as string) : `no mappings recorded for pid ${pid}`,
-      };
+      return make([], undefined, p ? (regs as string) : `no mappings recorded for pid ${pid}`);
     }
     p.settle();
     const memory = stackMemory(p, regs.sp, s.stackUser?.bytes ?? new Uint8Array(0));
-    const trace = unwindUser(arch, regs, memory.memory, p.finder(), unwindOptions);
-    memory.release();
+    const trace = unwindUser(arch, regs, memory, p.finder(), unwindOptions);
     const frames = trace.frames.map((f, k) => frameOf(p, f.pc, k === 0, f.method, f.sframeMiss));
-    return { ...base, frames, stop: trace.stop };
+    return make(frames, trace.stop);
   }
 }
 
 /**
  * Put the sample's stack copy in the replayed address space at its SP (anonymous memory, as the user
  * stack is), so the unwinder reads it through the mm. Words outside the copy are unknown: reading
- * them faults, as perf cannot know them either.
+ * them faults, as perf cannot know them either. The anonymous range is reused while the next copy
+ * fits in it (a thread's SP moves little), and remapped otherwise.
  */
-function stackMemory(p: ReplayProcess, sp: bigint, bytes: Uint8Array): { memory: UnwindMemory; release(): void } {
+function stackMemory(p: ReplayProcess, sp: bigint, bytes: Uint8Array): UnwindMemory {
   const mm = p.mm;
+  const littleEndian = p.arch !== "s390x";
   const end = sp + BigInt(bytes.length);
-  const start = sp & ~4095n;
-  const len = ((end + 4095n) & ~4095n) - start;
-  const free =
-    bytes.length > 0 &&
-    end <= BigInt(Number.MAX_SAFE_INTEGER) &&
-    (mm.findVmaFrom(Number(start))?.start ?? Infinity) >= Number(start + len);
-  let mapped = false;
-  if (free) {
-    const r = mm.mmap(start, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
-    if (r >= 0) {
-      mm.writeUser(Number(sp), bytes);
-      mapped = true;
-    }
-  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return {
-    memory: {
-      readWord(addr: bigint): bigint | undefined {
-        if (addr >= sp && addr + 8n <= end) {
-          if (mapped) return mm.readU64(Number(addr));
-          return view.getBigUint64(Number(addr - sp), true);
+  let mapped = false;
+  if (bytes.length > 0 && end <= BigInt(Number.MAX_SAFE_INTEGER)) {
+    const cur = p.stackRange;
+    if (cur && sp >= cur.start && end <= cur.end) mapped = true;
+    else {
+      if (cur) mm.munmap(cur.start, cur.end - cur.start);
+      p.stackRange = undefined;
+      // A little slack around the copy so that nearby SPs of later samples reuse the mapping.
+      const start = (sp & ~4095n) - 0x4000n;
+      const stop = ((end + 4095n) & ~4095n) + 0x4000n;
+      const clash = mm.findVmaFrom(Number(start));
+      if (start > 0n && (clash === undefined || BigInt(clash.start) >= stop)) {
+        const r = mm.mmap(start, stop - start, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+        if (r >= 0) {
+          p.stackRange = { start, end: stop };
+          mapped = true;
         }
-        if (addr >= start && addr < start + len) return undefined;
-        return addr <= BigInt(Number.MAX_SAFE_INTEGER) ? mm.readU64(Number(addr)) : undefined;
-      },
-    },
-    release() {
-      if (mapped) mm.munmap(start, len);
+      }
+    }
+    if (mapped) mm.writeUser(Number(sp), bytes);
+  }
+  const range = p.stackRange;
+  return {
+    readWord(addr: bigint): bigint | undefined {
+      // The copy's words are the bytes just written to the mm at [sp, end): served from the copy
+      // itself (identical bytes, without a page-table walk per word — the replay's hot path).
+      if (addr >= sp && addr + 8n <= end) return view.getBigUint64(Number(addr - sp), littleEndian);
+      if (range && addr >= range.start && addr < range.end) return undefined;
+      return addr <= BigInt(Number.MAX_SAFE_INTEGER) ? mm.readU64(Number(addr)) : undefined;
     },
   };
 }
 
 function frameOf(
+  p: ReplayProcess,
+  pc: bigint,
+  first: boolean,
+  method: ReplayFrame["method"],
+  sframeMiss: string | undefined,
+): ReplayFrame {
+  const key = `${pc}:${first ? 1 : 0}:${method ?? ""}:${sframeMiss ?? ""}`;
+  const hit = p.frameMemo.get(key) as ReplayFrame | undefined;
+  if (hit) return hit;
+  const f = symbolizeFrame(p, pc, first, method, sframeMiss);
+  p.frameMemo.set(key, f);
+  return f;
+}
+
+function symbolizeFrame(
   p: ReplayProcess,
   pc: bigint,
   first: boolean,
