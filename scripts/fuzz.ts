@@ -8,7 +8,9 @@
  *   --slow-ms MS         per-input time limit (default 250)
  *   --no-minimize        report findings without minimizing them
  *   --no-save            do not write regression files for findings
- *   --save-corpus        add the first input of every new error kind to fuzz/corpus/<target>/
+ *   --corpus             also mutate the inputs in fuzz/corpus/<target>/ (off by default, so a seed's
+ *                        inputs depend on the fixtures alone and stay reproducible)
+ *   --save-corpus        add the first input (≤ 8 KiB) of every new error kind to fuzz/corpus/<target>/
  *   --progress N         print a progress line every N inputs
  *
  * Exit status 1 when a run had findings. Findings are minimized (byte-level delta debugging) and
@@ -23,6 +25,8 @@ import { formatReport, fuzz, inputAt, seedsOf } from "../fuzz/engine/run.ts";
 import { TARGET_NAMES, type TargetName } from "../fuzz/engine/target.ts";
 import { loadTarget } from "../fuzz/targets/index.ts";
 
+const CORPUS_MAX_BYTES = 8192;
+
 interface Args {
   targets: TargetName[];
   iterations: number;
@@ -34,6 +38,7 @@ interface Args {
   minimize: boolean;
   save: boolean;
   saveCorpus: boolean;
+  corpus: boolean;
   progress: number;
 }
 
@@ -49,6 +54,7 @@ function parseArgs(argv: readonly string[]): Args {
     minimize: true,
     save: true,
     saveCorpus: false,
+    corpus: false,
     progress: 0,
   };
   const num = (v: string | undefined, what: string): number => {
@@ -100,6 +106,9 @@ function parseArgs(argv: readonly string[]): Args {
       case "--save-corpus":
         a.saveCorpus = true;
         break;
+      case "--corpus":
+        a.corpus = true;
+        break;
       case "--progress":
         a.progress = num(next(), arg);
         break;
@@ -127,7 +136,7 @@ async function main(): Promise<number> {
     }
     // One input: from a file, or by (seed, index).
     if (args.replay !== undefined || args.index !== undefined) {
-      const seeds = seedsOf(target, loadCorpus(name));
+      const seeds = seedsOf(target, args.corpus ? loadCorpus(name) : []);
       const input =
         args.replay !== undefined
           ? new Uint8Array(readFileSync(args.replay))
@@ -158,7 +167,7 @@ async function main(): Promise<number> {
       } else console.log("  no finding");
       continue;
     }
-    const seeds = seedsOf(target, loadCorpus(name));
+    const seeds = seedsOf(target, args.corpus ? loadCorpus(name) : []);
     console.log(`target ${name}: ${target.describe}; ${seeds.length} seeds`);
     const report = fuzz(target, seeds, {
       iterations: args.iterations,
@@ -174,7 +183,14 @@ async function main(): Promise<number> {
               ),
           }
         : {}),
-      ...(args.saveCorpus ? { onNewKind: (_k: string, input: Uint8Array) => void saveCorpus(name, input) } : {}),
+      ...(args.saveCorpus
+        ? {
+            // Small inputs only: the corpus is committed.
+            onNewKind: (_k: string, input: Uint8Array) => {
+              if (input.length <= CORPUS_MAX_BYTES) saveCorpus(name, input);
+            },
+          }
+        : {}),
     });
     console.log(formatReport(report));
     for (const f of report.findings.values()) {
