@@ -50,7 +50,9 @@ function fixtureElfFiles(dir: string, out: string[] = []): string[] {
 }
 
 const systemSample = hasReadelf ? strideSample(systemElfFiles(), SYSTEM_SAMPLE) : [];
-const fixtures = fixtureElfFiles(FIXTURES);
+// Fuzzing regressions are damaged on purpose to pin ldsim's own error handling (test/fuzz), not readelf
+// parity: readelf prints partial output and warnings for them where ldsim stops with one typed error.
+const fixtures = fixtureElfFiles(FIXTURES).filter((p) => !p.includes("/fuzz-regressions/"));
 const isMalformed = (p: string) => p.includes("/malformed/");
 
 type Outcome = { file: string; problem: string | undefined };
