@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FormatError } from "../../../formats/errors.ts";
@@ -84,5 +86,74 @@ describe("parseLdSoCache on bad input", () => {
     expect(cacheLibcmp("libz.so.10", "libz.so.9")).toBeGreaterThan(0);
     expect(cacheLibcmp("libz.so.1", "libz.so.a")).toBeGreaterThan(0);
     expect(cacheLibcmp("libfoo.so", "libfoo.so")).toBe(0);
+  });
+});
+
+/** A cache with glibc-hwcaps entries, written by the real ldconfig (-C FILE -f /dev/null DIR). */
+function buildHwcapsCache(): { cache: string; listing: string; help: string } | undefined {
+  try {
+    const dir = mkdtempSync(join(tmpdir(), "ldsim-ldcache-"));
+    const lib = join(dir, "lib");
+    mkdirSync(join(lib, "glibc-hwcaps/x86-64-v2"), { recursive: true });
+    mkdirSync(join(lib, "glibc-hwcaps/x86-64-v3"), { recursive: true });
+    writeFileSync(join(dir, "hw.c"), "int hw(void){return 1;}\n");
+    execFileSync("gcc", [
+      "-shared",
+      "-fPIC",
+      "-o",
+      join(lib, "libhw.so.1"),
+      join(dir, "hw.c"),
+      "-Wl,-soname,libhw.so.1",
+    ]);
+    copyFileSync(join(lib, "libhw.so.1"), join(lib, "glibc-hwcaps/x86-64-v2/libhw.so.1"));
+    copyFileSync(join(lib, "libhw.so.1"), join(lib, "glibc-hwcaps/x86-64-v3/libhw.so.1"));
+    const cache = join(dir, "ld.so.cache");
+    execFileSync("/sbin/ldconfig", ["-X", "-C", cache, "-f", "/dev/null", lib], { stdio: "ignore" });
+    const listing = execFileSync("/sbin/ldconfig", ["-p", "-C", cache], { encoding: "latin1" });
+    const help = execFileSync("/lib64/ld-linux-x86-64.so.2", ["--help"], { encoding: "latin1" });
+    return { cache, listing, help };
+  } catch {
+    return undefined;
+  }
+}
+
+describe("glibc-hwcaps entries (extension tag 1) as ldconfig writes them", () => {
+  const built = buildHwcapsCache();
+  if (!built) console.warn("hwcaps cache test skipped: gcc or ldconfig -C unavailable");
+  it.skipIf(!built)("parses the subdirectory names and hwcap indices ldconfig -p shows", () => {
+    if (!built) return;
+    const cache = parseLdSoCache(readFileSync(built.cache));
+    const theirs = built.listing
+      .split("\n")
+      .filter((l) => l.startsWith("\tlibhw.so.1 "))
+      .map((l) => {
+        const m = /^\t(\S+) \(libc6,x86-64(?:, hwcap: "([^"]+)")?\) => (.*)$/.exec(l);
+        return `${m?.[1]} ${m?.[2] ?? "-"} ${m?.[3]}`;
+      });
+    const mine = cache.entries
+      .filter((e) => e.key === "libhw.so.1")
+      .map((e) => {
+        const named = (e.hwcap & (1n << 62n)) !== 0n;
+        return `${e.key} ${named ? cache.hwcapsSubdirs[Number(e.hwcap & 0xffffffffn)] : "-"} ${e.value}`;
+      });
+    expect(mine).toEqual(theirs);
+  });
+  it.skipIf(!built)("search_cache picks the best glibc-hwcaps subdirectory ld.so --help lists as searched", () => {
+    if (!built) return;
+    const cache = parseLdSoCache(readFileSync(built.cache));
+    const i = built.help.indexOf("Subdirectories of glibc-hwcaps directories, in priority order:");
+    const searched = built.help
+      .slice(i)
+      .split("\n")
+      .slice(1)
+      .filter((l) => /^ {2}\S/.test(l) && l.includes("searched"))
+      .map((l) => l.trim().split(" ")[0] as string);
+    const pri = (s: string) => searched.indexOf(s) + 1;
+    const best = ["x86-64-v3", "x86-64-v2"].filter((s) => pri(s) > 0).sort((a, b) => pri(a) - pri(b))[0];
+    const expected = best
+      ? `${built.cache.replace(/ld\.so\.cache$/, "")}lib/glibc-hwcaps/${best}/libhw.so.1`
+      : undefined;
+    const got = searchCache(cache, "libhw.so.1", { ...ctx, hwcapsPriority: pri });
+    expect(got).toBe(expected ?? `${built.cache.replace(/ld\.so\.cache$/, "")}lib/libhw.so.1`);
   });
 });
