@@ -84,7 +84,7 @@ export class ReplayProcess {
    */
   private findMemo = new Map<bigint, SframeFindResult>();
   /** Per-address memo for symbolization, dropped whenever the mappings change. */
-  readonly frameMemo = new Map<string, unknown>();
+  readonly frameMemo = { first: new Map<bigint, unknown>(), caller: new Map<bigint, unknown>() };
   /** The anonymous range currently holding a stack copy: [start, end). */
   stackRange: { start: bigint; end: bigint } | undefined;
   private interp: string | undefined;
@@ -123,7 +123,8 @@ export class ReplayProcess {
     const exec = r.prot === undefined ? (r.misc & (1 << 13)) === 0 : (r.prot & PROT_EXEC) !== 0;
     this.maps.push({ start, end, pgoff: r.pgoff, filename: r.filename, exec });
     this.maps.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-    this.frameMemo.clear();
+    this.frameMemo.first.clear();
+    this.frameMemo.caller.clear();
     if (exec) this.pending.push(r);
   }
 
@@ -165,7 +166,8 @@ export class ReplayProcess {
     }
     this.finderCache = undefined;
     this.findMemo = new Map();
-    this.frameMemo.clear();
+    this.frameMemo.first.clear();
+    this.frameMemo.caller.clear();
   }
 
   private place(recorded: string, bias: bigint, role: ReplayObject["role"], register: boolean): void {

@@ -273,12 +273,23 @@ function frameOf(
   method: ReplayFrame["method"],
   sframeMiss: string | undefined,
 ): ReplayFrame {
-  const key = `${pc}:${first ? 1 : 0}:${method ?? ""}:${sframeMiss ?? ""}`;
-  const hit = p.frameMemo.get(key) as ReplayFrame | undefined;
-  if (hit) return hit;
-  const f = symbolizeFrame(p, pc, first, method, sframeMiss);
-  p.frameMemo.set(key, f);
-  return f;
+  // Symbolization is memoized per address (bigint keys: no string building per frame).
+  const memo = (first ? p.frameMemo.first : p.frameMemo.caller) as Map<bigint, ReplayFrame>;
+  let f = memo.get(pc);
+  if (!f) {
+    f = symbolizeFrame(p, pc, first, undefined, undefined);
+    memo.set(pc, f);
+  }
+  if (method === undefined && sframeMiss === undefined) return f;
+  return {
+    pc: f.pc,
+    rel: f.rel,
+    dso: f.dso,
+    sym: f.sym,
+    caller: f.caller,
+    ...(method ? { method } : {}),
+    ...(sframeMiss ? { sframeMiss } : {}),
+  };
 }
 
 function symbolizeFrame(
