@@ -4,6 +4,7 @@ import type { KernelFs } from "../kernel-shim/fs/types.ts";
 import { Kernel } from "../kernel-shim/process/kernel.ts";
 import { Process } from "../kernel-shim/process/process.ts";
 import { StraceLog } from "../kernel-shim/strace/log.ts";
+import { hostRtldProfile } from "./host-profile.ts";
 import type { LinkMap } from "./link-map.ts";
 import type { RtldProfile } from "./rtld-profile.ts";
 import { type StartupResult, startFromExec } from "./startup.ts";
@@ -17,6 +18,7 @@ export interface LddOptions {
   readonly cwd?: string;
   readonly env?: Readonly<Record<string, string>>;
   readonly fs?: KernelFs;
+  /** The simulated machine; default: the host's (`ld.so --help`), as ldd is compared with the host. */
   readonly profile?: RtldProfile;
   /** strace -e trace= filter for the returned log. */
   readonly trace?: ReadonlySet<string>;
@@ -74,7 +76,7 @@ export function ldd(file: string, options: LddOptions = {}): LddResult {
   const startup = startFromExec(proc, {
     traceMode: !options.list,
     ...(env["LD_LIBRARY_PATH"] !== undefined ? { libraryPath: env["LD_LIBRARY_PATH"] } : {}),
-    ...(options.profile ? { profile: options.profile } : {}),
+    profile: options.profile ?? hostRtldProfile(rtldPath),
   });
   if (startup.error) return { stdout: "", stderr: `${startup.error.message}\n`, status: 127, startup, log };
   return { stdout: formatTrace(startup.rtld.ns.maps), stderr: "", status: 0, startup, log };

@@ -22,8 +22,11 @@ export interface RtldProfile {
   /** The ISA level of the CPU (for named-hwcaps cache entries). */
   readonly isaLevel: number;
   readonly ldSoCache: string;
-  /** Sizes of the allocations `_dl_important_hwcaps` makes (compute_priorities, the capstr block). */
-  readonly hwcapsAllocations: readonly number[];
+  /**
+   * Sizes of the allocations `_dl_important_hwcaps` makes (compute_priorities, the capstr block);
+   * computed from the lists by `importantHwcapsAllocations` unless given.
+   */
+  readonly hwcapsAllocations?: readonly number[];
   /** sizeof(struct link_map) + sizeof(struct link_map *) + sizeof(struct libname_list) in 2.36. */
   readonly linkMapAllocBase: number;
   /** DL_NNS * sizeof(struct auditstate): reserved for the main map and the vDSO map. */
@@ -43,7 +46,6 @@ export const DEBIAN12_X86_64: RtldProfile = {
   cacheDefaultId: 0x0303,
   isaLevel: 4,
   ldSoCache: "/etc/ld.so.cache",
-  hwcapsAllocations: [48, 451],
   linkMapAllocBase: 1224,
   auditSpaceWorstCase: 256,
   searchPathElemSize: 40,
@@ -95,4 +97,35 @@ export function profileFromLdSoHelp(help: string, base: RtldProfile = DEBIAN12_X
   const legacy = ["tls", ...(platformLine?.includes("searched") ? [platform] : []), ...rest];
   const isa = hw.reduce((m, h) => Math.max(m, Number(/v(\d)$/.exec(h)?.[1] ?? 1)), 1);
   return { ...base, glibcHwcaps: hw, legacyCaps: legacy, platform, isaLevel: isa };
+}
+
+const GLIBC_HWCAPS_PREFIX = "glibc-hwcaps/";
+
+/**
+ * The two allocations of glibc 2.36 `_dl_important_hwcaps` (elf/dl-hwcaps.c): compute_priorities'
+ * table (16 bytes per glibc-hwcaps name) and one block holding `1 << cnt` r_strlenpair entries for
+ * the legacy combinations, their packed strings (`total`, computed as glibc does from the first
+ * hwcap name, "tls" and the middle names) and the glibc-hwcaps entries with their prefixed names.
+ */
+export function importantHwcapsAllocations(p: RtldProfile): readonly number[] {
+  if (p.hwcapsAllocations) return p.hwcapsAllocations;
+  const n = p.glibcHwcaps.length;
+  const hwcapsSz = n * 16 + p.glibcHwcaps.reduce((t, h) => t + h.length, 0) + n * (GLIBC_HWCAPS_PREFIX.length + 1);
+  // temp[] in glibc's order: the hwcap names (the last one --help lists comes first), the platform, "tls".
+  const rest = p.legacyCaps.filter((c) => c !== "tls");
+  const hasPlatform = rest[0] === p.platform;
+  const names = hasPlatform ? rest.slice(1) : rest;
+  const temp = [...[...names].reverse(), ...(hasPlatform ? [p.platform] : []), "tls"];
+  const cnt = temp.length;
+  let total: number;
+  if (cnt === 1) total = 4;
+  else {
+    total = (temp[0] as string).length + 3 + 2;
+    if (cnt > 2) {
+      total <<= 1;
+      for (let i = 1; i + 1 < cnt; i++) total += (temp[i] as string).length + 1;
+      if (cnt > 3) total <<= cnt - 3;
+    }
+  }
+  return [n * 16, 16 * (1 << cnt) + total + hwcapsSz];
 }

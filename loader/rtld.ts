@@ -17,7 +17,7 @@ import { dstCount, dstRequired, dstSubstitute } from "./dst.ts";
 import { LinkMap, type LinkMapType, Namespace } from "./link-map.ts";
 import { FILEBUF_SIZE, LoaderError, mapSegments, phdrsFromBytes, registerSframe } from "./map-object.ts";
 import { MinimalMalloc } from "./rtld-malloc.ts";
-import { capstrs, DEBIAN12_X86_64, type RtldProfile } from "./rtld-profile.ts";
+import { capstrs, DEBIAN12_X86_64, importantHwcapsAllocations, type RtldProfile } from "./rtld-profile.ts";
 import { decomposeRpath, fillinRpath, type SearchDir, type SearchPathContext } from "./search-path.ts";
 
 const AT_FDCWD = -100;
@@ -190,7 +190,7 @@ export class Rtld implements SearchPathContext {
    * DT_RUNPATH or else DT_RPATH, and LD_LIBRARY_PATH (split at ':' and ';').
    */
   initPaths(main: LinkMap, llp: string | undefined): void {
-    for (const n of this.profile.hwcapsAllocations) this.malloc.malloc(n);
+    for (const n of importantHwcapsAllocations(this.profile)) this.malloc.malloc(n);
     const nsys = this.profile.systemDirs.length;
     this.malloc.malloc((nsys + 1) * 8);
     const elem = this.profile.searchPathElemSize;

@@ -8,6 +8,7 @@ import { HostFs } from "../../kernel-shim/fs/host-fs.ts";
 import { Kernel } from "../../kernel-shim/process/kernel.ts";
 import { Process } from "../../kernel-shim/process/process.ts";
 import { KernelSframe, stacktraceSetupHandler } from "../../kernel-shim/sframe/kernel-sframe.ts";
+import { hostRtldProfile } from "../../loader/host-profile.ts";
 import { startFromExec } from "../../loader/startup.ts";
 import { hasGcc } from "./build-fixtures.ts";
 
@@ -59,7 +60,7 @@ describe.skipIf(!ok)("startup registers each newly mapped library's SFrame", () 
       const exe = join(dir, "m");
       expect(execElf(proc, exe, { argv: [exe] }).ok).toBe(true);
       const start = proc.log.events.length;
-      const s = startFromExec(proc, { registerSframe: true });
+      const s = startFromExec(proc, { registerSframe: true, profile: hostRtldProfile() });
       expect(s.error).toBeUndefined();
       const lib = s.rtld.ns.maps.find((m) => m.name === join(dir, "libsf.so"));
       expect(lib).toBeDefined();

@@ -8,6 +8,7 @@ import { HostFs } from "../../kernel-shim/fs/host-fs.ts";
 import { Kernel } from "../../kernel-shim/process/kernel.ts";
 import { Process } from "../../kernel-shim/process/process.ts";
 import { StraceLog } from "../../kernel-shim/strace/log.ts";
+import { hostRtldProfile } from "../../loader/host-profile.ts";
 import { startFromExec } from "../../loader/startup.ts";
 import { buildPrograms, hasGcc } from "./build-fixtures.ts";
 
@@ -62,7 +63,7 @@ function simulated(exe: string, cwd: string, env: Record<string, string>) {
   expect(r.ok).toBe(true);
   log.clear();
   const llp = env["LD_LIBRARY_PATH"];
-  const s = startFromExec(proc, llp !== undefined ? { libraryPath: llp } : {});
+  const s = startFromExec(proc, { profile: hostRtldProfile(), ...(llp !== undefined ? { libraryPath: llp } : {}) });
   return { lines: log.lines(), startup: s };
 }
 
