@@ -38,6 +38,8 @@ interface ScriptOptions {
   fp: boolean;
   registerRules: string;
   libcSframe: string;
+  vdsoSframe: string;
+  buildidDir?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -50,6 +52,7 @@ export function register(program: Command): void {
     .option("-i, --input <file>", "perf.data file", "perf.data")
     .option("--sysroot <dir>", "look for the recorded files under DIR (as perf --symfs)")
     .option("--remap <from=to>", "rewrite a recorded path prefix (repeatable)", collect, [])
+    .option("--buildid-dir <dir>", "perf's build-id cache, where it saved the vDSO (default ~/.debug)")
     .option("--compare", "report agreement with perf's DWARF unwinding and with the stored callchain")
     .option("--perf-script <file>", "perf's own `perf script` output to compare with (default: run perf script now)")
     .option("--json", "print JSON instead of text")
@@ -62,6 +65,11 @@ export function register(program: Command): void {
       "kernel",
     )
     .option("--libc-sframe <how>", "libc without SFrame: none | from-eh-frame (model a --gsframe glibc)", "none")
+    .option(
+      "--vdso-sframe <how>",
+      "vDSO without SFrame: none | from-eh-frame (model a vDSO built with SFrame; needs perf's ~/.debug copy)",
+      "none",
+    )
     .action((o: ScriptOptions) => {
       const options = replayOptions(o);
       const data = PerfData.openPath(o.input);
@@ -84,6 +92,9 @@ function replayOptions(o: ScriptOptions): ReplayOptions {
   if (!["none", "from-eh-frame"].includes(o.libcSframe)) {
     throw new LdsimError(`perf script: --libc-sframe must be none or from-eh-frame (got '${o.libcSframe}')`);
   }
+  if (!["none", "from-eh-frame"].includes(o.vdsoSframe)) {
+    throw new LdsimError(`perf script: --vdso-sframe must be none or from-eh-frame (got '${o.vdsoSframe}')`);
+  }
   const versions = o.versions.split(",").map((v) => Number(v.trim()));
   if (versions.some((v) => !Number.isInteger(v) || v < 1 || v > 255)) {
     throw new LdsimError(`perf script: --versions takes SFrame versions like 3 or 2,3 (got '${o.versions}')`);
@@ -95,12 +106,14 @@ function replayOptions(o: ScriptOptions): ReplayOptions {
   });
   return {
     ...(o.sysroot !== undefined ? { sysroot: o.sysroot } : {}),
+    ...(o.buildidDir !== undefined ? { buildIdCache: o.buildidDir } : {}),
     remap,
     register: o.register as RegisterPolicy,
     acceptedVersions: versions,
     fpFallback: o.fp,
     registerRules: o.registerRules as "kernel" | "unwound-sp-fp",
     libcSframe: o.libcSframe as "none" | "from-eh-frame",
+    vdsoSframe: o.vdsoSframe as "none" | "from-eh-frame",
   };
 }
 

@@ -26,6 +26,12 @@ export interface RegistrationOptions {
    * registered by the loader for libc's text (only when libraries are registered: --register all).
    */
   readonly libcSframe: "none" | "from-eh-frame";
+  /**
+   * This kernel's vDSO has no SFrame. "from-eh-frame": model a vDSO built with SFrame (its .eh_frame
+   * converted), registered by the kernel when it maps the vDSO at exec (the vDSO image comes from
+   * perf's build-id cache, ~/.debug/[vdso]/ID/vdso, where perf saved it while recording).
+   */
+  readonly vdsoSframe?: "none" | "from-eh-frame";
 }
 
 /** A recorded mapping, as perf's maps hold it: the range and the file offset of its start. */
@@ -41,7 +47,7 @@ export interface RecordedMap {
 export interface ReplayObject {
   readonly recordedPath: string;
   readonly object: MappedObject;
-  readonly role: "executable" | "interpreter" | "library";
+  readonly role: "executable" | "interpreter" | "vdso" | "library";
   /** How its SFrame got registered (or why not), one line per PF_X segment. */
   readonly registration: readonly string[];
 }
@@ -158,7 +164,8 @@ export class ReplayProcess {
       const key = `${r.filename}@${bias}`;
       if (this.placed.has(key)) continue;
       let role: ReplayObject["role"] = "library";
-      if (!this.objects.some((o) => o.role === "executable")) {
+      if (r.filename === "[vdso]") role = "vdso";
+      else if (!this.objects.some((o) => o.role === "executable")) {
         role = "executable";
         this.interp = interpName(f);
       } else if (this.interp !== undefined && basename(this.interp) === basename(r.filename)) role = "interpreter";
@@ -204,30 +211,14 @@ export class ReplayProcess {
       sframeStart = bias + loc.vaddr;
       sframeLen = loc.memSize;
       how = "PT_GNU_SFRAME";
-    } else if (!atExec && this.options.libcSframe === "from-eh-frame" && /^libc\.so/.test(basename(f.recordedPath))) {
-      const sec = f.elf.section(".eh_frame");
-      if (!sec) return ["no PT_GNU_SFRAME and no .eh_frame"];
-      const eh = new EhFrame(f.elf.sectionData(sec), sec.addr, f.elf.littleEndian, f.elf.is64, f.hostPath);
-      // Place first, convert once: reserve room for a section twice the .eh_frame's size (SFrame is
-      // smaller in practice); only when the result is larger is it converted again for a new place.
-      let room = up(sec.size * 2n + 0x10000n);
-      let at = this.mm.getUnmappedArea(Number(room));
-      if (at < 0) return [`no room for a synthesized SFrame section (${at})`];
-      let conv = sframeFromCfi(eh, bias, BigInt(at));
-      if (BigInt(conv.bytes.length) > room) {
-        room = up(BigInt(conv.bytes.length));
-        at = this.mm.getUnmappedArea(Number(room));
-        if (at < 0) return [`no room for a synthesized SFrame section (${at})`];
-        conv = sframeFromCfi(eh, bias, BigInt(at));
-      }
-      const len = up(BigInt(conv.bytes.length));
-      this.mm.mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
-      this.mm.writeUser(at, conv.bytes);
-      this.mm.mprotect(at, len, PROT_READ);
-      sframeStart = BigInt(at);
-      sframeLen = BigInt(conv.bytes.length);
-      how = `SFrame synthesized from .eh_frame (${conv.functions} functions, ${conv.skipped.length} FDEs not expressible)`;
-    } else return ["no PT_GNU_SFRAME: nothing to register"];
+    } else {
+      const libc = !atExec && this.options.libcSframe === "from-eh-frame" && /^libc\.so/.test(basename(f.recordedPath));
+      const vdso = role === "vdso" && this.options.vdsoSframe === "from-eh-frame";
+      if (!libc && !vdso) return ["no PT_GNU_SFRAME: nothing to register"];
+      const made = this.synthesize(f, bias);
+      if (typeof made === "string") return [made];
+      ({ sframeStart, sframeLen, how } = made);
+    }
     return text.map((p) => {
       const r = this.kernel.addSection(
         this.mm,
@@ -238,9 +229,42 @@ export class ReplayProcess {
         origin,
         f.recordedPath,
       );
-      const call = origin === "exec" ? "binfmt_elf sframe_add_section" : "stacktrace_setup(REGISTER)";
+      const call =
+        role === "vdso"
+          ? "vDSO mapping sframe_add_section"
+          : origin === "exec"
+            ? "binfmt_elf sframe_add_section"
+            : "stacktrace_setup(REGISTER)";
       return `${call} ${how} text [0x${(bias + p.vaddr).toString(16)}, +0x${p.memsz.toString(16)}) = ${r.result}${r.check ? ` (${r.errno}: ${r.check}: ${r.message})` : ""}`;
     });
+  }
+
+  /** An SFrame section converted from the object's .eh_frame, placed in anonymous memory of this mm. */
+  private synthesize(f: LoadedFile, bias: bigint): { sframeStart: bigint; sframeLen: bigint; how: string } | string {
+    const sec = f.elf.section(".eh_frame");
+    if (!sec) return "no PT_GNU_SFRAME and no .eh_frame";
+    const eh = new EhFrame(f.elf.sectionData(sec), sec.addr, f.elf.littleEndian, f.elf.is64, f.hostPath);
+    // Place first, convert once: reserve room for a section twice the .eh_frame's size (SFrame is
+    // smaller in practice); only when the result is larger is it converted again for a new place.
+    let room = up(sec.size * 2n + 0x10000n);
+    let at = this.mm.getUnmappedArea(Number(room));
+    if (at < 0) return `no room for a synthesized SFrame section (${at})`;
+    let conv = sframeFromCfi(eh, bias, BigInt(at));
+    if (BigInt(conv.bytes.length) > room) {
+      room = up(BigInt(conv.bytes.length));
+      at = this.mm.getUnmappedArea(Number(room));
+      if (at < 0) return `no room for a synthesized SFrame section (${at})`;
+      conv = sframeFromCfi(eh, bias, BigInt(at));
+    }
+    const len = up(BigInt(conv.bytes.length));
+    this.mm.mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+    this.mm.writeUser(at, conv.bytes);
+    this.mm.mprotect(at, len, PROT_READ);
+    return {
+      sframeStart: BigInt(at),
+      sframeLen: BigInt(conv.bytes.length),
+      how: `SFrame synthesized from .eh_frame (${conv.functions} functions, ${conv.skipped.length} FDEs not expressible)`,
+    };
   }
 
   /** `sframe_find_user` for this mm, or null when nothing is registered (cached until the objects change). */

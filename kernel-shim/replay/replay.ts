@@ -139,7 +139,11 @@ export function* replaySamples(
   for (const b of data.features.buildIds ?? [])
     if (b.cpumode !== PERF_RECORD_MISC.KERNEL) ids.set(b.filename, b.buildId);
   const files = new ObjectFiles(options, ids);
-  const reg: RegistrationOptions = { register: options.register ?? "all", libcSframe: options.libcSframe ?? "none" };
+  const reg: RegistrationOptions = {
+    register: options.register ?? "all",
+    libcSframe: options.libcSframe ?? "none",
+    vdsoSframe: options.vdsoSframe ?? "none",
+  };
   const debugRoot = options.debugRoot === undefined ? `${options.sysroot ?? ""}/usr/lib/debug` : options.debugRoot;
   const processes = new Map<number, ReplayProcess>();
   const comms = new Map<number, string>();

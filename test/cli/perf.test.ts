@@ -162,6 +162,25 @@ describe("ldsim perf script on the committed recording", () => {
     },
   );
 
+  it.skipIf(!libcHere)(
+    "--vdso-sframe from-eh-frame (vDSO from the committed build-id cache): all 14 samples equal to perf's DWARF",
+    async () => {
+      const args = ["perf", "script", "-i", DATA, ...REMAP, ...FULL, "--buildid-dir", join(PERF_DIR, "buildid")];
+      const without = await run(...args, "--compare", "--perf-script", ORACLE);
+      // Samples in __vdso_time: this kernel's vDSO has no SFrame, frame pointers are not kept: one frame.
+      expect(without.stdout).toContain(
+        "total 14 samples: perf DWARF: equal 7, deeper 0, shallower 7, different 0, absent 0",
+      );
+      const withVdso = await run(...args, "--vdso-sframe", "from-eh-frame", "--compare", "--perf-script", ORACLE);
+      expect(withVdso.stdout).toContain(
+        "total 14 samples: perf DWARF: equal 14, deeper 0, shallower 0, different 0, absent 0",
+      );
+      expect(withVdso.stdout).toMatch(
+        /vdso \[vdso\]: vDSO mapping sframe_add_section SFrame synthesized from \.eh_frame .* = 0/,
+      );
+    },
+  );
+
   it("registration options: none/no-fp gives one frame; versions 2 refuses the v3 sections with EINVAL", async () => {
     const none = await run("perf", "script", "-i", DATA, ...REMAP, "--register", "none", "--no-fp", "--json");
     for (const s of (JSON.parse(none.stdout) as { samples: JsonSample[] }).samples) {
