@@ -34,6 +34,8 @@ export interface Built {
   readonly wrongClass: string | undefined;
   /** exe RPATH=dir/rp32 only: "wrong ELF class: ELFCLASS32". */
   readonly wrongClassOnly: string | undefined;
+  /** Like `missing`, and rp/libw2.so needs libgone.so too: trace mode fakes it twice. */
+  readonly missingTwice: string;
   /** exe RPATH=dir/rp, needs libgone.so which does not exist. */
   readonly missing: string;
   readonly rp: string;
@@ -84,6 +86,10 @@ export function buildPrograms(): Built {
   gcc("-o", "m_dedup", "mn.c", "nos/libnos.so", "-L.", "-lbb", `-Wl,--disable-new-dtags,-rpath,${dir}`);
   link("m_dst", "m.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/exe:/x/$LIB/${PLATFORM}/$FOO:/y/${LIB}z:$ORIGIN/rp");
   link("m_missing", "mg.c", "-lgone", "-Wl,--disable-new-dtags,-rpath," + rp);
+  writeFileSync(join(dir, "w2.c"), "int w2(void){return 6;}\n");
+  writeFileSync(join(dir, "mw.c"), "int w2(void); int gone(void); int main(void){return w2()+gone();}\n");
+  gcc("-shared", "-fPIC", "-o", "rp/libw2.so", "w2.c", "-Wl,-soname,libw2.so", "-Wl,--no-as-needed", "-L.", "-lgone");
+  gcc("-o", "m_missing2", "mw.c", "-L.", "-Lrp", "-lgone", "-lw2", `-Wl,--disable-new-dtags,-rpath,${rp}`);
   return {
     dir,
     rp,
@@ -96,5 +102,6 @@ export function buildPrograms(): Built {
     wrongClass,
     wrongClassOnly,
     missing: join(dir, "m_missing"),
+    missingTwice: join(dir, "m_missing2"),
   };
 }

@@ -55,6 +55,7 @@ describe.skipIf(!haveLdd || !hasGcc())("test programs (RPATH, RUNPATH, $ORIGIN, 
         ["relative LD_LIBRARY_PATH", b.plain, { LD_LIBRARY_PATH: "rp" }],
         ["no path (both not found)", b.plain, {}],
         ["missing library", b.missing, {}],
+        ["a library missing for two objects (two faked entries)", b.missingTwice, {}],
         ["same file by another path (dev/ino)", b.dedup, {}],
         ["RUNPATH + LD_LIBRARY_PATH", b.runpath, { LD_LIBRARY_PATH: b.rp }],
       ]
