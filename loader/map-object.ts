@@ -274,7 +274,14 @@ export function mapSegments(
       if (zeropage > zero) {
         // memset of the partial page: an ordinary user write, no syscall (the page is writable;
         // glibc mprotects it writable first in the rare read-only .bss case).
-        if ((c.prot & PROT_WRITE) === 0) syscall(proc, "mprotect", alignDown(zero, page), page, c.prot | PROT_WRITE);
+        // glibc checks this mprotect (DL_MAP_SEGMENTS_ERROR_MPROTECT) before its memset.
+        if ((c.prot & PROT_WRITE) === 0) {
+          check(
+            path,
+            syscall(proc, "mprotect", alignDown(zero, page), page, c.prot | PROT_WRITE),
+            "cannot change memory protections",
+          );
+        }
         proc.mm.writeUser(Number(zero), new Uint8Array(Number(zeropage - zero)));
         if ((c.prot & PROT_WRITE) === 0) syscall(proc, "mprotect", alignDown(zero, page), page, c.prot);
       }

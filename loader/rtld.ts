@@ -91,6 +91,8 @@ export class Rtld implements SearchPathContext {
   /** LD_DEBUG=libs lines (without the pid prefix). */
   readonly debugLibs: string[] = [];
   readonly sframeResults: { readonly map: LinkMap; readonly results: readonly bigint[] }[] = [];
+  /** _dl_argv[0] as ld.so names the program in messages. */
+  progname = "";
 
   constructor(
     readonly proc: Process,
@@ -410,19 +412,19 @@ export class Rtld implements SearchPathContext {
         for (let l = loader; l && !found; l = l.loader) {
           const dirs = this.cacheRpath(l, "rpath");
           if (dirs) {
-            found = this.openPath(name, dirs, `RPATH from file ${l.name}`, st);
+            found = this.openPath(name, dirs, `RPATH from file ${this.dsoName(l)}`, st);
             if (!found) didMain ||= l === main;
           }
         }
         if (!found && !didMain && main && main.type !== "loaded" && main !== loader) {
           const dirs = this.cacheRpath(main, "rpath");
-          if (dirs) found = this.openPath(name, dirs, `RPATH from file ${main.name}`, st);
+          if (dirs) found = this.openPath(name, dirs, `RPATH from file ${this.dsoName(main)}`, st);
         }
       }
       if (!found && this.envPath) found = this.openPath(name, this.envPath, "LD_LIBRARY_PATH", st);
       if (!found && loader) {
         const dirs = this.cacheRpath(loader, "runpath");
-        if (dirs) found = this.openPath(name, dirs, `RUNPATH from file ${loader.name}`, st);
+        if (dirs) found = this.openPath(name, dirs, `RUNPATH from file ${this.dsoName(loader)}`, st);
       }
       const nodeflib = loader !== undefined && ((loader.dynamic?.flags1 ?? 0n) & DF_1_NODEFLIB) !== 0n;
       if (!found && !this.options.inhibitCache) {
@@ -459,6 +461,11 @@ export class Rtld implements SearchPathContext {
       throw new LoaderError(name, "cannot open shared object file", failErrno);
     }
     return this.mapObjectFromFd(name, found[0], found[1], loader, type, openexec);
+  }
+
+  /** `DSO_FILENAME`: l_name, or the program name (_dl_argv[0]) for the kernel-mapped main program. */
+  private dsoName(l: LinkMap): string {
+    return l.name !== "" ? l.name : this.progname;
   }
 
   private addNameToObject(l: LinkMap, name: string): void {

@@ -83,6 +83,7 @@ export function startFromExec(
   const rtld = new Rtld(proc, self.end, options);
   let main: LinkMap;
   const progname = direct ? (image.argv[1] ?? "") : argv0;
+  rtld.progname = progname;
   try {
     if (direct) {
       main = rtld.mapObject(undefined, progname, "executable", true);

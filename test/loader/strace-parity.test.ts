@@ -174,3 +174,20 @@ describe.skipIf(!hasStrace())("system programs: strace up to the end of dependen
     });
   }
 });
+
+describe.skipIf(!ok)("LD_DEBUG=libs of a kernel-started program = the real loader's", () => {
+  const b = ok ? buildPrograms() : undefined;
+  for (const which of ["rpath", "runpath", "dst", "missing"] as const) {
+    it(which, () => {
+      if (!b) return;
+      const exe = b[which];
+      const err = spawnSync(exe, [], { cwd: b.dir, env: { LD_DEBUG: "libs" }, encoding: "latin1" }).stderr;
+      const real = err
+        .split("\n")
+        .map((l) => l.replace(/^ *\d+:\t/, ""))
+        .filter((l) => /^(find library| {1,2}search| {2}trying)/.test(l));
+      const mine = simulated(exe, b.dir, {}).startup.rtld.debugLibs.filter((l) => l !== "");
+      expect(mine).toEqual(real);
+    });
+  }
+});
