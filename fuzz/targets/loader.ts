@@ -80,7 +80,7 @@ export const loaderTarget: FuzzTarget = {
       const left = vmasAfter.filter((v) => !vmasBefore.includes(v));
       const err = steps.errors[steps.errors.length - 1];
       const reason = err instanceof LoaderError ? err.reason : "";
-      if (left.length > 0 && err?.name === "UserFault") {
+      if (left.length > 0 && err?.name === "UserFault" && err.message.includes("beyond-eof")) {
         // The .bss memset wrote to a file page past EOF: the real ld.so dies of SIGBUS there, so
         // what stays mapped does not matter.
         steps.answer("sigbus", `mappings left when the .bss memset faulted (SIGBUS in ld.so)`);
@@ -91,7 +91,7 @@ export const loaderTarget: FuzzTarget = {
         steps.answer("glibc-leak", `mappings left after _dl_map_segments failed: ${reason}`);
       } else if (left.length > 0) {
         steps.violation(
-          `failed mapObject left mappings behind\n${reason}: ${left.length}: ${left.slice(0, 4).join(" ")}`,
+          `failed mapObject left mappings behind\n${err?.message ?? ""}\n${left.length}: ${left.slice(0, 4).join(" ")}`,
         );
       }
       const fdsAfter = proc.fds.fds().join(",");
