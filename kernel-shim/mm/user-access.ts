@@ -46,7 +46,9 @@ export type AccessResult =
 type Mode = "user" | "force";
 
 function readable(as: AddressSpace, flags: number): boolean {
-  return as.layout.anyProtReadable ? (flags & VM_ACCESS_FLAGS) !== 0 : (flags & VM_READ) !== 0;
+  // arm64 can express exec-only pages but not write-only ones: its do_page_fault allows a read of
+  // a VM_WRITE VMA ("Write implies read", arch/arm64/mm/fault.c).
+  return as.layout.anyProtReadable ? (flags & VM_ACCESS_FLAGS) !== 0 : (flags & (VM_READ | VM_WRITE)) !== 0;
 }
 
 /**
