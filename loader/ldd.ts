@@ -79,5 +79,9 @@ export function ldd(file: string, options: LddOptions = {}): LddResult {
     profile: options.profile ?? hostRtldProfile(rtldPath),
   });
   if (startup.error) return { stdout: "", stderr: `${startup.error.message}\n`, status: 127, startup, log };
+  // rtld.c: a main object without DT_NEEDED is reported as "statically linked".
+  if ((startup.main.dynamic?.needed.length ?? 0) === 0) {
+    return { stdout: "\tstatically linked\n", stderr: "", status: 0, startup, log };
+  }
   return { stdout: formatTrace(startup.rtld.ns.maps), stderr: "", status: 0, startup, log };
 }
