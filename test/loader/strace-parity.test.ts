@@ -40,7 +40,7 @@ function realTrace(
   const out = join(mkdtempSync(join(tmpdir(), "ldsim-strace-")), "trace");
   let status = 0;
   try {
-    execFileSync("setarch", ["-R", "strace", "-o", out, "-e", `trace=${TRACE.join(",")}`, exe, ...args], {
+    execFileSync("setarch", ["-R", "strace", "-f", "-o", out, "-e", `trace=${TRACE.join(",")}`, exe, ...args], {
       cwd,
       env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", ...env },
       stdio: "ignore",
