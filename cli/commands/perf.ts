@@ -72,6 +72,11 @@ export function register(program: Command): void {
     )
     .action((o: ScriptOptions) => {
       const options = replayOptions(o);
+      // `ldsim perf script | head`: a closed pipe ends the output quietly, as perf script does.
+      process.stdout.once("error", (e: NodeJS.ErrnoException) => {
+        if (e.code === "EPIPE") process.exit(0);
+        throw e;
+      });
       const data = PerfData.openPath(o.input);
       try {
         if (o.compare === true) runCompare(data, o, options);
