@@ -29,7 +29,11 @@ if (!ok) console.warn("strace parity tests skipped: gcc, strace or setarch missi
  * The stat buffer of ld.so's directory probe is on its stack; the shim's host-side buffer has no
  * such address. That pointer (shown only for a failed stat) is the one field normalised.
  */
-const normalise = (l: string) => l.replace(/^(newfstatat\(AT_FDCWD, "[^"]*", )0x[0-9a-f]+/, "$1STACKPTR");
+const normalise = (l: string) =>
+  l
+    .replace(/^(newfstatat\(AT_FDCWD, "[^"]*", )0x[0-9a-f]+/, "$1STACKPTR")
+    // strace pads short calls to column 40, counting the pid prefix of -f -o: padding follows the pid.
+    .replace(/\) +(= -?\d)/, ") $1");
 
 function realTrace(
   exe: string,
@@ -48,8 +52,10 @@ function realTrace(
   } catch (e) {
     status = (e as { status: number }).status;
   }
+  // strace -f -o prefixes each line with the pid: the one field normalised away besides the stack pointer.
   const lines = readFileSync(out, "latin1")
     .split("\n")
+    .map((l) => l.replace(/^\d+ +/, ""))
     .filter((l) => l !== "" && !l.startsWith("+++"));
   return { lines, status };
 }
