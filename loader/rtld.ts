@@ -292,8 +292,15 @@ export class Rtld implements SearchPathContext {
    * in an unknown subdirectory is followed by a stat of that directory to remember whether it exists.
    * Returns the open candidate and its name, or undefined.
    */
-  openPath(name: string, dirs: SearchDir[], label: string, st: { otherClass: boolean }): [Opened, string] | undefined {
-    if (this.debugLibs.length >= 0) {
+  openPath(
+    name: string,
+    dirs: SearchDir[],
+    label: string,
+    st: { otherClass: boolean },
+    /** The object and slot an RPATH/RUNPATH came from: forgotten when none of its directories exists. */
+    owner?: { readonly map: LinkMap; readonly key: "rpathDirs" | "runpathDirs" },
+  ): [Opened, string] | undefined {
+    {
       const list: string[] = [];
       for (const d of dirs)
         for (let c = 0; c < this.ncapstr; c++)
@@ -333,7 +340,8 @@ export class Rtld implements SearchPathContext {
       if (hereAny && lastErrno !== Errno.ENOENT && lastErrno !== Errno.EACCES) return undefined;
       any ||= hereAny;
     }
-    void any;
+    // "Remove the whole path if none of the directories exists" (not the system or LD_LIBRARY_PATH lists).
+    if (!any && owner) owner.map[owner.key] = null;
     return undefined;
   }
 
@@ -412,19 +420,27 @@ export class Rtld implements SearchPathContext {
         for (let l = loader; l && !found; l = l.loader) {
           const dirs = this.cacheRpath(l, "rpath");
           if (dirs) {
-            found = this.openPath(name, dirs, `RPATH from file ${this.dsoName(l)}`, st);
+            found = this.openPath(name, dirs, `RPATH from file ${this.dsoName(l)}`, st, { map: l, key: "rpathDirs" });
             if (!found) didMain ||= l === main;
           }
         }
         if (!found && !didMain && main && main.type !== "loaded" && main !== loader) {
           const dirs = this.cacheRpath(main, "rpath");
-          if (dirs) found = this.openPath(name, dirs, `RPATH from file ${this.dsoName(main)}`, st);
+          if (dirs) {
+            found = this.openPath(name, dirs, `RPATH from file ${this.dsoName(main)}`, st, {
+              map: main,
+              key: "rpathDirs",
+            });
+          }
         }
       }
       if (!found && this.envPath) found = this.openPath(name, this.envPath, "LD_LIBRARY_PATH", st);
       if (!found && loader) {
         const dirs = this.cacheRpath(loader, "runpath");
-        if (dirs) found = this.openPath(name, dirs, `RUNPATH from file ${this.dsoName(loader)}`, st);
+        if (dirs) {
+          const owner = { map: loader, key: "runpathDirs" } as const;
+          found = this.openPath(name, dirs, `RUNPATH from file ${this.dsoName(loader)}`, st, owner);
+        }
       }
       const nodeflib = loader !== undefined && ((loader.dynamic?.flags1 ?? 0n) & DF_1_NODEFLIB) !== 0n;
       if (!found && !this.options.inhibitCache) {
