@@ -11,6 +11,7 @@ import {
   type Tally,
 } from "../../kernel-shim/replay/compare.ts";
 import {
+  type AddressConvention,
   type PerfScriptSample,
   parsePerfScript,
   replayedKey,
@@ -40,6 +41,7 @@ interface ScriptOptions {
   libcSframe: string;
   vdsoSframe: string;
   buildidDir?: string;
+  addresses: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -56,6 +58,11 @@ export function register(program: Command): void {
     .option("--compare", "report agreement with perf's DWARF unwinding and with the stored callchain")
     .option("--perf-script <file>", "perf's own `perf script` output to compare with (default: run perf script now)")
     .option("--json", "print JSON instead of text")
+    .option(
+      "--addresses <how>",
+      "caller frames as: ra (the return address the kernel records) | ra-1 (the call site, as perf's DWARF output)",
+      "ra",
+    )
     .option("--register <which>", "SFrame sections registered: all | exec | none", "all")
     .option("--versions <list>", "SFrame versions the kernel accepts, comma-separated", "3")
     .option("--no-fp", "no frame-pointer fallback where SFrame does not apply")
@@ -96,6 +103,9 @@ function replayOptions(o: ScriptOptions): ReplayOptions {
   }
   if (!["none", "from-eh-frame"].includes(o.libcSframe)) {
     throw new LdsimError(`perf script: --libc-sframe must be none or from-eh-frame (got '${o.libcSframe}')`);
+  }
+  if (o.addresses !== "ra" && o.addresses !== "ra-1") {
+    throw new LdsimError(`perf script: --addresses must be ra or ra-1 (got '${o.addresses}')`);
   }
   if (!["none", "from-eh-frame"].includes(o.vdsoSframe)) {
     throw new LdsimError(`perf script: --vdso-sframe must be none or from-eh-frame (got '${o.vdsoSframe}')`);
@@ -145,7 +155,7 @@ function runScript(data: PerfData, o: ScriptOptions, options: ReplayOptions): vo
   }
   const chunks: string[] = [];
   for (const s of replaySamples(data, options, holder)) {
-    chunks.push(`${sampleLines(s).join("\n")}\n\n`);
+    chunks.push(`${sampleLines(s, o.addresses as AddressConvention).join("\n")}\n\n`);
     if (chunks.length >= 256) process.stdout.write(chunks.splice(0).join(""));
   }
   process.stdout.write(chunks.join(""));

@@ -28,15 +28,27 @@ function frameLine(addr: bigint, sym: string, dso: string): string {
   return `\t${addr.toString(16).padStart(16)} ${sym} (${dso})`;
 }
 
+/**
+ * How caller frames are printed: "ra" (default) the return address the kernel unwinder recorded, as
+ * perf prints a kernel-stored callchain; "ra-1" the call site, as perf's DWARF unwinder prints them
+ * (so the text can be diffed against `perf script` of the same file line by line).
+ */
+export type AddressConvention = "ra" | "ra-1";
+
 /** The callchain lines of one replayed sample: the stored kernel frames, then the replayed user frames. */
-export function sampleLines(s: ReplayedSample): string[] {
+export function sampleLines(s: ReplayedSample, convention: AddressConvention = "ra"): string[] {
   const out = [sampleHeader(s)];
   // Kernel frames come from the stored callchain; without kallsyms they print as perf prints an unresolved address.
   for (const ip of s.kernelChain) out.push(frameLine(ip, "[unknown]", "[kernel.kallsyms]"));
-  for (const f of s.frames) {
+  s.frames.forEach((f, i) => {
+    if (convention === "ra-1" && i > 0) {
+      const sym = f.caller ? `${f.caller.name}+0x${f.caller.offset.toString(16)}` : "[unknown]";
+      out.push(frameLine(f.dso !== "[unknown]" ? f.rel - 1n : f.pc - 1n, sym, f.dso));
+      return;
+    }
     const sym = f.sym ? `${f.sym.name}+0x${f.sym.offset.toString(16)}` : "[unknown]";
     out.push(frameLine(f.sym || f.dso !== "[unknown]" ? f.rel : f.pc, sym, f.dso));
-  }
+  });
   return out;
 }
 

@@ -12,6 +12,7 @@ import type { OpenFile } from "../mm/vma.ts";
 import type { KernelSframe } from "../sframe/kernel-sframe.ts";
 import { MappedObject } from "../unwind/mapped-object.ts";
 import type { SframeFinder, SframeFindResult } from "../unwind/types.ts";
+import { BestSymbols } from "./best-symbol.ts";
 import type { LoadedFile, ObjectFiles } from "./object-files.ts";
 
 /** Which SFrame sections the modelled kernel is told about. */
@@ -47,6 +48,8 @@ export interface RecordedMap {
 export interface ReplayObject {
   readonly recordedPath: string;
   readonly object: MappedObject;
+  /** The names perf would print (its choice among aliases). */
+  readonly best: BestSymbols;
   readonly role: "executable" | "interpreter" | "vdso" | "library";
   /** How its SFrame got registered (or why not), one line per PF_X segment. */
   readonly registration: readonly string[];
@@ -194,7 +197,7 @@ export class ReplayProcess {
     const registration = register
       ? this.register(f, bias, role)
       : ["fork: the child's SFrame tree starts empty (mm_init)"];
-    this.objects.push({ recordedPath: recorded, object, role, registration });
+    this.objects.push({ recordedPath: recorded, object, best: new BestSymbols(f.elf), role, registration });
   }
 
   private register(f: LoadedFile, bias: bigint, role: ReplayObject["role"]): string[] {

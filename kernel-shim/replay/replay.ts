@@ -35,7 +35,14 @@ export interface ReplayFrame {
    * The function containing the call instruction (pc - 1 for return addresses, pc for the first
    * frame), with every name at that address: what a comparison with perf's DWARF output uses.
    */
-  readonly caller: { readonly names: readonly string[]; readonly offset: bigint } | undefined;
+  readonly caller:
+    | {
+        readonly names: readonly string[];
+        readonly offset: bigint;
+        /** The alias perf would print (choose_best_symbol). */
+        readonly name: string;
+      }
+    | undefined;
   readonly method?: "sframe" | "fp";
   readonly sframeMiss?: string;
 }
@@ -306,7 +313,11 @@ function symbolizeFrame(
   const map = p.mapAt(pc);
   const rel = map ? pc - map.start + map.pgoff : pc;
   const obj: ReplayObject | undefined = p.objectAt(pc);
-  const sym = obj?.object.symbolize(pc);
+  const found = obj?.object.symbolize(pc);
+  const sym =
+    obj && found
+      ? { name: obj.best.nameAt(pc - obj.object.bias - found.offset) ?? found.name, offset: found.offset }
+      : undefined;
   const at = first ? pc : pc - 1n;
   const callerObj = first ? obj : p.objectAt(at);
   const cs = callerObj?.object.symbolize(at);
@@ -314,7 +325,8 @@ function symbolizeFrame(
   if (callerObj && cs) {
     const start = at - callerObj.object.bias - cs.offset;
     const names = callerObj.object.functions.filter((f) => f.value === start).map((f) => f.name);
-    caller = { names: names.length > 0 ? names : [cs.name], offset: cs.offset };
+    const best = p.objectAt(at)?.best.nameAt(start) ?? cs.name;
+    caller = { names: names.length > 0 ? names : [cs.name], offset: cs.offset, name: best };
   }
   return {
     pc,

@@ -181,6 +181,37 @@ describe("ldsim perf script on the committed recording", () => {
     },
   );
 
+  it.skipIf(!libcHere)(
+    "--addresses ra-1 prints perf script's text line for line (but for DWARF inline names and kernel symbols)",
+    async () => {
+      const r = await run(
+        "perf",
+        "script",
+        "-i",
+        DATA,
+        ...REMAP,
+        ...FULL,
+        "--vdso-sframe",
+        "from-eh-frame",
+        "--buildid-dir",
+        join(PERF_DIR, "buildid"),
+        "--addresses",
+        "ra-1",
+      );
+      const ours = r.stdout.split("\n");
+      const theirs = readFileSync(ORACLE, "latin1").split("\n");
+      expect(ours.length).toBe(theirs.length);
+      let compared = 0;
+      theirs.forEach((line, i) => {
+        // perf names these from DWARF inline info and kallsyms, which the replay does not read.
+        if (line.endsWith("(inlined)") || line.endsWith("([kernel.kallsyms])")) return;
+        expect(ours[i], `line ${i + 1}`).toBe(line);
+        compared++;
+      });
+      expect(compared).toBeGreaterThan(150);
+    },
+  );
+
   it("registration options: none/no-fp gives one frame; versions 2 refuses the v3 sections with EINVAL", async () => {
     const none = await run("perf", "script", "-i", DATA, ...REMAP, "--register", "none", "--no-fp", "--json");
     for (const s of (JSON.parse(none.stdout) as { samples: JsonSample[] }).samples) {
