@@ -38,6 +38,8 @@ export interface Built {
   readonly missingTwice: string;
   /** exe RPATH=dir/rp, needs libgone.so which does not exist. */
   readonly missing: string;
+  /** exe RPATH of two directories that do not exist (run with LD_LIBRARY_PATH=dir/rp). */
+  readonly deadRpath: string;
   readonly rp: string;
 }
 
@@ -61,6 +63,7 @@ export function buildPrograms(): Built {
   link("m_runpath", "m.c", "-Wl,--enable-new-dtags,-rpath," + rp);
   link("m_origin", "m.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/rp");
   link("m_plain", "m.c");
+  link("m_deadrpath", "m.c", "-Wl,--disable-new-dtags,-rpath,/nonexistent-ldsim-1:/nonexistent-ldsim-2");
   let wrongClass: string | undefined;
   let wrongClassOnly: string | undefined;
   try {
@@ -102,6 +105,7 @@ export function buildPrograms(): Built {
     wrongClass,
     wrongClassOnly,
     missing: join(dir, "m_missing"),
+    deadRpath: join(dir, "m_deadrpath"),
     missingTwice: join(dir, "m_missing2"),
   };
 }

@@ -82,6 +82,7 @@ describe.skipIf(!ok)("strace of the search and mapping = strace of the real prog
         ["$ORIGIN", b.origin, {}],
         ["$ORIGIN, $LIB, ${PLATFORM}, unknown $FOO", b.dst, {}],
         ["LD_LIBRARY_PATH", b.plain, { LD_LIBRARY_PATH: b.rp }],
+        ["RPATH of missing directories, dropped after the first search", b.deadRpath, { LD_LIBRARY_PATH: b.rp }],
         ["relative LD_LIBRARY_PATH", b.plain, { LD_LIBRARY_PATH: "rp" }],
         ["missing library", b.missing, {}],
         ["same file by another path (dev/ino)", b.dedup, {}],
@@ -183,16 +184,17 @@ describe.skipIf(!hasStrace())("system programs: strace up to the end of dependen
 
 describe.skipIf(!ok)("LD_DEBUG=libs of a kernel-started program = the real loader's", () => {
   const b = ok ? buildPrograms() : undefined;
-  for (const which of ["rpath", "runpath", "dst", "missing"] as const) {
+  for (const which of ["rpath", "runpath", "dst", "missing", "deadRpath"] as const) {
     it(which, () => {
       if (!b) return;
       const exe = b[which];
-      const err = spawnSync(exe, [], { cwd: b.dir, env: { LD_DEBUG: "libs" }, encoding: "latin1" }).stderr;
+      const env: Record<string, string> = which === "deadRpath" ? { LD_LIBRARY_PATH: b.rp } : {};
+      const err = spawnSync(exe, [], { cwd: b.dir, env: { LD_DEBUG: "libs", ...env }, encoding: "latin1" }).stderr;
       const real = err
         .split("\n")
         .map((l) => l.replace(/^ *\d+:\t/, ""))
         .filter((l) => /^(find library| {1,2}search| {2}trying)/.test(l));
-      const mine = simulated(exe, b.dir, {}).startup.rtld.debugLibs.filter((l) => l !== "");
+      const mine = simulated(exe, b.dir, env).startup.rtld.debugLibs.filter((l) => l !== "");
       expect(mine).toEqual(real);
     });
   }
