@@ -212,6 +212,26 @@ describe("ldsim perf script on the committed recording", () => {
     },
   );
 
+  it.skipIf(!libcHere)(
+    "fork + exec (fork.perf.data: sh runs main twice): each exec'd process is rebuilt and registered on its own",
+    async () => {
+      const data = join(PERF_DIR, "fork.perf.data");
+      const oracle = join(PERF_DIR, "fork.perf-script.txt");
+      const args = ["perf", "script", "-i", data, ...REMAP, ...FULL, "--vdso-sframe", "from-eh-frame"];
+      const c = await run(...args, "--buildid-dir", join(PERF_DIR, "buildid"), "--compare", "--perf-script", oracle);
+      expect(c.code).toBe(0);
+      const execs = c.stdout.match(
+        /^# pid \d+ executable .*\/main: binfmt_elf sframe_add_section PT_GNU_SFRAME .* = 0$/gm,
+      );
+      expect(execs?.length).toBe(2);
+      // perf's own DWARF unwinder stopped at __vdso_time in the first process (1 frame); the replay
+      // reaches _start there too: "deeper". Every other sample is equal, none differs.
+      expect(c.stdout).toContain(
+        "total 19 samples: perf DWARF: equal 17, deeper 2, shallower 0, different 0, absent 0",
+      );
+    },
+  );
+
   it("registration options: none/no-fp gives one frame; versions 2 refuses the v3 sections with EINVAL", async () => {
     const none = await run("perf", "script", "-i", DATA, ...REMAP, "--register", "none", "--no-fp", "--json");
     for (const s of (JSON.parse(none.stdout) as { samples: JsonSample[] }).samples) {
