@@ -243,13 +243,24 @@ export class Rtld implements SearchPathContext {
     const fd = syscall(this.proc, "openat", AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0n) return { fd: -1n, errno: Number(-fd), otherClass: false };
     const fb = new Uint8Array(FILEBUF_SIZE);
-    const n = syscall(this.proc, "read", fd, fb, FILEBUF_SIZE);
     const lose = (reason: string, errno?: number): never => {
       syscall(this.proc, "close", fd);
       throw new LoaderError(path, reason, errno);
     };
-    if (n < 0n) lose("cannot read file data", Number(-n));
-    const head = fb.subarray(0, Number(n));
+    // Read until at least an ELF header is there, EOF or an error (the loop in open_verify).
+    let len = 0;
+    let lastErr = 0n;
+    do {
+      const rest = fb.subarray(len);
+      const got = syscall(this.proc, "read", fd, rest, FILEBUF_SIZE - len);
+      if (got <= 0n) {
+        lastErr = got;
+        break;
+      }
+      len += Number(got);
+    } while (len < 64);
+    if (lastErr < 0n && len < 64) lose("cannot read file data", Number(-lastErr));
+    const head = fb.subarray(0, len);
     if (head.length < 64) lose("file too short");
     if (head[0] !== 0x7f || head[1] !== 0x45 || head[2] !== 0x4c || head[3] !== 0x46) lose("invalid ELF header");
     if (head[4] !== 2) {

@@ -38,6 +38,9 @@ export interface Built {
   readonly missingTwice: string;
   /** exe RPATH=dir/rp, needs libgone.so which does not exist. */
   readonly missing: string;
+  /** exe RPATH=dir/bad:dir/rp; tests put damaged files at dir/bad/libwho.so. */
+  readonly badFirst: string;
+  readonly badDir: string;
   /** exe RPATH of two directories that do not exist (run with LD_LIBRARY_PATH=dir/rp). */
   readonly deadRpath: string;
   readonly rp: string;
@@ -63,6 +66,8 @@ export function buildPrograms(): Built {
   link("m_runpath", "m.c", "-Wl,--enable-new-dtags,-rpath," + rp);
   link("m_origin", "m.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/rp");
   link("m_plain", "m.c");
+  mkdirSync(join(dir, "bad"));
+  link("m_bad", "m.c", `-Wl,--disable-new-dtags,-rpath,${join(dir, "bad")}:${rp}`);
   link("m_deadrpath", "m.c", "-Wl,--disable-new-dtags,-rpath,/nonexistent-ldsim-1:/nonexistent-ldsim-2");
   let wrongClass: string | undefined;
   let wrongClassOnly: string | undefined;
@@ -105,6 +110,8 @@ export function buildPrograms(): Built {
     wrongClass,
     wrongClassOnly,
     missing: join(dir, "m_missing"),
+    badFirst: join(dir, "m_bad"),
+    badDir: join(dir, "bad"),
     deadRpath: join(dir, "m_deadrpath"),
     missingTwice: join(dir, "m_missing2"),
   };

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -196,6 +196,29 @@ describe.skipIf(!ok)("LD_DEBUG=libs of a kernel-started program = the real loade
         .filter((l) => /^(find library| {1,2}search| {2}trying)/.test(l));
       const mine = simulated(exe, b.dir, env).startup.rtld.debugLibs.filter((l) => l !== "");
       expect(mine).toEqual(real);
+    });
+  }
+});
+
+describe.skipIf(!ok)("damaged files in the search path: glibc's message, status 127, nothing left open", () => {
+  const b = ok ? buildPrograms() : undefined;
+  const variants: [string, () => Uint8Array][] = [
+    ["not ELF (shorter than the ELF header)", () => new TextEncoder().encode("not an elf\n")],
+    ["empty", () => new Uint8Array(0)],
+    ["zeros", () => new Uint8Array(2000)],
+    ["truncated inside the program headers", () => readFileSync(join(b?.rp ?? "/", "libwho.so")).subarray(0, 100)],
+  ];
+  for (const [what, content] of variants) {
+    it(what, () => {
+      if (!b) return;
+      writeFileSync(join(b.badDir, "libwho.so"), content());
+      const real = realTrace(b.badFirst, b.dir, {});
+      const r = spawnSync(b.badFirst, [], { cwd: b.dir, encoding: "latin1" });
+      const mine = simulated(b.badFirst, b.dir, {});
+      expect(real.status).toBe(127);
+      expect(`${mine.startup.error?.message}\n`).toBe(r.stderr);
+      expect(mine.lines.map(normalise)).toEqual(real.lines.map(normalise));
+      expect(mine.startup.rtld.proc.fds.size).toBe(3);
     });
   }
 });
