@@ -16,6 +16,31 @@ export interface StartupResult {
   readonly error: { readonly message: string; readonly status: 127 } | undefined;
 }
 
+/**
+ * ld.so's own `__strerror_r` (glibc 2.36 elf/dl-minimal.c), used for messages before libc is
+ * relocated: six errnos have text, every other one prints as "Error N".
+ */
+export function rtldStrerror(errno: number): string {
+  const known: Readonly<Record<number, string>> = {
+    12: "Cannot allocate memory",
+    22: "Invalid argument",
+    2: "No such file or directory",
+    1: "Operation not permitted",
+    5: "Input/output error",
+    13: "Permission denied",
+  };
+  return known[errno] ?? `Error ${errno}`;
+}
+
+/** `_dl_signal_error` at startup: "PROG: error while loading shared libraries: OBJ: REASON[: ERRNO TEXT]". */
+function fatal(progname: string, e: LoaderError): { readonly message: string; readonly status: 127 } {
+  const detail = e.errno ? `: ${rtldStrerror(e.errno)}` : "";
+  return {
+    message: `${progname}: error while loading shared libraries: ${e.object}: ${e.reason}${detail}`,
+    status: 127,
+  };
+}
+
 function auxv(proc: Process, type: number): bigint | undefined {
   return proc.image?.auxv.find(([t]) => t === type)?.[1];
 }
@@ -103,11 +128,7 @@ export function startFromExec(
   } catch (e) {
     if (e instanceof LoaderError) {
       const m = rtld.ns.main ?? new LinkMap(progname, progname, "executable", undefined);
-      return {
-        rtld,
-        main: m,
-        error: { message: `${progname}: error while loading shared libraries: ${e.message}`, status: 127 },
-      };
+      return { rtld, main: m, error: fatal(progname, e) };
     }
     throw e;
   }
@@ -142,7 +163,7 @@ export function startFromExec(
     mapObjectDeps(rtld, main);
   } catch (e) {
     if (!(e instanceof LoaderError)) throw e;
-    error = { message: `${progname}: error while loading shared libraries: ${e.message}`, status: 127 };
+    error = fatal(progname, e);
   }
   // rtld.c: take ld.so off the chain, put it back after its predecessor in the search list.
   rtld.ns.remove(rmap);
