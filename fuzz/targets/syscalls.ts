@@ -71,6 +71,17 @@ const LIBS: Readonly<Record<MmArch, Uint8Array>> = {
 };
 const TINY = new Uint8Array(readFileSync(join(FIX, "readelf/x86_64/tiny-static")));
 
+const FULL_COUNTS = process.env["FUZZ_SYSCALLS_FULL_COUNTS"] === "1";
+const COUNT_ARG: Readonly<Record<string, number>> = { read: 2, write: 2, pread64: 2 };
+const COUNT_CAP = 64n << 20n;
+function capCount(a: SyscallArg | undefined): SyscallArg {
+  if (typeof a === "bigint") return BigInt.asUintN(64, a) > COUNT_CAP ? COUNT_CAP : a;
+  if (typeof a === "number") return BigInt.asUintN(64, BigInt(Math.trunc(a))) > COUNT_CAP ? COUNT_CAP : a;
+  return a ?? 0;
+}
+
+/** FUZZ_TRACE=1: print every call of a replayed program with its result and time. */
+const TRACE = process.env["FUZZ_TRACE"] === "1";
 const KNOWN_ERRNOS = new Set<number>(Object.values(Errno));
 const MAX_OPS = 48;
 const TAGS = 9;
@@ -221,7 +232,25 @@ export const syscallsTarget: FuzzTarget = {
       const [name, arity] = CALLS[r.u8() % CALLS.length] ?? ["getpid", 0];
       const args: SyscallArg[] = [];
       for (let a = 0; a < arity; a++) args.push(readArg(r, proc, lastRet));
+      // Open finding (fuzz/README.md): read/write copy `count` bytes of user memory into host
+      // memory, so a 2 GiB count over a 2 GiB mapping allocates gigabytes and takes seconds. Counts
+      // are capped so long runs keep going; FUZZ_SYSCALLS_FULL_COUNTS=1 lifts the cap.
+      const countArg = COUNT_ARG[name];
+      if (countArg !== undefined && !FULL_COUNTS) args[countArg] = capCount(args[countArg]);
+      const t0 = TRACE ? performance.now() : 0;
       const ret = syscall(proc, name, ...args);
+      if (TRACE) {
+        const shown = args.map((a) =>
+          typeof a === "bigint"
+            ? `0x${a.toString(16)}`
+            : typeof a === "string"
+              ? JSON.stringify(a.slice(0, 40))
+              : a instanceof Uint8Array
+                ? `buf[${a.length}]`
+                : String(a),
+        );
+        console.error(`${arch} ${name}(${shown.join(", ")}) = ${ret}  ${(performance.now() - t0).toFixed(1)} ms`);
+      }
       if (typeof ret !== "bigint") {
         steps.violation(`${name} returned ${typeof ret}`);
         break;
