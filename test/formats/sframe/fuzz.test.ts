@@ -155,32 +155,64 @@ describe("SFrame fuzz (deterministic)", () => {
       if (fde.version !== 3) continue;
       const o = fde.offset;
       const a = fde.attrOffset;
-      cases.push([`FDE ${i} start_fre_off beyond FREs`, (_b, dv) => dv.setUint32(o + 12, 0xfffffff0, true), /decode:bad-fde kernel:EINVAL/]);
+      cases.push([
+        `FDE ${i} start_fre_off beyond FREs`,
+        (_b, dv) => dv.setUint32(o + 12, 0xfffffff0, true),
+        /decode:bad-fde kernel:EINVAL/,
+      ]);
       cases.push([`FDE ${i} num_fres 0xffff`, (_b, dv) => dv.setUint16(a, 0xffff, true), /kernel:EFAULT/]);
-      cases.push([`FDE ${i} rep_size 0 with PC type MASK`, (b) => {
-        b[a + 2] = (b[a + 2] as number) | 0x10;
-        b[a + 4] = 0;
-      }, /./]);
-      cases.push([`FDE ${i} FRE type 3`, (b) => {
-        b[a + 2] = ((b[a + 2] as number) & 0xf0) | 3;
-      }, /kernel:EFAULT/]);
-      cases.push([`FDE ${i} FDE type 31`, (b) => {
-        b[a + 3] = 0x1f;
-      }, /./]);
-      cases.push([`FDE ${i} overlaps its predecessor`, (_b, dv) => dv.setBigInt64(o, dv.getBigInt64(o, true) - 16n - 2n, true), /./]);
+      cases.push([
+        `FDE ${i} rep_size 0 with PC type MASK`,
+        (b) => {
+          b[a + 2] = (b[a + 2] as number) | 0x10;
+          b[a + 4] = 0;
+        },
+        /./,
+      ]);
+      cases.push([
+        `FDE ${i} FRE type 3`,
+        (b) => {
+          b[a + 2] = ((b[a + 2] as number) & 0xf0) | 3;
+        },
+        /kernel:EFAULT/,
+      ]);
+      cases.push([
+        `FDE ${i} FDE type 31`,
+        (b) => {
+          b[a + 3] = 0x1f;
+        },
+        /./,
+      ]);
+      cases.push([
+        `FDE ${i} overlaps its predecessor`,
+        (_b, dv) => dv.setBigInt64(o, dv.getBigInt64(o, true) - 16n - 2n, true),
+        /./,
+      ]);
       cases.push([`FDE ${i} func_size 0xffffffff`, (_b, dv) => dv.setUint32(o + 8, 0xffffffff, true), /./]);
       for (const fre of sec.fres(fde)) {
         const info = fre.offset + 1;
-        cases.push([`FDE ${i} FRE ${fre.index} offset count 15`, (b) => {
-          b[info] = (fre.info & ~0x1e) | (15 << 1);
-        }, /./]);
-        cases.push([`FDE ${i} FRE ${fre.index} data-word size code 3`, (b) => {
-          b[info] = fre.info | 0x60;
-        }, /kernel:EFAULT/]);
+        cases.push([
+          `FDE ${i} FRE ${fre.index} offset count 15`,
+          (b) => {
+            b[info] = (fre.info & ~0x1e) | (15 << 1);
+          },
+          /./,
+        ]);
+        cases.push([
+          `FDE ${i} FRE ${fre.index} data-word size code 3`,
+          (b) => {
+            b[info] = fre.info | 0x60;
+          },
+          /kernel:EFAULT/,
+        ]);
         // Only PC-INC FREs are bounded by the function size (MASK starts are offsets in the block).
-        cases.push([`FDE ${i} FRE ${fre.index} start beyond the function`, (b) => {
-          b[fre.offset] = 0xff;
-        }, fde.pcType === "inc" ? /kernel:EFAULT/ : /./]);
+        cases.push([
+          `FDE ${i} FRE ${fre.index} start beyond the function`,
+          (b) => {
+            b[fre.offset] = 0xff;
+          },
+          fde.pcType === "inc" ? /kernel:EFAULT/ : /./,
+        ]);
       }
     }
     for (const [name, patch, want] of cases) {
@@ -210,6 +242,9 @@ describe("SFrame fuzz (deterministic)", () => {
     expect(v).toMatchObject({ ok: false, errno: "EFAULT", check: "FDE not sorted" });
     // Clearing SORTED makes libsframe refuse to search at all.
     b[3] = (b[3] as number) & ~1;
-    expect(findFre(decodeSframe(b), sec.fde(0).funcStart)).toMatchObject({ ok: false, code: "SFRAME_ERR_FDE_NOTSORTED" });
+    expect(findFre(decodeSframe(b), sec.fde(0).funcStart)).toMatchObject({
+      ok: false,
+      code: "SFRAME_ERR_FDE_NOTSORTED",
+    });
   });
 });
