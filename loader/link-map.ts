@@ -49,6 +49,30 @@ export class LinkMap {
   readonly isRtld: boolean;
   readonly isVdso: boolean;
 
+  // ---- relocation, scopes, TLS (loader/relocate.ts, loader/symbol-lookup.ts, loader/tls.ts) ----
+  /** l_relocated. */
+  relocated = false;
+  /** l_scope: the scopes a lookup from this object searches (l_scope[0] is the main search list). */
+  scope: (readonly LinkMap[])[] = [];
+  /** l_reldeps: objects this one bound symbols to outside its own dependencies (keeps them loaded). */
+  readonly reldeps: LinkMap[] = [];
+  /** l_tls_modid: 0 when the object has no PT_TLS. */
+  tlsModid = 0;
+  /** l_tls_offset: the static TLS offset (x86_64: subtracted from the thread pointer); undefined = none yet. */
+  tlsOffset: bigint | undefined;
+
+  // ---- lifecycle (loader/dlopen.ts, loader/dlclose.ts, loader/init-fini.ts) ----
+  /** l_direct_opencount: dlopen calls minus dlclose calls (1 for the objects loaded at startup). */
+  opencount = 0;
+  /** l_nodelete_active: DF_1_NODELETE, RTLD_NODELETE, or pinned by glibc (unique symbols, main references). */
+  nodelete = false;
+  /** l_global: in the namespace's global scope (the main search list or RTLD_GLOBAL). */
+  global = false;
+  /** l_init_called. */
+  initCalled = false;
+  /** fini has run (dlclose or exit). */
+  finiCalled = false;
+
   constructor(
     /** l_name. */
     public name: string,
