@@ -43,8 +43,8 @@ export class DebugLog {
     if (this.categories.has(category)) this.lines.push({ category, text });
   }
 
-  /** As glibc prints them: "PID:\tTEXT" (an empty text prints as "PID:\t"). */
+  /** As glibc prints them: "%10d:\tTEXT" (glibc-rtld.md 5.1) (an empty text prints as "PID:\t"). */
   render(pid: number): string[] {
-    return this.lines.map((l) => `${String(pid).padStart(5)}:\t${l.text}`);
+    return this.lines.map((l) => `${String(pid).padStart(10)}:\t${l.text}`);
   }
 }
