@@ -13,6 +13,7 @@ import { type LdSoCache, parseLdSoCache, searchCache } from "../formats/ldcache/
 import { Errno } from "../kernel-shim/errno.ts";
 import type { Process } from "../kernel-shim/process/process.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
+import { DebugLog } from "./debug.ts";
 import { dstCount, dstRequired, dstSubstitute } from "./dst.ts";
 import { LinkMap, type LinkMapType, Namespace } from "./link-map.ts";
 import { FILEBUF_SIZE, LoaderError, mapSegments, phdrsFromBytes, registerSframe } from "./map-object.ts";
@@ -42,6 +43,8 @@ export interface RtldOptions {
   readonly registerSframe?: boolean;
   /** e_machine the loader accepts (elf_machine_matches_host). */
   readonly machine?: number;
+  /** LD_DEBUG output (the categories that are on); none by default. */
+  readonly debug?: DebugLog;
 }
 
 /** Result of `open_verify`: an open, checked file, or why the candidate is skipped. */
@@ -90,6 +93,8 @@ export class Rtld implements SearchPathContext {
   vdsoMap: LinkMap | undefined;
   /** LD_DEBUG=libs lines (without the pid prefix). */
   readonly debugLibs: string[] = [];
+  /** LD_DEBUG output of every category (loader/debug.ts). */
+  readonly debug: DebugLog;
   readonly sframeResults: { readonly map: LinkMap; readonly results: readonly bigint[] }[] = [];
   /** _dl_argv[0] as ld.so names the program in messages. */
   progname = "";
@@ -105,6 +110,7 @@ export class Rtld implements SearchPathContext {
     this.ncapstr = this.capstr.length;
     this.malloc = new MinimalMalloc(proc, rtldEnd, this.profile.mallocAlignment);
     this.traceMode = options.traceMode ?? false;
+    this.debug = options.debug ?? new DebugLog();
   }
 
   // ---- dl-object.c ----
