@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ldd } from "../loader/ldd.ts";
+import { Progress } from "./progress.ts";
 
 const PT_INTERP = 3;
 
@@ -83,7 +84,9 @@ function main(): void {
   let same = 0;
   let thp = 0;
   const diffs: string[] = [];
+  const progress = new Progress(files.length, "ldd parity");
   for (const f of files) {
+    progress.tick(f);
     const real = realLdd(f);
     let mine: string;
     let thpSized = false;
@@ -105,6 +108,7 @@ function main(): void {
       );
     }
   }
+  progress.end();
   for (const d of diffs) console.log(d);
   console.log(`${same}/${files.length} identical`);
   console.log(

@@ -14,6 +14,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { formatReadelf, requestFromArgs } from "../cli/readelf/index.ts";
 import { ElfFile } from "../formats/elf/file.ts";
+import { Progress } from "./progress.ts";
 
 export const DEFAULT_OPTIONS = ["-h", "-l", "-S", "-d", "-s", "--dyn-syms", "-V", "-r", "-n"] as const;
 
@@ -200,15 +201,13 @@ async function main(): Promise<void> {
   let files = given ?? systemElfFiles();
   if (sample !== undefined) files = strideSample(files, sample);
   const tasks = files.flatMap((file) => options.map((option) => ({ file, option })));
-  const tty = process.stderr.isTTY === true;
-  let done = 0;
+  const progress = new Progress(tasks.length, "readelf parity");
   const results = await pool(tasks, jobs, async (t) => {
     const r = await compareOne(t.file, t.option, wide);
-    done++;
-    if (tty && done % 50 === 0) process.stderr.write(`\r${done}/${tasks.length}`);
+    progress.tick(`${t.option} ${t.file}`);
     return r;
   });
-  if (tty) process.stderr.write("\r\x1b[K");
+  progress.end();
   const badFiles = new Set(results.filter((r) => r.difference !== undefined).map((r) => r.file));
   const lines: string[] = [];
   lines.push(`${files.length} files, ${files.length - badFiles.size} identical (all of: ${options.join(" ")})`);
