@@ -2,7 +2,7 @@ import { basename } from "node:path";
 import type { Command } from "commander";
 import { ElfFile } from "../../formats/elf/file.ts";
 import { LdsimError } from "../../formats/errors.ts";
-import { formatObjdumpSframe, type SframeDumpStyle } from "../sframe/dump.ts";
+import { formatObjdumpSframe, type SframeDumpStyle, sframeDumpJson } from "../sframe/dump.ts";
 import { formatLookupLine, lookupJson, lookupSframe, parsePc } from "../sframe/lookup.ts";
 
 /**
@@ -13,6 +13,7 @@ import { formatLookupLine, lookupJson, lookupSframe, parsePc } from "../sframe/l
 
 interface DumpOptions {
   style?: string;
+  json?: boolean;
 }
 
 interface LookupOptions {
@@ -29,7 +30,13 @@ export function register(program: Command): void {
     .description("print the .sframe section as objdump --sframe does (2.40 layout for V1, 2.46 for V2/V3)")
     .argument("<files...>", "ELF files")
     .option("--style <version>", "imitate this binutils' dumper: 2.40 or 2.46 (default: by SFrame version)")
+    .option("--json", "print the decoded section (header, functions, rows) as JSON")
     .action((files: string[], o: DumpOptions) => {
+      if (o.json === true) {
+        const all = files.map((f) => withElf(f, (elf) => sframeDumpJson(elf)));
+        process.stdout.write(`${JSON.stringify(files.length === 1 ? all[0] : all, null, 2)}\n`);
+        return;
+      }
       let style: SframeDumpStyle | undefined;
       if (o.style !== undefined) {
         style = STYLES[o.style];

@@ -82,6 +82,31 @@ export function formatSframeDump(elf: ElfFile, options: SframeDumpOptions = {}):
   return `Contents of the SFrame section ${name}:${formatSframeSection(data, sec.addr, options.style)}`;
 }
 
+/**
+ * `ldsim sframe dump --json`: the fully decoded section (header, layout, every function entry with
+ * its rows) and the section's address; 64-bit values as "0x…" strings, byte arrays as hex.
+ */
+export function sframeDumpJson(elf: ElfFile, options: SframeDumpOptions = {}): unknown {
+  const name = options.sectionName ?? ".sframe";
+  const sec = elf.section(name);
+  if (!sec) throw new SframeDumpError(`${elf.name}: no ${name} section`);
+  const data = decodeSframeData(sectionBytes(elf, sec, options), { source: `${elf.name}: ${name}` });
+  const plain = (v: unknown): unknown => {
+    if (typeof v === "bigint") return v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
+    if (v instanceof Uint8Array) return Buffer.from(v).toString("hex");
+    if (Array.isArray(v)) return v.map(plain);
+    if (v !== null && typeof v === "object")
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, plain(x)]));
+    return v;
+  };
+  // Each function's start as an address (funcStart is section-relative, PCREL already resolved).
+  const functions = data.functions.map((f) => ({
+    pc: plain(BigInt.asUintN(64, BigInt(f.fde.funcStart) + sec.addr)),
+    ...(plain(f) as object),
+  }));
+  return { file: elf.name, section: name, address: plain(sec.addr), ...(plain(data) as object), functions };
+}
+
 function sectionBytes(elf: ElfFile, sec: SectionHeader, options: SframeDumpOptions): Uint8Array {
   const raw = elf.sectionData(sec);
   const version = raw.length >= 3 ? raw[2] : undefined;

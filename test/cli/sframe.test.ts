@@ -90,6 +90,25 @@ describe("ldsim sframe dump", () => {
     expect(missing.stderr.split("\n").filter(Boolean)).toHaveLength(1);
   });
 
+  it("--json gives the header counts and function addresses objdump prints", async () => {
+    const path = join(FIXTURES, "v3/x86_64/libb.so");
+    const r = await run("sframe", "dump", "--json", path);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as {
+      header: { numFdes: number; numFres: number };
+      functions: { pc: string; fde: { funcSize: number }; fres: unknown[] }[];
+    };
+    const text = readFileSync(`${path}.sframe.txt`, "latin1");
+    expect(j.header.numFdes).toBe(Number(/Num FDEs: (\d+)/.exec(text)?.[1]));
+    expect(j.header.numFres).toBe(Number(/Num FREs: (\d+)/.exec(text)?.[1]));
+    const objdump = [...text.matchAll(/func idx \[\d+\]: pc = (0x[0-9a-f]+), size = (\d+) bytes/g)].map((m) => [
+      m[1],
+      Number(m[2]),
+    ]);
+    expect(j.functions.map((f) => [f.pc, f.fde.funcSize])).toEqual(objdump);
+    expect(j.functions.reduce((n, f) => n + f.fres.length, 0)).toBe(j.header.numFres);
+  });
+
   it("rejects an unknown --style", async () => {
     const r = await run("sframe", "dump", "--style", "2.99", join(FIXTURES, "v1/x86_64/main"));
     expect(r.code).toBe(1);
