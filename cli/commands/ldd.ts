@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import { PT_DYNAMIC } from "../../formats/elf/constants.ts";
 import { ElfFile } from "../../formats/elf/file.ts";
-import { DEFAULT_RTLD, ldd } from "../../loader/ldd.ts";
+import { DEFAULT_RTLD, type LddResult, ldd } from "../../loader/ldd.ts";
 
 /**
  * `ldsim ldd [--list] FILE...` — what /usr/bin/ldd (glibc 2.36) prints, computed by the simulated
@@ -12,6 +12,25 @@ import { DEFAULT_RTLD, ldd } from "../../loader/ldd.ts";
 interface LddCliOptions {
   list?: boolean;
   libraryPath?: string;
+  json?: boolean;
+}
+
+/** One object of the trace, as `--json` prints it (the same facts as ldd's `name => path (address)`). */
+interface LddJsonObject {
+  readonly name: string;
+  readonly path: string | null;
+  readonly address: string | null;
+}
+
+/** The objects ldd lists (every map after the main program, in chain order), as data. */
+function lddObjects(r: LddResult): LddJsonObject[] {
+  const maps = r.startup?.rtld.ns.maps ?? [];
+  if (r.status !== 0 || (r.startup?.main.dynamic?.needed.length ?? 0) === 0) return [];
+  return maps.slice(1).map((l) => ({
+    name: l.libnames[0] ?? "",
+    path: l.faked ? null : l.name,
+    address: l.faked ? null : `0x${l.mapStart.toString(16).padStart(16, "0")}`,
+  }));
 }
 
 /** ldd's `--verify` step: a file ld.so can run (an ELF object with a dynamic section). */
@@ -31,13 +50,20 @@ export function register(program: Command): void {
     .argument("<files...>", "ELF files")
     .option("--list", "behave as ld.so --list (exit 127 when a dependency is missing)")
     .option("--library-path <path>", "LD_LIBRARY_PATH for the simulated loader")
+    .option("--json", "print one JSON document: per file, its objects (name, path, address) or its error")
     .action((files: string[], o: LddCliOptions) => {
       let result = 0;
+      const json: unknown[] = [];
+      const fail = (file: string, message: string) => {
+        if (o.json) json.push({ file, status: 1, error: message });
+        else process.stderr.write(`${message}\n`);
+        result = 1;
+      };
       const env: Record<string, string> = {};
       const llp = o.libraryPath ?? process.env["LD_LIBRARY_PATH"];
       if (llp !== undefined) env["LD_LIBRARY_PATH"] = llp;
       for (const f of files) {
-        if (files.length > 1 && !o.list) process.stdout.write(`${f}:\n`);
+        if (files.length > 1 && !o.list && !o.json) process.stdout.write(`${f}:\n`);
         const file = f.includes("/") ? f : `./${f}`;
         let st: ReturnType<typeof statSync> | undefined;
         try {
@@ -46,32 +72,41 @@ export function register(program: Command): void {
           st = undefined;
         }
         if (!st) {
-          process.stderr.write(`ldd: ${file}: No such file or directory\n`);
-          result = 1;
+          fail(f, `ldd: ${file}: No such file or directory`);
           continue;
         }
         if (!st.isFile()) {
-          process.stderr.write(`ldd: ${file}: not regular file\n`);
-          result = 1;
+          fail(f, `ldd: ${file}: not regular file`);
           continue;
         }
         if (!isDynamic(file)) {
-          process.stderr.write("\tnot a dynamic executable\n");
-          result = 1;
+          fail(f, "\tnot a dynamic executable");
           continue;
         }
         const r = ldd(file, { list: o.list ?? false, env, rtld: DEFAULT_RTLD });
-        process.stdout.write(r.stdout);
-        process.stderr.write(r.stderr);
+        if (o.json) {
+          json.push({
+            file: f,
+            status: r.status,
+            ...(r.stdout === "\tstatically linked\n" ? { staticallyLinked: true } : {}),
+            objects: lddObjects(r),
+            ...(r.stderr !== "" ? { error: r.stderr.trimEnd() } : {}),
+          });
+        } else {
+          process.stdout.write(r.stdout);
+          process.stderr.write(r.stderr);
+        }
         if (r.status !== 0) {
           // ld.so --list stops at the fatal error with its status; ldd reports failure and goes on.
           if (o.list) {
+            if (o.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
             process.exitCode = r.status;
             return;
           }
           result = 1;
         }
       }
+      if (o.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
       process.exitCode = result;
     });
 }

@@ -68,4 +68,17 @@ describe.skipIf(!haveLdd)("ldsim ldd (command line) = ldd", () => {
     const t = await run(["ldd", b.missing]);
     expect(t).toEqual(real("ldd", [b.missing]));
   });
+  it("--json lists the objects ldd prints, with the same paths and addresses", async () => {
+    const r = await run(["ldd", "--json", "/usr/bin/ls"]);
+    expect(r.code).toBe(0);
+    const [doc] = JSON.parse(r.stdout) as { objects: { name: string; path: string; address: string }[] }[];
+    const want = real("ldd", ["/usr/bin/ls"])
+      .stdout.split("\n")
+      .filter(Boolean)
+      .map((l) => {
+        const m = /^\t(\S+)(?: => (\S+))? \((0x[0-9a-f]+)\)$/.exec(l);
+        return { name: m?.[1], path: m?.[2] ?? m?.[1], address: m?.[3] };
+      });
+    expect(doc?.objects).toEqual(want);
+  });
 });
