@@ -18,6 +18,7 @@ interface ReportOptions {
   registerRules: string;
   libcSframe: string;
   case?: string;
+  json?: boolean;
 }
 
 export function register(program: Command): void {
@@ -32,6 +33,7 @@ export function register(program: Command): void {
     )
     .option("--libc-sframe <how>", "SFrame for the machine's glibc: none or from-eh-frame", "none")
     .option("--case <id>", `an edge case of example 4 instead: ${Object.keys(EDGE_CASE_BY_ID).join(", ")}`)
+    .option("--json", "print the report's data (regions, timeline, traces) as JSON instead of writing the page")
     .action((o: ReportOptions) => {
       const options = rfcOptionsFrom({ registerRules: o.registerRules, libcSframe: o.libcSframe });
       let data: ReportData;
@@ -44,6 +46,11 @@ export function register(program: Command): void {
         }
         data = make().report();
       } else data = rfcReportData(options);
+      if (o.json === true) {
+        const replacer = (_k: string, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v);
+        process.stdout.write(`${JSON.stringify(data, replacer, 2)}\n`);
+        return;
+      }
       const html = renderReport(data);
       writeFileSync(o.output, html);
       process.stdout.write(`wrote ${o.output} (${html.length} bytes)\n`);

@@ -95,4 +95,17 @@ describe.skipIf(!hasLibc)("ldsim unwind / report on the RFC experiment", () => {
     expect(html.match(/<article class="trace"/g)).toHaveLength(2);
     expect(html).not.toMatch(/<link\b|\bsrc=|href="http/);
   });
+
+  it("report --json prints the page's data: the maps with libb.so's text, the registrations, two traces", async () => {
+    const r = await run("report", "--json");
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.stdout) as {
+      regions: { perms: string; name: string }[];
+      timeline: unknown[];
+      traces: unknown[];
+    };
+    expect(d.regions.some((x) => x.perms === "r-xp" && x.name.endsWith("/libb.so"))).toBe(true);
+    expect(JSON.stringify(d.timeline)).toContain("stacktrace_setup");
+    expect(d.traces).toHaveLength(2);
+  });
 });
