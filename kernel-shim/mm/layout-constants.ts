@@ -10,6 +10,30 @@
 
 export type MmArch = "x86_64" | "aarch64" | "s390x";
 
+/**
+ * Which new mappings __get_unmapped_area pads and aligns to a PMD so they can use transparent huge
+ * pages. It depends on the kernel version and CONFIG_TRANSPARENT_HUGEPAGE; the default is what
+ * Linux 6.18 does (measured with `setarch -R` mmaps of ext4 files and anonymous memory).
+ */
+export interface ThpPolicy {
+  /**
+   * File mappings whose file system's get_unmapped_area is thp_get_unmapped_area (ext4, xfs, btrfs:
+   * since 5.18 for non-DAX files too, commit "mm/readahead: Align file mappings for non-DAX").
+   * A MappedInode with `thpAlign: false` (tmpfs with huge=never, procfs) opts out per file.
+   */
+  readonly file: boolean;
+  /**
+   * Private anonymous mappings without a hint: "pmd-multiple" when the length is a multiple of the
+   * PMD size (6.12+, "mm, mmap: limit THP alignment of anonymous mappings to PMD-aligned sizes");
+   * "pmd-or-larger" any length of at least one PMD, a free hint winning (6.7-6.11, "mm: align larger
+   * anonymous mappings on THP boundaries"); "off" before 6.7 or without THP.
+   */
+  readonly anon: "pmd-multiple" | "pmd-or-larger" | "off";
+}
+
+/** Linux 6.18 x86_64 with CONFIG_TRANSPARENT_HUGEPAGE (this project's reference kernel). */
+export const THP_LINUX_6_18: ThpPolicy = { file: true, anon: "pmd-multiple" };
+
 export interface MmLayout {
   readonly arch: MmArch;
   /** PAGE_SIZE: 4096, or 65536 for an aarch64 64 KiB-page kernel. */
@@ -30,6 +54,8 @@ export interface MmLayout {
   readonly elfEtDynBase: number;
   /** x86/s390 page tables cannot express write-only or exec-only pages: any access bit implies read. */
   readonly anyProtReadable: boolean;
+  /** THP alignment rules of __get_unmapped_area (kernel version dependent). */
+  readonly thp: ThpPolicy;
 }
 
 export interface LayoutOptions {
@@ -42,6 +68,8 @@ export interface LayoutOptions {
    * randomization, the stack top gets randomize_stack_top(). Omitted = `setarch -R` layout.
    */
   readonly randomizeSeed?: number;
+  /** THP alignment rules; default THP_LINUX_6_18. */
+  readonly thp?: ThpPolicy;
 }
 
 const SIZE_128M = 128 * 1024 * 1024;
@@ -151,5 +179,6 @@ export function layoutFor(arch: MmArch, options: LayoutOptions = {}): MmLayout {
     stackRlimit,
     elfEtDynBase: etDyn,
     anyProtReadable: p.anyProtReadable,
+    thp: options.thp ?? THP_LINUX_6_18,
   };
 }

@@ -42,7 +42,7 @@ import type { MutableVma, OpenFile } from "./vma.ts";
 
 export type MmapFlags = number;
 
-/** PMD size: anonymous mappings whose length is a multiple of it are THP-aligned (6.7+, 6.13 rule). */
+/** PMD size: the THP alignment unit (1 MiB segment on s390x, 512 MiB with arm64 64 KiB pages). */
 function pmdSize(as: AddressSpace): number {
   if (as.layout.arch === "s390x") return 1 << 20;
   return as.pageSize === 65536 ? 512 * 1024 * 1024 : 2 * 1024 * 1024;
@@ -125,8 +125,45 @@ function archGetUnmappedArea(as: AddressSpace, addr: number, length: number, fla
 }
 
 /**
- * __get_unmapped_area: choose (or check) the address for a new mapping of `length` bytes.
- * Returns the address or -ENOMEM / -EINVAL.
+ * __thp_get_unmapped_area (mm/huge_memory.c): when the mapping covers at least one PMD-aligned PMD
+ * of the file (`off` is the byte offset), search for `length + pmd` bytes and move the result up so
+ * that the address and the file offset are congruent modulo the PMD size. Returns 0 when it does
+ * not apply or the padded search fails (the caller then searches without padding).
+ */
+function thpGetUnmappedAreaPadded(as: AddressSpace, addr: number, length: number, off: bigint, flags: number): number {
+  const pmd = pmdSize(as);
+  const size = BigInt(pmd);
+  const offEnd = off + BigInt(length);
+  const offAlign = ((off + size - 1n) / size) * size;
+  if (offEnd <= offAlign || offEnd - offAlign < size) return 0;
+  const lenPad = length + pmd;
+  const ret = archGetUnmappedArea(as, addr, lenPad, flags);
+  if (ret < 0) return 0;
+  // A usable hint is taken as it is (it was checked with the padded length).
+  if (ret === addr) return addr;
+  const offSub = Number((((off - BigInt(ret)) % size) + size) % size);
+  // MMF_TOPDOWN (always set here: the legacy layout is not modelled): an already aligned padded area
+  // gives its upper part, keeping the padding below.
+  if (offSub === 0) return ret + pmd;
+  return ret + offSub;
+}
+
+/** thp_get_unmapped_area_vmflags: the padded, aligned search, or the plain one when it does not apply. */
+function thpGetUnmappedArea(as: AddressSpace, addr: number, length: number, off: bigint, flags: number): number {
+  const got = thpGetUnmappedAreaPadded(as, addr, length, off, flags);
+  if (got) return got;
+  return archGetUnmappedArea(as, addr, length, flags);
+}
+
+/**
+ * __get_unmapped_area: choose (or check) the address for a new mapping of `length` bytes at page
+ * offset `pgoff` of `file`. Returns the address or -ENOMEM / -EINVAL.
+ *
+ * THP alignment (layout.thp, Linux 6.18 by default): a file whose file system hooks
+ * thp_get_unmapped_area (ext4/xfs/btrfs) is placed PMD-congruent with its offset when the mapping
+ * spans a whole aligned PMD of the file; a MAP_SHARED anonymous mapping goes through
+ * shmem_get_unmapped_area (no alignment with shmem_enabled=never); a private anonymous one without
+ * a hint is aligned when its length is a multiple of the PMD size.
  */
 export function getUnmappedArea(
   as: AddressSpace,
@@ -134,23 +171,22 @@ export function getUnmappedArea(
   length: number,
   flags: number,
   file: OpenFile | undefined,
-  _pgoff: number,
+  pgoff: number | bigint,
 ): number {
-  const { taskSize } = as.layout;
+  const { taskSize, thp } = as.layout;
   if (length > taskSize) return -Errno.ENOMEM;
   let got: number;
-  const pmd = pmdSize(as);
-  if (!file && !(flags & MAP_SHARED) && !(flags & MAP_FIXED) && !addr && length % pmd === 0) {
-    // thp_get_unmapped_area_vmflags: search with a PMD of padding, then align inside it.
-    got = -Errno.ENOMEM;
-    if (length + pmd <= taskSize) {
-      const padded = archGetUnmappedArea(as, 0, length + pmd, flags);
-      if (padded >= 0) {
-        const offSub = (pmd - (padded % pmd)) % pmd;
-        got = offSub === 0 ? padded + pmd : padded + offSub;
-      }
-    }
-    if (got < 0) got = archGetUnmappedArea(as, addr, length, flags);
+  if (file) {
+    got =
+      thp.file && file.inode.thpAlign !== false
+        ? thpGetUnmappedArea(as, addr, length, BigInt(pgoff) * BigInt(as.pageSize), flags)
+        : archGetUnmappedArea(as, addr, length, flags);
+  } else if (flags & MAP_SHARED) {
+    got = archGetUnmappedArea(as, addr, length, flags);
+  } else if (thp.anon === "pmd-multiple" && !addr && length % pmdSize(as) === 0) {
+    got = thpGetUnmappedArea(as, 0, length, 0n, flags);
+  } else if (thp.anon === "pmd-or-larger") {
+    got = thpGetUnmappedArea(as, addr, length, 0n, flags);
   } else {
     got = archGetUnmappedArea(as, addr, length, flags);
   }
@@ -217,7 +253,7 @@ export function sysMmap(
   // __get_unmapped_area hands a MAP_FIXED address back unchecked and then tests IS_ERR_VALUE(addr):
   // an address in the top 4095 bytes of the 64-bit space comes back as "error" -(2^64 - addr).
   if (flags & MAP_FIXED && addr64 >= (1n << 64n) - 4095n) return Number(addr64 - (1n << 64n));
-  const addr = getUnmappedArea(as, Number(addr64), len, flags, file, 0);
+  const addr = getUnmappedArea(as, Number(addr64), len, flags, file, file ? pgoff64 : 0);
   if (addr < 0) return addr;
   if (flags & MAP_FIXED_NOREPLACE && as.tree.firstIntersecting(addr, addr + len)) return -Errno.EEXIST;
 

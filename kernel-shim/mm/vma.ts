@@ -19,6 +19,12 @@ export interface MappedInode {
   write?(offset: number, bytes: Uint8Array): void;
   /** Unlinked: maps appends " (deleted)". */
   readonly deleted?: boolean;
+  /**
+   * Whether the file system's file_operations->get_unmapped_area aligns mappings for THP
+   * (thp_get_unmapped_area: ext4, xfs, btrfs). Default true; false for tmpfs mounted huge=never
+   * (shmem_get_unmapped_area then keeps the plain placement) or a file system without the hook.
+   */
+  readonly thpAlign?: boolean;
 }
 
 /**
