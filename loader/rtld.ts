@@ -14,6 +14,7 @@ import { Errno } from "../kernel-shim/errno.ts";
 import type { Process } from "../kernel-shim/process/process.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
 import { DebugLog } from "./debug.ts";
+import { fileGenerating, fileMapped, fileNeededBy } from "./debug-format.ts";
 import { dstCount, dstRequired, dstSubstitute } from "./dst.ts";
 import { LinkMap, type LinkMapType, Namespace } from "./link-map.ts";
 import { FILEBUF_SIZE, LoaderError, mapSegments, phdrsFromBytes, registerSframe } from "./map-object.ts";
@@ -111,6 +112,12 @@ export class Rtld implements SearchPathContext {
     this.malloc = new MinimalMalloc(proc, rtldEnd, this.profile.mallocAlignment);
     this.traceMode = options.traceMode ?? false;
     this.debug = options.debug ?? new DebugLog();
+  }
+
+  /** An LD_DEBUG=libs line: kept in debugLibs (ldd's tests) and in the category log. */
+  private libsLine(text: string): void {
+    this.debugLibs.push(text);
+    this.debug.emit("libs", text);
   }
 
   // ---- dl-object.c ----
@@ -322,7 +329,7 @@ export class Rtld implements SearchPathContext {
       for (const d of dirs)
         for (let c = 0; c < this.ncapstr; c++)
           if (d.status[c] !== "nonexisting") list.push(`${d.dirname}${this.capstr[c]}`.replace(/\/$/, ""));
-      this.debugLibs.push(` search path=${list.join(":")}\t\t(${label})`);
+      this.libsLine(` search path=${list.join(":")}\t\t(${label})`);
     }
     let any = false;
     for (const dir of dirs) {
@@ -332,7 +339,7 @@ export class Rtld implements SearchPathContext {
         if (dir.status[cnt] === "nonexisting") continue;
         const sub = this.capstr[cnt] as string;
         const path = `${dir.dirname}${sub}${name}`;
-        this.debugLibs.push(`  trying file=${path}`);
+        this.libsLine(`  trying file=${path}`);
         const v = this.openVerify(path);
         if (isSkipped(v)) {
           lastErrno = v.errno;
@@ -426,11 +433,15 @@ export class Rtld implements SearchPathContext {
       l.sonameAdded = true;
       return l;
     }
+    // "needed by" for DT_NEEDED; dlopen's own "dynamically loaded by" line is printed by its caller.
+    if (loader && type !== "loaded" && this.debug.on("files")) {
+      for (const t of fileNeededBy(name, this.dsoName(loader))) this.debug.emit("files", t);
+    }
     let found: [Opened, string] | undefined;
     let failErrno: number = Errno.ENOENT;
     const st = { otherClass: false };
     if (!name.includes("/")) {
-      this.debugLibs.push(`find library=${name} [0]; searching`);
+      this.libsLine(`find library=${name} [0]; searching`);
       const main = this.ns.main;
       if (loader === undefined || loader.dynamic?.runpath === undefined) {
         let didMain = false;
@@ -461,17 +472,17 @@ export class Rtld implements SearchPathContext {
       }
       const nodeflib = loader !== undefined && ((loader.dynamic?.flags1 ?? 0n) & DF_1_NODEFLIB) !== 0n;
       if (!found && !this.options.inhibitCache) {
-        this.debugLibs.push(` search cache=${this.profile.ldSoCache}`);
+        this.libsLine(` search cache=${this.profile.ldSoCache}`);
         const cached = this.cacheLookup(name);
         if (cached !== undefined && !(nodeflib && this.profile.systemDirs.some((d) => cached.startsWith(d)))) {
-          this.debugLibs.push(`  trying file=${cached}`);
+          this.libsLine(`  trying file=${cached}`);
           const v = this.openVerify(cached);
           if (!isSkipped(v)) found = [v, cached];
           else if (v.otherClass) st.otherClass = true;
         }
       }
       if (!found && !nodeflib) found = this.openPath(name, this.systemDirs, "system search path", st);
-      this.debugLibs.push("");
+      this.libsLine("");
     } else {
       const [addr, realname] = loader ? this.expandDst(loader, name) : [this.malloc.malloc(name.length + 1), name];
       const v = this.openVerify(realname);
@@ -539,6 +550,7 @@ export class Rtld implements SearchPathContext {
         }
       }
     }
+    for (const t of fileGenerating(name)) this.debug.emit("files", t);
     const l = this.newObject(realname, name, type, loader, { openexec });
     l.fileId = fileId;
     const phBytes = this.readPhdrs(fd, v.head, v.phoff, v.phnum, realname);
@@ -577,6 +589,16 @@ export class Rtld implements SearchPathContext {
     if (ph0 && !inSeg && !phdrs.some((p) => p.type === 6)) this.malloc.malloc(v.phnum * 56);
     syscall(this.proc, "close", fd);
     this.ns.add(l);
+    if (this.debug.on("files")) {
+      const entry = new DataView(v.head.buffer, v.head.byteOffset).getBigUint64(24, true);
+      const ph = phdrs.find((p) => p.type === 6);
+      const phLoad = phdrs.find(
+        (p) => p.type === PT_LOAD && p.offset <= BigInt(v.phoff) && BigInt(v.phoff) < p.offset + p.filesz,
+      );
+      const phdrAddr = ph ? l.addr + ph.vaddr : phLoad ? l.addr + phLoad.vaddr + BigInt(v.phoff) - phLoad.offset : 0n;
+      const info = { ld: l.ld ?? 0n, addr: l.addr, size: l.mapEnd - l.mapStart, entry: l.addr + entry };
+      for (const t of fileMapped({ ...info, phdr: phdrAddr, phnum: v.phnum })) this.debug.emit("files", t);
+    }
     if (this.options.registerSframe) {
       // After the mapping, before relocation: see startup.ts for where this sits in glibc's sequence.
       this.sframeResults.push({ map: l, results: registerSframe(this.proc, { lAddr: l.addr, phdrs }) });

@@ -18,6 +18,8 @@ export type Peek =
   | { readonly kind: "stat"; readonly stat: StatPeek }
   /** A value behind a pointer (`arch_prctl(ARCH_GET_FS, [0x7f…])`). */
   | { readonly kind: "u64"; readonly value: bigint }
+  /** A `struct rlimit64` read back (prlimit64's old limit). */
+  | { readonly kind: "rlimit"; readonly cur: bigint; readonly max: bigint }
   /** A NULL-terminated pointer array of strings (execve's argv, shown in full; envp shown as a count). */
   | { readonly kind: "strings"; readonly values: readonly Uint8Array[] };
 

@@ -14,6 +14,7 @@ import {
   OPEN_FLAGS,
   OPEN_FLAGS_AARCH64,
   printFlags,
+  RLIMIT_RESOURCES,
   xlookup,
 } from "./xlat.ts";
 
@@ -59,6 +60,10 @@ const STRACE_KNOWN = new Set([
   "faccessat",
   "arch_prctl",
   "set_tid_address",
+  "set_robust_list",
+  "rseq",
+  "prlimit64",
+  "getppid",
   "exit_group",
   "exit",
   "readlink",
@@ -87,6 +92,12 @@ function addr(v: bigint): string {
 function hexOrZero(v: bigint): string {
   const u = u64(v);
   return u === 0n ? "0" : `0x${u.toString(16)}`;
+}
+/** strace's `sprint_rlim64`: RLIM64_INFINITY by name, multiples of 1024 as `N*1024`. */
+function rlim(v: bigint): string {
+  const u = u64(v);
+  if (u === 0xffff_ffff_ffff_ffffn) return "RLIM64_INFINITY";
+  return u > 1024n && u % 1024n === 0n ? `${u / 1024n}*1024` : u.toString();
 }
 function fd(v: bigint): string {
   return s32(v).toString();
@@ -243,6 +254,27 @@ function formatArgs(ev: SyscallEvent, opts: FormatOptions): string[] {
     }
     case "set_tid_address":
       return [addr(a.arg(0))];
+    case "set_robust_list":
+      return [addr(a.arg(0)), u64(a.arg(1)).toString()];
+    case "rseq":
+      return [
+        addr(a.arg(0)),
+        hexOrZero(u64(a.arg(1)) & 0xffffffffn),
+        s32(a.arg(2)).toString(),
+        hexOrZero(u64(a.arg(3)) & 0xffffffffn),
+      ];
+    case "prlimit64": {
+      const res = u64(a.arg(1)) & 0xffffffffn;
+      const old = a.peek(3);
+      return [
+        s32(a.arg(0)).toString(),
+        xlookup(RLIMIT_RESOURCES, res) ?? `0x${res.toString(16)} /* RLIMIT_??? */`,
+        addr(a.arg(2)),
+        old?.kind === "rlimit" && !isError(ev.ret)
+          ? `{rlim_cur=${rlim(old.cur)}, rlim_max=${rlim(old.max)}}`
+          : addr(a.arg(3)),
+      ];
+    }
     case "exit_group":
     case "exit":
       return [s32(a.arg(0)).toString()];
@@ -254,6 +286,7 @@ function formatArgs(ev: SyscallEvent, opts: FormatOptions): string[] {
       return [fd(a.arg(0)), s64(a.arg(1)).toString(), whence(a.arg(2))];
     case "getpid":
     case "gettid":
+    case "getppid":
     case "fork":
       return [];
     case "execve": {

@@ -8,8 +8,10 @@ import { syscallName, syscallNumber } from "./numbers.ts";
 import { AT_FDCWD } from "./path-lookup.ts";
 import { sysExecve, sysFork } from "./process.ts";
 import { sysReadlinkat } from "./readlink.ts";
+import { sysPrlimit64 } from "./resource.ts";
 import { sysFstat, sysNewfstatat, sysStat } from "./stat.ts";
 import { sysArchPrctl, sysExitGroup, sysGetpid, sysSetTidAddress } from "./thread.ts";
+import { sysRseq, sysSetRobustList } from "./thread-setup.ts";
 
 /** Number of argument registers each call uses (what the log records and strace prints). */
 const ARITY: Readonly<Record<string, number>> = {
@@ -43,6 +45,10 @@ const ARITY: Readonly<Record<string, number>> = {
   execve: 3,
   fork: 0,
   clone: 5,
+  set_robust_list: 2,
+  rseq: 4,
+  prlimit64: 4,
+  getppid: 0,
 };
 
 /** arm64 open flags → the generic values the handlers use (O_DIRECTORY/O_NOFOLLOW/O_DIRECT/O_LARGEFILE). */
@@ -125,6 +131,14 @@ function run(name: string, ctx: SyscallContext): bigint | undefined {
     case "getpid":
     case "gettid":
       return sysGetpid(ctx);
+    case "getppid":
+      return BigInt(p.ppid);
+    case "set_robust_list":
+      return sysSetRobustList(ctx);
+    case "rseq":
+      return sysRseq(ctx);
+    case "prlimit64":
+      return sysPrlimit64(ctx);
     case "exit":
     case "exit_group":
       sysExitGroup(ctx);
