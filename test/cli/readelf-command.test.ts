@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../cli/main.ts";
+import { runCli } from "../support/run-cli.ts";
 
 const hasReadelf = spawnSync("readelf", ["--version"]).status === 0;
 if (!hasReadelf) console.warn("readelf-command: GNU readelf not found; parity cases skipped");
@@ -15,21 +15,10 @@ const LIB = join(FIX, "readelf/x86_64/libfull.so");
 const EXE = join(FIX, "readelf/i686/main-pie");
 const OBJ = join(FIX, "sframe/v3/s390x/liba.o");
 
-/** Run `ldsim …` in-process; stdout as latin1 text (the bytes written), stderr as text. */
+/** Run `ldsim …` in-process; stdout as latin1 text (the bytes written). */
 async function ldsim(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: Buffer[] = [];
-  const err: string[] = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    out.push(typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    err.push(String(chunk));
-    return true;
-  });
-  const code = await main(args);
-  vi.restoreAllMocks();
-  return { code, out: Buffer.concat(out).toString("latin1"), err: err.join("") };
+  const r = await runCli(args);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 function readelf(args: string[]): string {

@@ -6,34 +6,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../cli/main.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/run-cli.ts";
 
 const LIBC = "/lib/x86_64-linux-gnu/libc.so.6";
 const hasLibc = existsSync(LIBC) && existsSync("/usr/lib/debug/.build-id");
 if (!hasLibc) console.warn(`skipping ldsim unwind/report: needs ${LIBC} and its debug symbols (Debian libc6-dbg)`);
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("latin1");
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("latin1");
-    return true;
-  });
-  const saved = process.exitCode;
-  try {
-    const code = await main(argv);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = saved;
-  }
-}
+const run = (...argv: string[]) => runCli(argv);
 
 const dir = mkdtempSync(join(tmpdir(), "ldsim-report-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,39 +8,14 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../cli/main.ts";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { lookupSframe } from "../../cli/sframe/lookup.ts";
 import { ElfFile } from "../../formats/elf/file.ts";
 import { locateSframe } from "../../formats/sframe/locate.ts";
 import { FIXTURES, fixtureBinaries, parseLookup } from "../formats/sframe/fixture-files.ts";
+import { runCli } from "../support/run-cli.ts";
 
-interface RunResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function run(...argv: string[]): Promise<RunResult> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("latin1");
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("latin1");
-    return true;
-  });
-  try {
-    const code = await main(argv);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+const run = (...argv: string[]) => runCli(argv);
 
 /** The native harness (bench/native/sframe-lookup.c) built against the host's libsframe, or why not. */
 function buildNativeLookup(dir: string): string | { bin: string } {
