@@ -1,3 +1,4 @@
+import { injectedFault } from "../fault/fault-plan.ts";
 import type { Process } from "../process/process.ts";
 import type { SyscallEvent } from "../strace/event.ts";
 import { sysFaccessat } from "./access.ts";
@@ -209,7 +210,7 @@ export function invokeSyscall(proc: Process, call: string | number, args: readon
   let ret: bigint | undefined;
   if (proc.state !== "running") ret = errno("ESRCH");
   else if (name === undefined) ret = errno("ENOSYS");
-  else ret = run(name, ctx);
+  else ret = injectedFault(proc, name, rawArgs) ?? run(name, ctx);
   // A call that failed before reading its path still shows the path in strace's line.
   const pathArg = name !== undefined ? PATH_ARGS[name] : undefined;
   if (pathArg !== undefined && ctx.peeks[pathArg] === undefined) ctx.path(pathArg);
