@@ -2,6 +2,7 @@ import type { ExecOptions } from "../exec/binfmt-elf.ts";
 import { type ExecSframeRegistrar, NO_SFRAME_REGISTRAR } from "../exec/sframe-hook.ts";
 import type { KernelFs } from "../fs/types.ts";
 import type { MmArch } from "../mm/layout-constants.ts";
+import type { PrctlHandler, SframeMmHooks } from "../sframe/policies/mm-hooks.ts";
 import type { StraceLog } from "../strace/log.ts";
 import { InodeCache } from "./inode-cache.ts";
 import type { Process } from "./process.ts";
@@ -20,6 +21,10 @@ export interface KernelOptions {
   readonly log?: StraceLog;
   /** Handler of syscall 472 (`stacktrace_setup`, the RFC); without one the call is ENOSYS. */
   readonly stacktraceSetup?: StacktraceSetupHandler;
+  /** Registration-design hooks in mmap/munmap (the proposal lab's mmap-detect design); none by default. */
+  readonly sframeMmHooks?: SframeMmHooks;
+  /** Handler of prctl(2) options a design adds (PR_ADD_SFRAME / PR_REMOVE_SFRAME); without one prctl is EINVAL. */
+  readonly prctl?: PrctlHandler;
   /** What execve(2) through the dispatcher passes to binfmt_elf (vDSO image, arch profile, AT_RANDOM seed). */
   readonly exec?: Omit<ExecOptions, "argv" | "envp">;
 }
@@ -43,6 +48,10 @@ export class Kernel {
   readonly execOptions: Omit<ExecOptions, "argv" | "envp">;
   /** Set by the SFrame work item to implement syscall 472. */
   stacktraceSetup: StacktraceSetupHandler | undefined;
+  /** mmap/munmap hooks of a registration design (proposal lab). */
+  readonly sframeMmHooks: SframeMmHooks | undefined;
+  /** prctl options of a registration design (proposal lab). */
+  readonly prctl: PrctlHandler | undefined;
   private nextPid: number;
 
   constructor(fs: KernelFs, options: KernelOptions = {}) {
@@ -54,6 +63,8 @@ export class Kernel {
     this.aslrSeed = options.aslrSeed;
     this.log = options.log;
     this.stacktraceSetup = options.stacktraceSetup;
+    this.sframeMmHooks = options.sframeMmHooks;
+    this.prctl = options.prctl;
     this.execOptions = options.exec ?? {};
   }
 

@@ -43,6 +43,7 @@ const ARITY: Readonly<Record<string, number>> = {
   faccessat: 3,
   faccessat2: 4,
   stacktrace_setup: 5,
+  prctl: 5,
   execve: 3,
   fork: 0,
   clone: 5,
@@ -160,6 +161,14 @@ function run(name: string, ctx: SyscallContext): bigint | undefined {
           [0, 1, 2, 3, 4].map((i) => ctx.u64(i)),
         ),
       );
+    }
+    case "prctl": {
+      // Only options a registration design adds (proposal lab); any other option is EINVAL as in sys_prctl.
+      const r = p.kernel.prctl?.(
+        p,
+        [0, 1, 2, 3, 4].map((i) => ctx.u64(i)),
+      );
+      return r === undefined ? errno("EINVAL") : BigInt(r);
     }
     default:
       return errno("ENOSYS");

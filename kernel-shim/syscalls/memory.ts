@@ -17,10 +17,18 @@ export function sysMmap(ctx: SyscallContext, args: readonly bigint[]): bigint {
     if (d.kind !== "file" || !d.mmFile) return errno("ENODEV");
     file = d.mmFile;
   }
-  return BigInt(mm.mmap(addr, len, Number(prot & 0xffffffffn), Number(flags & 0xffffffffn), file, off));
+  const ret = mm.mmap(addr, len, Number(prot & 0xffffffffn), Number(flags & 0xffffffffn), file, off);
+  // A registration design's post-mmap hook (proposal lab), only once the range is in place.
+  const hooks = ctx.proc.kernel.sframeMmHooks;
+  if (hooks?.afterMmap && ret >= 0) {
+    hooks.afterMmap(ctx.proc, BigInt(ret), len, Number(prot & 0xffffffffn), Number(flags & 0xffffffffn), file, off);
+  }
+  return BigInt(ret);
 }
 
 export function sysMunmap(ctx: SyscallContext): bigint {
+  // A registration design's pre-munmap hook (proposal lab): the old range is still mapped.
+  ctx.proc.kernel.sframeMmHooks?.beforeMunmap?.(ctx.proc, ctx.u64(0), ctx.u64(1));
   return BigInt(ctx.proc.mm.munmap(ctx.u64(0), ctx.u64(1)));
 }
 
