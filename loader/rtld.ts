@@ -65,6 +65,46 @@ interface Skipped {
 type Verified = Opened | Skipped;
 const isSkipped = (v: Verified): v is Skipped => v.fd === -1n;
 
+/**
+ * How `_dl_map_object` was called from dlopen (`mode` bits of glibc's elf/dl-load.c that change the
+ * search or the mapping): RTLD_NOLOAD stops right before mapping a file that is not loaded yet;
+ * `__RTLD_CALLMAP` searches with the caller's paths but gives the new object no l_loader.
+ */
+export interface MapObjectMode {
+  readonly noload?: boolean;
+  readonly callmap?: boolean;
+}
+
+/**
+ * ld.so's allocator: the minimal malloc until libc's malloc takes over (`__rtld_malloc_init_real`),
+ * then libc's brk heap for the small blocks ld.so needs, which shows no mmap in strace.
+ */
+class RtldMalloc extends MinimalMalloc {
+  private heap: bigint | undefined;
+  /** Switch to libc's malloc (idempotent). */
+  useLibc(): void {
+    this.heap ??= 0x1000n;
+  }
+  get libc(): boolean {
+    return this.heap !== undefined;
+  }
+  override malloc(n: number): bigint {
+    if (this.heap === undefined) return super.malloc(n);
+    const p = this.heap;
+    this.heap += (BigInt(n) + 31n) & ~15n;
+    return p;
+  }
+  override calloc(n: number): bigint {
+    return this.malloc(n);
+  }
+  override free(p: bigint | undefined): void {
+    if (this.heap === undefined) super.free(p);
+  }
+  override realloc(p: bigint | undefined, n: number): bigint {
+    return this.heap === undefined ? super.realloc(p, n) : this.malloc(n);
+  }
+}
+
 /** A failure `_dl_signal_error` would report: "`object`: `reason`[: strerror]". */
 export function isLoaderError(e: unknown): e is LoaderError {
   return e instanceof LoaderError;
@@ -109,7 +149,7 @@ export class Rtld implements SearchPathContext {
     this.profile = options.profile ?? DEBIAN12_X86_64;
     this.capstr = capstrs(this.profile);
     this.ncapstr = this.capstr.length;
-    this.malloc = new MinimalMalloc(proc, rtldEnd, this.profile.mallocAlignment);
+    this.malloc = new RtldMalloc(proc, rtldEnd, this.profile.mallocAlignment);
     this.traceMode = options.traceMode ?? false;
     this.debug = options.debug ?? new DebugLog();
   }
@@ -416,6 +456,26 @@ export class Rtld implements SearchPathContext {
     return hit;
   }
 
+  /**
+   * `__rtld_malloc_init_real`: after libc is relocated ld.so allocates with libc's malloc (a brk heap
+   * for the small blocks it needs), so later link maps cause no anonymous mmaps. Idempotent.
+   */
+  useLibcMalloc(): void {
+    (this.malloc as RtldMalloc).useLibc();
+  }
+
+  /**
+   * `_dl_unload_cache` (elf/dl-cache.c): munmap the ld.so.cache mapping, so the next search maps it
+   * again. Called at the end of startup and at the end of every dlopen (success or failure). An
+   * unusable cache stays unusable (`(void *) -1`), as in glibc.
+   */
+  unloadCache(): void {
+    if (this.cacheMapping === undefined) return;
+    syscall(this.proc, "munmap", this.cacheMapping.addr, this.cacheMapping.size);
+    this.cacheMapping = undefined;
+    this.cache = undefined;
+  }
+
   // ---- _dl_map_object ----
 
   /**
@@ -425,6 +485,20 @@ export class Rtld implements SearchPathContext {
    * ld.so.cache, the system directories. Not found: a faked entry in trace mode, an error otherwise.
    */
   mapObject(loader: LinkMap | undefined, name: string, type: LinkMapType, openexec = false): LinkMap {
+    const l = this.mapObjectMode(loader, name, type, openexec, {});
+    // Without RTLD_NOLOAD an object is always returned (or an error thrown).
+    if (l === undefined) throw new LoaderError(name, "cannot open shared object file", Errno.ENOENT);
+    return l;
+  }
+
+  /** `_dl_map_object` with dlopen's mode bits: undefined only for RTLD_NOLOAD of an object not loaded. */
+  mapObjectMode(
+    loader: LinkMap | undefined,
+    name: string,
+    type: LinkMapType,
+    openexec: boolean,
+    mode: MapObjectMode,
+  ): LinkMap | undefined {
     for (const l of this.ns.maps) {
       if (l.faked) continue;
       if (l.nameMatches(name)) return l;
@@ -504,7 +578,8 @@ export class Rtld implements SearchPathContext {
       if (st.otherClass) throw new LoaderError(name, "wrong ELF class: ELFCLASS32");
       throw new LoaderError(name, "cannot open shared object file", failErrno);
     }
-    return this.mapObjectFromFd(name, found[0], found[1], loader, type, openexec);
+    // __RTLD_CALLMAP: the caller's map only served the search (dl-load.c sets loader = NULL).
+    return this.mapObjectFromFd(name, found[0], found[1], mode.callmap ? undefined : loader, type, openexec, mode);
   }
 
   /** `DSO_FILENAME`: l_name, or the program name (_dl_argv[0]) for the kernel-mapped main program. */
@@ -530,7 +605,8 @@ export class Rtld implements SearchPathContext {
     loader: LinkMap | undefined,
     type: LinkMapType,
     openexec: boolean,
-  ): LinkMap {
+    mode: MapObjectMode = {},
+  ): LinkMap | undefined {
     const { fd } = v;
     let fileId: LinkMap["fileId"];
     if (!openexec) {
@@ -550,6 +626,11 @@ export class Rtld implements SearchPathContext {
         }
       }
     }
+    if (mode.noload) {
+      // "We are not supposed to load the object unless it is already loaded."
+      syscall(this.proc, "close", fd);
+      return undefined;
+    }
     for (const t of fileGenerating(name)) this.debug.emit("files", t);
     const l = this.newObject(realname, name, type, loader, { openexec });
     l.fileId = fileId;
@@ -564,6 +645,10 @@ export class Rtld implements SearchPathContext {
       mapped = mapSegments(this.proc, fd, realname, phdrs, v.type);
     } catch (e) {
       syscall(this.proc, "close", fd);
+      // dl-load.c: a failed _dl_map_segments zeroes l_map_start/l_map_end ("mappings can be in an
+      // inconsistent state: avoid unmap") and signals with errval 0 under the requested name: the
+      // segments mapped so far stay mapped, and the message carries no errno text.
+      if (e instanceof LoaderError) throw new LoaderError(name, e.reason);
       throw e;
     }
     l.addr = mapped.lAddr;
