@@ -70,6 +70,20 @@ export class FileSource implements ByteSource {
     }
     return out;
   }
+  /**
+   * Fill `target` with the bytes at `offset` (a positional read into a caller's buffer, so a reader
+   * streaming a large file can reuse its buffers instead of allocating one per read).
+   */
+  readInto(offset: number, target: Uint8Array): void {
+    checkRange(this, offset, target.length);
+    if (this.fd === undefined) throw new FormatError("read after close", { source: this.name, offset });
+    let done = 0;
+    while (done < target.length) {
+      const n = readSync(this.fd, target, done, target.length - done, offset + done);
+      if (n === 0) throw new FormatError("file shrank while reading", { source: this.name, offset: offset + done });
+      done += n;
+    }
+  }
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;

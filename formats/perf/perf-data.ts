@@ -10,6 +10,11 @@ import { type PerfRecord, RecordDecoder, recordTypeName } from "./records.ts";
 /** Bytes read from the file at a time while streaming records (records are ≤ 64 KiB each). */
 const WINDOW = 1 << 20;
 
+export interface PerfDataOptions {
+  /** Bytes per positional read while streaming (default 1 MiB; tests use small ones to exercise reuse). */
+  readonly windowBytes?: number;
+}
+
 /**
  * A perf.data file opened for streaming (the layout of tools/perf/util/header.c and session.c): the
  * header, attrs and feature sections are read at open; records are decoded one at a time from a
@@ -23,8 +28,13 @@ export class PerfData {
   readonly warnings: readonly string[];
   private readonly decoder: RecordDecoder;
   private readonly dataEnd: number;
+  private readonly window: number;
 
-  private constructor(readonly source: ByteSource) {
+  private constructor(
+    readonly source: ByteSource,
+    options: PerfDataOptions,
+  ) {
+    this.window = Math.max(PERF_EVENT_HEADER_SIZE, options.windowBytes ?? WINDOW);
     this.header = readFileHeader(source);
     this.attrs = readAttrs(source, this.header);
     this.features = readFeatures(source, this.header);
@@ -38,15 +48,15 @@ export class PerfData {
     this.decoder = new RecordDecoder(this.attrs, this.header.littleEndian, source.name);
   }
 
-  static open(source: ByteSource): PerfData {
-    return new PerfData(source);
+  static open(source: ByteSource, options: PerfDataOptions = {}): PerfData {
+    return new PerfData(source, options);
   }
 
   /** Open a file by path (positional reads; call `close`). */
-  static openPath(path: string): PerfData {
+  static openPath(path: string, options: PerfDataOptions = {}): PerfData {
     const src = new FileSource(path);
     try {
-      return new PerfData(src);
+      return new PerfData(src, options);
     } catch (e) {
       src.close();
       throw e;
@@ -67,7 +77,21 @@ export class PerfData {
   }
 
   /** Records in file order. Throws PerfDataError naming the record's offset on a truncated or corrupt record. */
-  *records(): Generator<PerfRecord> {
+  records(): Generator<PerfRecord> {
+    return this.scan(undefined);
+  }
+
+  /**
+   * Records in file order for a consumer that is done with a record when it asks for the next one:
+   * byte views inside a record (the stack copy of a sample) are valid only until then, because the
+   * read buffers are reused rather than a fresh megabyte allocated per read (fresh memory costs page
+   * faults, zeroing and garbage collection: most of a replay's reading time).
+   */
+  transientRecords(): Generator<PerfRecord> {
+    return this.scan({ free: [], retired: [], hold: false });
+  }
+
+  private *scan(pool: WindowPool | undefined): Generator<PerfRecord> {
     const src = this.source;
     const fail = (offset: number, message: string, type?: number): never => {
       throw new PerfDataError(message, {
@@ -76,16 +100,32 @@ export class PerfData {
         structure: type === undefined ? "record" : `record ${recordTypeName(type)}`,
       });
     };
+    // Buffers are recycled only for files (a BufferSource's reads are views of memory already there).
+    const file = pool && src instanceof FileSource ? src : undefined;
+    const window = this.window;
     let winStart = 0;
     let win: Uint8Array = new Uint8Array(0);
-    const view = (at: number, len: number): Uint8Array => {
+    /** The pooled buffer under `win`, when it is one. */
+    let winBuf: Uint8Array | undefined;
+    let winView = new DataView(win.buffer);
+    // Make [at, at + len) part of the window: one positional read of a megabyte (or of the record,
+    // when larger) at a time. Records are views into the window, never copies; a window replaced
+    // while records may still point into it is retired, and reused only once they are done.
+    const cover = (at: number, len: number): void => {
       if (at < winStart || at + len > winStart + win.length) {
-        const n = Math.min(Math.max(WINDOW, len), src.size - at);
-        win = src.read(at, n);
+        const n = Math.min(Math.max(window, len), src.size - at);
+        if (pool && winBuf) (pool.hold ? pool.retired : pool.free).push(winBuf);
+        winBuf = undefined;
+        if (file && pool && n <= window) {
+          winBuf = pool.free.pop() ?? new Uint8Array(window);
+          win = winBuf.subarray(0, n);
+          file.readInto(at, win);
+        } else win = src.read(at, n);
+        winView = new DataView(win.buffer, win.byteOffset, win.byteLength);
         winStart = at;
       }
-      return win.subarray(at - winStart, at - winStart + len);
     };
+    const le = this.header.littleEndian;
     let pos = this.header.data.offset;
     while (pos < this.dataEnd) {
       if (pos + PERF_EVENT_HEADER_SIZE > src.size) {
@@ -94,9 +134,9 @@ export class PerfData {
       if (pos + PERF_EVENT_HEADER_SIZE > this.dataEnd) {
         fail(pos, `record header runs past the data section end 0x${this.dataEnd.toString(16)}`);
       }
-      const h = new EndianReader(view(pos, PERF_EVENT_HEADER_SIZE), this.header.littleEndian, pos, src.name);
-      const type = h.u32(0);
-      const size = h.u16(6);
+      cover(pos, PERF_EVENT_HEADER_SIZE);
+      const type = winView.getUint32(pos - winStart, le);
+      const size = winView.getUint16(pos - winStart + 6, le);
       if (size < PERF_EVENT_HEADER_SIZE) fail(pos, `record size ${size} is smaller than its header`, type);
       if (pos + size > src.size) {
         fail(
@@ -108,16 +148,18 @@ export class PerfData {
       if (pos + size > this.dataEnd)
         fail(pos, `record of 0x${size.toString(16)} bytes runs past the data section end`, type);
       if (type === PERF_RECORD.COMPRESSED) fail(pos, "compressed records (perf record -z) are not supported", type);
+      cover(pos, size);
+      const bytes = win.subarray(pos - winStart, pos - winStart + size);
       let extra = 0;
       // PERF_RECORD_AUXTRACE is followed by its trace data, outside header.size (session.c).
       if (type === PERF_RECORD.AUXTRACE) {
-        const a = new EndianReader(view(pos, size), this.header.littleEndian, pos, src.name);
+        const a = new EndianReader(bytes, le, pos, src.name);
         const n = a.u64(8, "auxtrace size");
         if (n > BigInt(this.dataEnd - pos - size))
           fail(pos, `auxtrace data of 0x${n.toString(16)} bytes runs past the data`, type);
         extra = Number(n);
       }
-      yield this.decoder.decode(view(pos, size), pos);
+      yield this.decoder.decode(bytes, pos);
       pos += size + extra;
     }
   }
@@ -126,9 +168,13 @@ export class PerfData {
    * Records in the order perf's ordered-events queue delivers them: the records between two
    * FINISHED_ROUND markers, stably sorted by time (records without a time keep their place at the
    * front of their round). perf flushes rounds the same way (util/ordered-events.c), so samples come
-   * out in `perf script` order while at most one round is held in memory.
+   * out in `perf script` order while at most one round is held in memory. `transient`: the consumer is
+   * done with each record when it asks for the next (as `transientRecords`), so read buffers are reused.
    */
-  *ordered(): Generator<PerfRecord> {
+  *ordered(options: { readonly transient?: boolean } = {}): Generator<PerfRecord> {
+    // Transient: a round's records are all yielded (and the consumer is done with them) when the
+    // flush ends, so the buffers retired while reading the round can be reused from then on.
+    const pool: WindowPool | undefined = options.transient ? { free: [], retired: [], hold: true } : undefined;
     let round: PerfRecord[] = [];
     const flush = function* (): Generator<PerfRecord> {
       const timed = round.filter((r) => r.time !== undefined);
@@ -139,8 +185,9 @@ export class PerfData {
       yield* untimed;
       yield* timed;
       round = [];
+      if (pool) for (let b = pool.retired.pop(); b; b = pool.retired.pop()) pool.free.push(b);
     };
-    for (const r of this.records()) {
+    for (const r of this.scan(pool)) {
       if (r.kind === "finished-round") {
         yield* flush();
         continue;
@@ -149,4 +196,13 @@ export class PerfData {
     }
     yield* flush();
   }
+}
+
+/** Read buffers of the window size kept for reuse by the transient readers. */
+interface WindowPool {
+  readonly free: Uint8Array[];
+  /** Buffers replaced while records of theirs may still be held (ordered: until the round is flushed). */
+  readonly retired: Uint8Array[];
+  /** Retire replaced buffers (ordered) rather than reuse them at once (records in file order). */
+  readonly hold: boolean;
 }

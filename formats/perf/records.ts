@@ -368,8 +368,40 @@ export class RecordDecoder {
     }
   }
 
-  /** perf_evsel__parse_sample: the fields in the order sample_type defines (include/uapi/linux/perf_event.h). */
+  /** A field group that does not fit the rest of the record: the error perf's parser would give (-EFAULT). */
+  private overrun(base: Omit<RecordBase, "time">, at: number, n: number, what: string): never {
+    return this.fail(
+      base.offset,
+      base.type,
+      `${what}: ${n} bytes at record offset 0x${at.toString(16)} run past the record (size 0x${base.size.toString(16)})`,
+    );
+  }
+
+  /**
+   * A count or size field (u64) that must fit the rest of the record once multiplied by `unit`,
+   * checked before it is used: a count in the record never drives a read or an allocation beyond it.
+   */
+  private count(base: Omit<RecordBase, "time">, dv: DataView, at: number, unit: number, what: string): number {
+    const end = base.size;
+    if (at + 8 > end) this.overrun(base, at, 8, what);
+    const le = this.littleEndian;
+    const hi = dv.getUint32(at + (le ? 4 : 0), le);
+    const lo = dv.getUint32(at + (le ? 0 : 4), le);
+    if (hi !== 0 || lo * unit > end - at - 8)
+      this.overrun(base, at + 8, end + 1, `${what} ${hi !== 0 ? "> 2^32" : `${lo}`}`);
+    return lo;
+  }
+
+  /**
+   * perf_evsel__parse_sample: the fields in the order sample_type defines (include/uapi/linux/perf_event.h).
+   * Straight-line reads with one bounds check per field group (this runs once per sample: no closures,
+   * no per-field reader objects). The stack copy is a view of the record's bytes, not a copy.
+   */
   private decodeSample(r: EndianReader, base: Omit<RecordBase, "time">): SampleRecord {
+    const bytes = r.bytes;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const le = this.littleEndian;
+    const end = base.size;
     let attrIndex = 0;
     if (this.attrs.length > 1) {
       const l0 = this.layouts[0] as SampleLayout;
@@ -378,40 +410,19 @@ export class RecordDecoder {
     const L = this.layouts[attrIndex] as SampleLayout;
     if (L.unknownBits)
       this.fail(base.offset, base.type, `sample_type has bits this reader does not know (${L.unknownBits})`);
-    const end = base.size;
-    const dv = new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
-    const le = this.littleEndian;
     let at = 8;
-    // One bounds check per field group; the record's own size bounds every read, so a count in the
-    // record can never drive a read or an allocation beyond it.
-    const need = (n: number, what: string) => {
-      if (n < 0 || at + n > end) {
-        this.fail(
-          base.offset,
-          base.type,
-          `${what}: ${n} bytes at record offset 0x${at.toString(16)} run past the record (size 0x${end.toString(16)})`,
-        );
-      }
-    };
-    const u64 = (what: string): bigint => {
-      need(8, what);
-      const v = dv.getBigUint64(at, le);
-      at += 8;
-      return v;
-    };
-    /** A count or size that must fit the rest of the record (checked before it is used). */
-    const count = (what: string, unit: number): number => {
-      need(8, what);
-      const hi = dv.getUint32(at + (le ? 4 : 0), le);
-      const lo = dv.getUint32(at + (le ? 0 : 4), le);
-      at += 8;
-      if (hi !== 0 || lo * unit > end - at) need(end + 1, `${what} ${hi !== 0 ? "> 2^32" : `${lo}`}`);
-      return lo;
-    };
-    need(L.fixedBytes, "sample header fields");
+    if (at + L.fixedBytes > end) this.overrun(base, at, L.fixedBytes, "sample header fields");
+    // Every fixed field (IDENTIFIER … PERIOD) is inside the check above.
     let id: bigint | undefined;
-    if (L.identifier) id = u64("identifier");
-    const ip = L.ip ? u64("ip") : undefined;
+    if (L.identifier) {
+      id = dv.getBigUint64(at, le);
+      at += 8;
+    }
+    let ip: bigint | undefined;
+    if (L.ip) {
+      ip = dv.getBigUint64(at, le);
+      at += 8;
+    }
     let pid: number | undefined;
     let tid: number | undefined;
     if (L.tid) {
@@ -419,51 +430,71 @@ export class RecordDecoder {
       tid = dv.getUint32(at + 4, le);
       at += 8;
     }
-    const time = L.time ? u64("time") : undefined;
-    const addr = L.addr ? u64("addr") : undefined;
-    if (L.id) id = u64("id");
+    let time: bigint | undefined;
+    if (L.time) {
+      time = dv.getBigUint64(at, le);
+      at += 8;
+    }
+    let addr: bigint | undefined;
+    if (L.addr) {
+      addr = dv.getBigUint64(at, le);
+      at += 8;
+    }
+    if (L.id) {
+      id = dv.getBigUint64(at, le);
+      at += 8;
+    }
     if (L.streamId) at += 8;
     let cpu: number | undefined;
     if (L.cpu) {
       cpu = dv.getUint32(at, le);
       at += 8;
     }
-    const period = L.period ? u64("period") : undefined;
+    let period: bigint | undefined;
+    if (L.period) {
+      period = dv.getBigUint64(at, le);
+      at += 8;
+    }
     if (L.read) {
+      let n = 8 * (1 + L.readTimes + L.readPerValue - 1);
+      let what = "read";
       if (L.readGroup) {
-        const nr = count("read nr", 8 * L.readPerValue);
-        need(8 * (L.readTimes + nr * L.readPerValue), "read group");
-        at += 8 * (L.readTimes + nr * L.readPerValue);
-      } else {
-        need(8 * (1 + L.readTimes + L.readPerValue - 1), "read");
-        at += 8 * (1 + L.readTimes + L.readPerValue - 1);
+        const nr = this.count(base, dv, at, 8 * L.readPerValue, "read nr");
+        at += 8;
+        n = 8 * (L.readTimes + nr * L.readPerValue);
+        what = "read group";
       }
+      if (at + n > end) this.overrun(base, at, n, what);
+      at += n;
     }
     let callchain: bigint[] | undefined;
     if (L.callchain) {
-      const nr = count("callchain nr", 8);
+      const nr = this.count(base, dv, at, 8, "callchain nr");
+      at += 8;
       callchain = new Array<bigint>(nr);
       for (let i = 0; i < nr; i++) callchain[i] = dv.getBigUint64(at + i * 8, le);
       at += nr * 8;
     }
     if (L.raw) {
-      need(4, "raw size");
+      if (at + 4 > end) this.overrun(base, at, 4, "raw size");
       const n = dv.getUint32(at, le);
       at += 4;
-      need(n, "raw data");
+      if (at + n > end) this.overrun(base, at, n, "raw data");
       at += n;
     }
     if (L.branchStack) {
       // PERF_SAMPLE_BRANCH_HW_INDEX adds hw_idx; perf knows from branch_sample_type, not kept here.
-      const nr = count("branch nr", 24);
-      at += nr * 24;
+      const nr = this.count(base, dv, at, 24, "branch nr");
+      at += 8 + nr * 24;
     }
     let regsUser: SampleRegs | undefined;
     if (L.regsUser) {
-      const abi = u64("regs_user abi");
+      if (at + 8 > end) this.overrun(base, at, 8, "regs_user abi");
+      const abi = dv.getBigUint64(at, le);
+      at += 8;
       const values: bigint[] = new Array<bigint>(abi === 0n ? 0 : L.regsCount);
       if (abi !== 0n) {
-        need(L.regsCount * 8, "regs_user");
+        if (at + L.regsCount * 8 > end) this.overrun(base, at, L.regsCount * 8, "regs_user");
         for (let i = 0; i < L.regsCount; i++) values[i] = dv.getBigUint64(at + i * 8, le);
         at += L.regsCount * 8;
       }
@@ -471,17 +502,20 @@ export class RecordDecoder {
     }
     let stackUser: SampleRecord["stackUser"];
     if (L.stackUser) {
-      const n = count("stack_user size", 1);
+      const n = this.count(base, dv, at, 1, "stack_user size");
+      at += 8;
       if (n === 0) stackUser = { bytes: new Uint8Array(0), size: 0, dynSize: 0 };
       else {
-        need(n + 8, "stack_user data");
-        const data = r.bytes.subarray(at, at + n);
+        if (at + n + 8 > end) this.overrun(base, at, n + 8, "stack_user data");
+        const dataAt = at;
         at += n;
-        const dyn = u64("stack_user dyn_size");
+        const dyn = dv.getBigUint64(at, le);
+        at += 8;
         if (dyn > BigInt(n)) {
           this.fail(base.offset, base.type, `stack_user dyn_size 0x${dyn.toString(16)} > size 0x${n.toString(16)}`);
         }
-        stackUser = { bytes: data.subarray(0, Number(dyn)), size: n, dynSize: Number(dyn) };
+        const d = Number(dyn);
+        stackUser = { bytes: bytes.subarray(dataAt, dataAt + d), size: n, dynSize: d };
       }
     }
     // Explicit fields, not `...base`: V8 builds spread literals of this size on a slow path.

@@ -1,7 +1,7 @@
 import { LdsimError } from "../../formats/errors.ts";
 import { PERF_CONTEXT, PERF_RECORD_MISC, PERF_REG_ARM64, PERF_REG_X86 } from "../../formats/perf/constants.ts";
 import type { PerfData } from "../../formats/perf/perf-data.ts";
-import type { SampleRecord } from "../../formats/perf/records.ts";
+import type { SampleRecord, SampleRegs } from "../../formats/perf/records.ts";
 import type { MmArch } from "../mm/layout-constants.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../mm/prot-flags.ts";
 import { KernelSframe } from "../sframe/kernel-sframe.ts";
@@ -93,18 +93,21 @@ function regIndex(mask: bigint, reg: number): number | undefined {
   return m.get(reg);
 }
 
+/** The value of register `reg` in a REGS_USER sample, or undefined when it was not sampled. */
+function regValue(regs: SampleRegs, reg: number): bigint | undefined {
+  const k = regIndex(regs.mask, reg);
+  return k === undefined ? undefined : regs.values[k];
+}
+
 /** The unwinder's starting registers from a REGS_USER sample (perf_regs.h order). */
 export function userRegs(arch: MmArch, s: SampleRecord): UserRegs | string {
   const regs = s.regsUser;
   if (!regs || regs.abi === 0n) return "no user registers (kernel thread, or REGS_USER not sampled)";
-  const get = (i: number) => {
-    const k = regIndex(regs.mask, i);
-    return k === undefined ? undefined : regs.values[k];
-  };
-  const [pc, sp, fp, ra] =
-    arch === "x86_64"
-      ? [get(PERF_REG_X86.IP), get(PERF_REG_X86.SP), get(PERF_REG_X86.BP), undefined]
-      : [get(PERF_REG_ARM64.PC), get(PERF_REG_ARM64.SP), get(PERF_REG_ARM64.X29), get(PERF_REG_ARM64.LR)];
+  const x86 = arch === "x86_64";
+  const pc = regValue(regs, x86 ? PERF_REG_X86.IP : PERF_REG_ARM64.PC);
+  const sp = regValue(regs, x86 ? PERF_REG_X86.SP : PERF_REG_ARM64.SP);
+  const fp = regValue(regs, x86 ? PERF_REG_X86.BP : PERF_REG_ARM64.X29);
+  const ra = x86 ? undefined : regValue(regs, PERF_REG_ARM64.LR);
   if (pc === undefined || sp === undefined || fp === undefined) return "sample_regs_user lacks IP, SP or FP";
   return ra === undefined ? { pc, sp, fp } : { pc, sp, fp, ra };
 }
@@ -171,7 +174,8 @@ export function* replaySamples(
   };
   const eventNames = data.attrs.map((_, k) => data.eventName(k));
   let index = 0;
-  for (const r of data.ordered()) {
+  // Transient records: each is done with before the next is read (nothing below keeps a byte view).
+  for (const r of data.ordered({ transient: true })) {
     switch (r.kind) {
       case "comm":
         comms.set(r.tid, r.comm);
@@ -201,54 +205,78 @@ export function* replaySamples(
     const pid = s.pid ?? 0;
     const tid = s.tid ?? pid;
     const { kernel: kernelChain, user: storedUser } = splitCallchain(s.callchain);
-    // Built field by field (no object spread): this runs once per sample.
-    const make = (frames: readonly ReplayFrame[], stop: UnwindStop | undefined, skipped?: string): ReplayedSample => {
-      const out: ReplayedSample = {
-        index: i,
-        offset: s.offset,
-        pid,
-        tid,
-        comm: comms.get(tid) ?? comms.get(pid) ?? ":-1",
-        time: s.time,
-        period: s.period,
-        event: eventNames[s.attrIndex] ?? "unknown",
-        cpumode: s.cpumode,
-        kernelChain,
-        storedUser,
-        frames,
-        stop,
-      };
-      return skipped === undefined ? out : { ...out, skipped };
-    };
+    const comm = comms.get(tid) ?? comms.get(pid) ?? ":-1";
+    const event = eventNames[s.attrIndex] ?? "unknown";
     const p = processes.get(pid);
     const regs = userRegs(arch, s);
     if (!p || typeof regs === "string") {
-      return make([], undefined, p ? (regs as string) : `no mappings recorded for pid ${pid}`);
+      const skipped = p ? (regs as string) : `no mappings recorded for pid ${pid}`;
+      return sampleOf(s, i, pid, tid, comm, event, kernelChain, storedUser, [], undefined, skipped);
     }
     p.settle();
-    const memory = stackMemory(p, regs.sp, s.stackUser?.bytes ?? new Uint8Array(0));
+    const memory = stackMemory(p, regs.sp, s.stackUser?.bytes ?? EMPTY);
     const trace = unwindUser(arch, regs, memory, p.finder(), unwindOptions);
-    const frames = trace.frames.map((f, k) => frameOf(p, f.pc, k === 0, f.method, f.sframeMiss));
-    return make(frames, trace.stop);
+    const frames: ReplayFrame[] = new Array(trace.frames.length);
+    for (let k = 0; k < trace.frames.length; k++) {
+      const f = trace.frames[k] as (typeof trace.frames)[number];
+      frames[k] = frameOf(p, f.pc, k === 0, f.method, f.sframeMiss);
+    }
+    return sampleOf(s, i, pid, tid, comm, event, kernelChain, storedUser, frames, trace.stop, undefined);
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
+/** A replayed sample, built field by field (no object spread: this runs once per sample). */
+function sampleOf(
+  s: SampleRecord,
+  index: number,
+  pid: number,
+  tid: number,
+  comm: string,
+  event: string,
+  kernelChain: readonly bigint[],
+  storedUser: readonly bigint[] | undefined,
+  frames: readonly ReplayFrame[],
+  stop: UnwindStop | undefined,
+  skipped: string | undefined,
+): ReplayedSample {
+  const out: ReplayedSample = {
+    index,
+    offset: s.offset,
+    pid,
+    tid,
+    comm,
+    time: s.time,
+    period: s.period,
+    event,
+    cpumode: s.cpumode,
+    kernelChain,
+    storedUser,
+    frames,
+    stop,
+  };
+  return skipped === undefined ? out : { ...out, skipped };
+}
+
 /**
- * Put the sample's stack copy in the replayed address space at its SP (anonymous memory, as the user
- * stack is), so the unwinder reads it through the mm. Words outside the copy are unknown: reading
- * them faults, as perf cannot know them either. The anonymous range is reused while the next copy
- * fits in it (a thread's SP moves little), and remapped otherwise.
+ * The sample's stack copy as the unwinder's user memory at its SP. The replayed address space holds
+ * an anonymous mapping (as the user stack is) around the copy, so that nothing else is placed there;
+ * words inside that mapping but outside the copy are unknown and read as a fault, as perf cannot
+ * know them either; words elsewhere are read through the mm (the mapped ELF files). The copy's
+ * bytes are served from the record itself and not written into the mm: no reader of the mm ever
+ * sees that range (every read of it is answered here), and writing 8 KiB per sample was a third of
+ * the replay's time. The anonymous range is reused while the next copy fits in it (a thread's SP
+ * moves little), and remapped otherwise.
  */
 function stackMemory(p: ReplayProcess, sp: bigint, bytes: Uint8Array): UnwindMemory {
   const mm = p.mm;
   const littleEndian = p.arch !== "s390x";
   const end = sp + BigInt(bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let mapped = false;
   if (bytes.length > 0 && end <= BigInt(Number.MAX_SAFE_INTEGER)) {
     const cur = p.stackRange;
-    if (cur && sp >= cur.start && end <= cur.end) mapped = true;
-    else {
+    if (!cur || sp < cur.start || end > cur.end) {
       if (cur) mm.munmap(cur.start, cur.end - cur.start);
       p.stackRange = undefined;
       // A little slack around the copy so that nearby SPs of later samples reuse the mapping.
@@ -257,19 +285,14 @@ function stackMemory(p: ReplayProcess, sp: bigint, bytes: Uint8Array): UnwindMem
       const clash = mm.findVmaFrom(Number(start));
       if (start > 0n && (clash === undefined || BigInt(clash.start) >= stop)) {
         const r = mm.mmap(start, stop - start, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
-        if (r >= 0) {
-          p.stackRange = { start, end: stop };
-          mapped = true;
-        }
+        if (r >= 0) p.stackRange = { start, end: stop };
       }
     }
-    if (mapped) mm.writeUser(Number(sp), bytes);
   }
   const range = p.stackRange;
   return {
     readWord(addr: bigint): bigint | undefined {
-      // The copy's words are the bytes just written to the mm at [sp, end): served from the copy
-      // itself (identical bytes, without a page-table walk per word — the replay's hot path).
+      // The copy's words, straight from the record (the replay's hot path: no page-table walk).
       if (addr >= sp && addr + 8n <= end) return view.getBigUint64(Number(addr - sp), littleEndian);
       if (range && addr >= range.start && addr < range.end) return undefined;
       return addr <= BigInt(Number.MAX_SAFE_INTEGER) ? mm.readU64(Number(addr)) : undefined;

@@ -149,4 +149,24 @@ describe("perf.data reader (against perf script -D of the same file)", () => {
     const mem = PerfData.open(new BufferSource(readFileSync(DATA), "spin.perf.data"));
     expect([...mem.records()].length).toBe(records.length);
   });
+
+  it("the transient readers (reused read buffers) yield the same records, stack bytes included", () => {
+    // A window of ~2 samples: buffers are retired and reused many times over this small file.
+    const key = (r: PerfRecord) => {
+      const stack = r.kind === "sample" ? Array.from(r.stackUser?.bytes ?? []).join(",") : "";
+      return `${r.offset}:${r.kind}:${r.time}:${stack}`;
+    };
+    const small = { windowBytes: 20000 };
+    const want = [...data.ordered()].map(key);
+    const ordered = PerfData.openPath(DATA, small);
+    const got: string[] = [];
+    for (const r of ordered.ordered({ transient: true })) got.push(key(r));
+    ordered.close();
+    expect(got).toEqual(want);
+    const inFileOrder = PerfData.openPath(DATA, small);
+    const got2: string[] = [];
+    for (const r of inFileOrder.transientRecords()) got2.push(key(r));
+    inFileOrder.close();
+    expect(got2).toEqual(records.map(key));
+  });
 });
