@@ -1,0 +1,508 @@
+/**
+ * `l_info` and what `_dl_setup_hash` / `_dl_check_map_versions` derive from it (glibc 2.36
+ * elf/get-dynamic-info.h, elf/dl-setup_hash.c, elf/dl-version.c), read from the PROCESS MEMORY of a
+ * mapped object the way ld.so reads it: the dynamic array at l_ld, then the symbol, string, hash,
+ * version and relocation tables its d_ptr entries point at (+ l_addr).
+ *
+ * One record per link map, cached in a WeakMap (a link map is never re-read: ld.so's l_info is
+ * filled once). Tables are read lazily entry by entry (symbols, chain words, versym halves), as
+ * do_lookup_x touches only what a hash chain names; each entry is cached after its first read.
+ *
+ * ld.so's own dynamic section: in the real process `_dl_start` has already added l_addr to its
+ * d_ptr entries in memory (elf_get_dynamic_info's ADJUST_DYN_INFO). In the model nothing ran before
+ * the loader, so ld.so's entries are raw too and l_addr is added for every object alike.
+ * The model does not write the adjusted pointers back into the dynamic section (ld.so does, for
+ * DT_HASH, DT_PLTGOT, DT_STRTAB, DT_SYMTAB, DT_RELA, DT_JMPREL, DT_VERSYM, DT_GNU_HASH): other
+ * loader parts re-read l_ld and expect the file's values.
+ */
+import { decodeDynamic, readDynamicFromMemory } from "../formats/elf/dynamic.ts";
+import {
+  DF_1_NOW,
+  DF_BIND_NOW,
+  DF_TEXTREL,
+  DT_BIND_NOW,
+  DT_FLAGS,
+  DT_FLAGS_1,
+  DT_GNU_HASH,
+  DT_HASH,
+  DT_JMPREL,
+  DT_PLTGOT,
+  DT_PLTREL,
+  DT_PLTRELSZ,
+  DT_RELA,
+  DT_RELACOUNT,
+  DT_RELASZ,
+  DT_RELR,
+  DT_RELRSZ,
+  DT_STRSZ,
+  DT_STRTAB,
+  DT_SYMBOLIC,
+  DT_SYMTAB,
+  DT_TEXTREL,
+  DT_TLSDESC_GOT,
+  DT_VERDEF,
+  DT_VERNEED,
+  DT_VERSYM,
+} from "../formats/elf/dynamic-tags.ts";
+import { gnuHash, sysvHash } from "../formats/elf/hash-function.ts";
+import { decodeRelocations, decodeRelr, type RelaRecord } from "../formats/elf/relocations.ts";
+import { LdsimError } from "../formats/errors.ts";
+import type { LinkMap } from "./link-map.ts";
+import type { Rtld } from "./rtld.ts";
+
+const PT_TLS = 7;
+const PT_GNU_RELRO = 0x6474e552;
+const SYM_SIZE = 24;
+/** Upper bound on any one table read (a corrupt DT_STRSZ must not allocate gigabytes). */
+const MAX_TABLE = 256 * 1024 * 1024;
+
+/** A dynamic table is inconsistent (the loader would crash or assert on it). */
+export class DynamicInfoError extends LdsimError {
+  override name = "DynamicInfoError";
+  constructor(
+    readonly object: string,
+    message: string,
+  ) {
+    super(`${object}: ${message}`);
+  }
+}
+
+/** One Elf64_Sym as ld.so sees it in memory. */
+export interface MemSymbol {
+  readonly index: number;
+  readonly nameOffset: number;
+  readonly info: number;
+  readonly bind: number;
+  readonly type: number;
+  readonly other: number;
+  readonly shndx: number;
+  readonly value: bigint;
+  readonly size: bigint;
+}
+
+/** One `struct r_found_version` of `l_versions[]`: hash 0 = no version at that index. */
+export interface FoundVersion {
+  readonly name: string | undefined;
+  readonly hash: number;
+  readonly hidden: boolean;
+  readonly filename: string | undefined;
+}
+
+/** One Vernaux with its Verneed's file name, in table order. */
+export interface NeededVersion {
+  readonly file: string;
+  readonly name: string;
+  readonly hash: number;
+  readonly flags: number;
+  readonly other: number;
+}
+
+/** One Verdef (its first Verdaux name), in table order. */
+export interface DefinedVersion {
+  readonly version: number;
+  readonly flags: number;
+  readonly ndx: number;
+  readonly hash: number;
+  readonly name: string;
+}
+
+export interface TlsSegment {
+  readonly blocksize: bigint;
+  readonly align: bigint;
+  /** l_tls_firstbyte_offset: p_vaddr & (p_align - 1). */
+  readonly firstbyteOffset: bigint;
+  readonly initimage: bigint;
+  readonly initimageSize: bigint;
+}
+
+/** The cached `l_info` view of one object. */
+export class DynamicInfo {
+  /** Raw d_un of each tag (the last entry wins, as elf_get_dynamic_info assigns in order). */
+  readonly values: ReadonlyMap<bigint, bigint>;
+  readonly strtab: Uint8Array;
+  readonly symtab: bigint | undefined;
+  /** l_nbuckets (0 = no hash table: do_lookup_x skips the object after its debug line). */
+  readonly nbuckets: number;
+  readonly gnu:
+    | {
+        readonly bitmask: readonly bigint[];
+        readonly shift: number;
+        readonly buckets: Uint32Array;
+        /** Address of l_gnu_chain_zero (chain words are indexed by symbol index). */
+        readonly chainZero: bigint;
+      }
+    | undefined;
+  readonly sysv: { readonly buckets: Uint32Array; readonly chainAddr: bigint; readonly nchain: number } | undefined;
+  readonly versymAddr: bigint | undefined;
+  readonly tls: TlsSegment | undefined;
+  readonly relro: { readonly addr: bigint; readonly size: bigint } | undefined;
+  /** l_versions[] (built from VERNEED and non-base VERDEF entries); undefined when there are none. */
+  private versionsCache: FoundVersion[] | null | undefined;
+  private readonly syms = new Map<number, MemSymbol>();
+  private readonly chainWords = new Map<number, number>();
+  private readonly versyms = new Map<number, number>();
+  /** l_lookup_cache: the last relocation's symbol index and type class and its result. */
+  lookupCache: { sym: number; typeClass: number; result: unknown } | undefined;
+
+  constructor(
+    readonly rtld: Rtld,
+    readonly map: LinkMap,
+  ) {
+    const object = map.name || rtld.progname;
+    const read = (a: bigint, n: number) => rtld.proc.mm.readUser(Number(a), n);
+    const entries =
+      map.ld === undefined ? [] : readDynamicFromMemory(read, map.ld, true, true, { source: object }).entries;
+    this.values = decodeDynamic(entries).values;
+    const strsz = this.values.get(DT_STRSZ) ?? 0n;
+    if (strsz > BigInt(MAX_TABLE)) throw new DynamicInfoError(object, `DT_STRSZ ${strsz} is too large`);
+    const strtab = this.ptr(DT_STRTAB);
+    this.strtab = strtab === undefined || strsz === 0n ? new Uint8Array(0) : this.read(strtab, Number(strsz));
+    this.symtab = this.ptr(DT_SYMTAB);
+    this.versymAddr = this.ptr(DT_VERSYM);
+    // _dl_setup_hash: DT_GNU_HASH preferred, else DT_HASH.
+    const gh = this.ptr(DT_GNU_HASH);
+    const sh = this.ptr(DT_HASH);
+    if (gh !== undefined) {
+      const hdr = new DataView(this.read(gh, 16).buffer);
+      const nbuckets = hdr.getUint32(0, true);
+      const symbias = hdr.getUint32(4, true);
+      const bitmaskNwords = hdr.getUint32(8, true);
+      const shift = hdr.getUint32(12, true);
+      if (bitmaskNwords === 0 || (bitmaskNwords & (bitmaskNwords - 1)) !== 0 || bitmaskNwords > MAX_TABLE / 8) {
+        throw new DynamicInfoError(object, `DT_GNU_HASH bloom size ${bitmaskNwords} is not a power of 2`);
+      }
+      if (nbuckets > MAX_TABLE / 4) throw new DynamicInfoError(object, `DT_GNU_HASH nbuckets ${nbuckets} too large`);
+      const bm = this.read(gh + 16n, bitmaskNwords * 8);
+      const bdv = new DataView(bm.buffer, bm.byteOffset, bm.byteLength);
+      const bitmask: bigint[] = [];
+      for (let i = 0; i < bitmaskNwords; i++) bitmask.push(bdv.getBigUint64(i * 8, true));
+      const bucketsAddr = gh + 16n + BigInt(bitmaskNwords * 8);
+      const bb = this.read(bucketsAddr, nbuckets * 4);
+      const buckets = new Uint32Array(nbuckets);
+      const bbv = new DataView(bb.buffer, bb.byteOffset, bb.byteLength);
+      for (let i = 0; i < nbuckets; i++) buckets[i] = bbv.getUint32(i * 4, true);
+      const chainZero = bucketsAddr + BigInt(nbuckets * 4) - BigInt(symbias) * 4n;
+      this.gnu = { bitmask, shift, buckets, chainZero };
+      this.sysv = undefined;
+      this.nbuckets = nbuckets;
+    } else if (sh !== undefined) {
+      const hdr = new DataView(this.read(sh, 8).buffer);
+      const nbucket = hdr.getUint32(0, true);
+      const nchain = hdr.getUint32(4, true);
+      if (nbucket > MAX_TABLE / 4 || nchain > MAX_TABLE / 4) {
+        throw new DynamicInfoError(object, `DT_HASH nbucket ${nbucket} / nchain ${nchain} too large`);
+      }
+      const bb = this.read(sh + 8n, nbucket * 4);
+      const bbv = new DataView(bb.buffer, bb.byteOffset, bb.byteLength);
+      const buckets = new Uint32Array(nbucket);
+      for (let i = 0; i < nbucket; i++) buckets[i] = bbv.getUint32(i * 4, true);
+      this.sysv = { buckets, chainAddr: sh + 8n + BigInt(nbucket * 4), nchain };
+      this.gnu = undefined;
+      this.nbuckets = nbucket;
+    } else {
+      this.gnu = undefined;
+      this.sysv = undefined;
+      this.nbuckets = 0;
+    }
+    const tls = map.phdrs.find((p) => p.type === PT_TLS && p.memsz > 0n);
+    this.tls = tls && {
+      blocksize: tls.memsz,
+      align: tls.align,
+      firstbyteOffset: tls.align === 0n ? 0n : tls.vaddr & (tls.align - 1n),
+      initimage: map.addr + tls.vaddr,
+      initimageSize: tls.filesz,
+    };
+    const relro = map.phdrs.find((p) => p.type === PT_GNU_RELRO);
+    this.relro = relro && { addr: relro.vaddr, size: relro.memsz };
+  }
+
+  /** D_PTR: the d_ptr of `tag` plus l_addr; undefined when the tag is absent. */
+  ptr(tag: bigint): bigint | undefined {
+    const v = this.values.get(tag);
+    return v === undefined ? undefined : v + this.map.addr;
+  }
+  val(tag: bigint): bigint | undefined {
+    return this.values.get(tag);
+  }
+  has(tag: bigint): boolean {
+    return this.values.has(tag);
+  }
+
+  read(addr: bigint, len: number): Uint8Array {
+    if (len > MAX_TABLE) throw new DynamicInfoError(this.map.name, `table of ${len} bytes at 0x${addr.toString(16)}`);
+    return this.rtld.proc.mm.readUser(Number(addr), len);
+  }
+
+  /** The bind-now decision of elf_get_dynamic_info: DT_BIND_NOW, DF_BIND_NOW, or DF_1_NOW. */
+  get bindNow(): boolean {
+    return (
+      this.has(DT_BIND_NOW) ||
+      ((this.val(DT_FLAGS) ?? 0n) & DF_BIND_NOW) !== 0n ||
+      ((this.val(DT_FLAGS_1) ?? 0n) & DF_1_NOW) !== 0n
+    );
+  }
+  /** l_info[DT_TEXTREL]: DT_TEXTREL or DF_TEXTREL. */
+  get textrel(): boolean {
+    return this.has(DT_TEXTREL) || ((this.val(DT_FLAGS) ?? 0n) & DF_TEXTREL) !== 0n;
+  }
+  get symbolic(): boolean {
+    return this.has(DT_SYMBOLIC);
+  }
+  get pltgot(): bigint | undefined {
+    return this.ptr(DT_PLTGOT);
+  }
+  get tlsdescGot(): bigint | undefined {
+    return this.ptr(DT_TLSDESC_GOT);
+  }
+
+  /** Symbol `index` of DT_SYMTAB. */
+  symbol(index: number): MemSymbol {
+    let s = this.syms.get(index);
+    if (s) return s;
+    if (this.symtab === undefined) throw new DynamicInfoError(this.map.name, "no DT_SYMTAB");
+    const b = this.read(this.symtab + BigInt(index * SYM_SIZE), SYM_SIZE);
+    const dv = new DataView(b.buffer, b.byteOffset, SYM_SIZE);
+    const info = dv.getUint8(4);
+    s = {
+      index,
+      nameOffset: dv.getUint32(0, true),
+      info,
+      bind: info >> 4,
+      type: info & 0xf,
+      other: dv.getUint8(5),
+      shndx: dv.getUint16(6, true),
+      value: dv.getBigUint64(8, true),
+      size: dv.getBigUint64(16, true),
+    };
+    this.syms.set(index, s);
+    return s;
+  }
+
+  /** The NUL-terminated string at DT_STRTAB + off (latin1). */
+  string(off: number): string {
+    const t = this.strtab;
+    if (off >= t.length) throw new DynamicInfoError(this.map.name, `string offset ${off} outside DT_STRTAB`);
+    const end = t.indexOf(0, off);
+    if (end < 0) throw new DynamicInfoError(this.map.name, `string at ${off} is not NUL-terminated`);
+    let s = "";
+    for (let i = off; i < end; i++) s += String.fromCharCode(t[i] as number);
+    return s;
+  }
+
+  /** strcmp(strtab + off, name) == 0, without building a string. */
+  nameIs(off: number, name: string): boolean {
+    const t = this.strtab;
+    if (off + name.length >= t.length) return false;
+    for (let i = 0; i < name.length; i++) if (t[off + i] !== name.charCodeAt(i)) return false;
+    return t[off + name.length] === 0;
+  }
+
+  symbolName(index: number): string {
+    return this.string(this.symbol(index).nameOffset);
+  }
+
+  /** The GNU hash chain word of symbol `index` (l_gnu_chain_zero[index]). */
+  chainWord(index: number): number {
+    let w = this.chainWords.get(index);
+    if (w !== undefined) return w;
+    const g = this.gnu;
+    if (!g) throw new DynamicInfoError(this.map.name, "no DT_GNU_HASH");
+    const b = this.read(g.chainZero + BigInt(index * 4), 4);
+    w = new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+    this.chainWords.set(index, w);
+    return w;
+  }
+
+  /** DT_HASH chain[index]. */
+  sysvChain(index: number): number {
+    const s = this.sysv;
+    if (!s || index >= s.nchain) throw new DynamicInfoError(this.map.name, `DT_HASH chain index ${index}`);
+    const b = this.read(s.chainAddr + BigInt(index * 4), 4);
+    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+  }
+
+  /** The versym half of symbol `index`; undefined when the object has no DT_VERSYM. */
+  versym(index: number): number | undefined {
+    if (this.versymAddr === undefined) return undefined;
+    let v = this.versyms.get(index);
+    if (v !== undefined) return v;
+    const b = this.read(this.versymAddr + BigInt(index * 2), 2);
+    v = new DataView(b.buffer, b.byteOffset, 2).getUint16(0, true);
+    this.versyms.set(index, v);
+    return v;
+  }
+
+  /** Candidate symbol indices of `name` in hash-chain order (the bloom filter, then the chain). */
+  *candidates(name: string, newHash: number, oldHash: () => number): IterableIterator<number> {
+    const g = this.gnu;
+    if (g) {
+      const word = g.bitmask[Math.floor(newHash / 64) & (g.bitmask.length - 1)] as bigint;
+      const b1 = BigInt(newHash & 63);
+      const b2 = BigInt((newHash >>> g.shift) & 63);
+      if (((word >> b1) & (word >> b2) & 1n) === 0n) return;
+      const bucket = g.buckets[newHash % g.buckets.length] as number;
+      if (bucket === 0) return;
+      // A corrupt chain without an end bit stops at the symbol table's plausible end.
+      for (let i = bucket, n = 0; n < 1 << 24; i++, n++) {
+        const w = this.chainWord(i);
+        if ((w ^ newHash) >>> 1 === 0) yield i;
+        if (w & 1) return;
+      }
+      return;
+    }
+    const s = this.sysv;
+    if (!s) return;
+    const h = oldHash();
+    let steps = 0;
+    for (let i = s.buckets[h % s.buckets.length] as number; i !== 0 && steps <= s.nchain; steps++) {
+      yield i;
+      i = this.sysvChain(i);
+    }
+    void name;
+  }
+
+  // ---- versions ----
+
+  /** The Vernaux entries (with their Verneed's vn_file), in table order. */
+  neededVersions(): NeededVersion[] {
+    const addr = this.ptr(DT_VERNEED);
+    const out: NeededVersion[] = [];
+    if (addr === undefined) return out;
+    let ent = addr;
+    for (let n = 0; n < 65536; n++) {
+      const b = new DataView(this.read(ent, 16).buffer);
+      const cnt = b.getUint16(2, true);
+      const file = this.string(b.getUint32(4, true));
+      const aux = b.getUint32(8, true);
+      const next = b.getUint32(12, true);
+      let a = ent + BigInt(aux);
+      for (let j = 0; j < Math.max(cnt, 1) && j < 65536; j++) {
+        const x = new DataView(this.read(a, 16).buffer);
+        out.push({
+          file,
+          hash: x.getUint32(0, true),
+          flags: x.getUint16(4, true),
+          other: x.getUint16(6, true),
+          name: this.string(x.getUint32(8, true)),
+        });
+        const anext = x.getUint32(12, true);
+        if (anext === 0) break;
+        a += BigInt(anext);
+      }
+      if (next === 0) break;
+      ent += BigInt(next);
+    }
+    return out;
+  }
+
+  /** The Verdef entries (name = first Verdaux), in table order. */
+  definedVersions(): DefinedVersion[] {
+    const addr = this.ptr(DT_VERDEF);
+    const out: DefinedVersion[] = [];
+    if (addr === undefined) return out;
+    let ent = addr;
+    for (let n = 0; n < 65536; n++) {
+      const b = new DataView(this.read(ent, 20).buffer);
+      const aux = b.getUint32(12, true);
+      const x = new DataView(this.read(ent + BigInt(aux), 8).buffer);
+      out.push({
+        version: b.getUint16(0, true),
+        flags: b.getUint16(2, true),
+        ndx: b.getUint16(4, true),
+        hash: b.getUint32(8, true),
+        name: this.string(x.getUint32(0, true)),
+      });
+      const next = b.getUint32(16, true);
+      if (next === 0) break;
+      ent += BigInt(next);
+    }
+    return out;
+  }
+
+  /**
+   * `l_versions[]` as `_dl_check_map_versions` fills it: the Vernaux entries by vna_other (hidden =
+   * vna_other & 0x8000, with the needed file), then the Verdef entries but the base one (its name
+   * must not match a versioned reference). Undefined (l_versyms NULL) when no index > 0 is used.
+   */
+  versions(): FoundVersion[] | undefined {
+    if (this.versionsCache !== undefined) return this.versionsCache ?? undefined;
+    if (this.strtab.length === 0) {
+      this.versionsCache = null;
+      return undefined;
+    }
+    const needs = this.neededVersions();
+    const defs = this.definedVersions();
+    let high = 0;
+    for (const n of needs) high = Math.max(high, n.other & 0x7fff);
+    for (const d of defs) high = Math.max(high, d.ndx & 0x7fff);
+    if (high === 0) {
+      this.versionsCache = null;
+      return undefined;
+    }
+    const v: FoundVersion[] = [];
+    for (let i = 0; i <= high; i++) v.push({ name: undefined, hash: 0, hidden: false, filename: undefined });
+    for (const n of needs) {
+      v[n.other & 0x7fff] = { name: n.name, hash: n.hash, hidden: (n.other & 0x8000) !== 0, filename: n.file };
+    }
+    for (const d of defs) {
+      if (d.flags & 1) continue; // VER_FLG_BASE
+      v[d.ndx & 0x7fff] = { name: d.name, hash: d.hash, hidden: false, filename: undefined };
+    }
+    this.versionsCache = v;
+    return v;
+  }
+
+  /** l_versyms: present only when l_versions is (dl-version.c sets both together). */
+  get hasVersyms(): boolean {
+    return this.versymAddr !== undefined && this.versions() !== undefined;
+  }
+
+  // ---- relocation tables ----
+
+  /** RELA records in [addr, addr + size). */
+  rela(addr: bigint, size: bigint): RelaRecord[] {
+    if (size === 0n) return [];
+    if (size > BigInt(MAX_TABLE)) throw new DynamicInfoError(this.map.name, `relocation table of ${size} bytes`);
+    const bytes = this.read(addr, Number(size));
+    return decodeRelocations(bytes, "rela", { is64: true, littleEndian: true, source: this.map.name }) as RelaRecord[];
+  }
+
+  /** DT_RELR addresses (before l_addr). */
+  relr(): bigint[] {
+    const a = this.ptr(DT_RELR);
+    const sz = this.val(DT_RELRSZ) ?? 0n;
+    if (a === undefined || sz === 0n) return [];
+    if (sz > BigInt(MAX_TABLE)) throw new DynamicInfoError(this.map.name, `DT_RELRSZ ${sz}`);
+    return decodeRelr(this.read(a, Number(sz)), { is64: true, littleEndian: true, source: this.map.name });
+  }
+
+  get relaRange(): { start: bigint; size: bigint; nrelative: bigint } | undefined {
+    const a = this.ptr(DT_RELA);
+    if (a === undefined) return undefined;
+    return { start: a, size: this.val(DT_RELASZ) ?? 0n, nrelative: this.val(DT_RELACOUNT) ?? 0n };
+  }
+  get jmprelRange(): { start: bigint; size: bigint } | undefined {
+    if (!this.has(DT_PLTREL)) return undefined;
+    const a = this.ptr(DT_JMPREL);
+    if (a === undefined) return undefined;
+    return { start: a, size: this.val(DT_PLTRELSZ) ?? 0n };
+  }
+}
+
+const cache = new WeakMap<LinkMap, DynamicInfo>();
+
+/** The object's l_info view (read on first use, then cached for the map's lifetime). */
+export function dynamicInfo(rtld: Rtld, map: LinkMap): DynamicInfo {
+  let d = cache.get(map);
+  if (!d) {
+    d = new DynamicInfo(rtld, map);
+    cache.set(map, d);
+  }
+  return d;
+}
+
+/** `_dl_new_hash` and `_dl_elf_hash` of a symbol name. */
+export function symbolHashes(name: string): { gnu: number; sysv: () => number } {
+  let s: number | undefined;
+  return { gnu: gnuHash(name), sysv: () => (s ??= sysvHash(name)) };
+}

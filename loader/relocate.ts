@@ -1,0 +1,324 @@
+/**
+ * `_dl_relocate_object` (glibc 2.36 elf/dl-reloc.c) with `ELF_DYNAMIC_RELOCATE` (elf/dynamic-link.h,
+ * elf/do-rel.h): the values ld.so writes into a mapped object, written with proc.mm.writeUser, and
+ * the syscalls it makes (DT_TEXTREL mprotects, RELRO), in glibc's order:
+ *
+ * 1. "relocation processing: NAME[ (lazy)]" (LD_DEBUG=reloc); lazy is dropped by DT_BIND_NOW,
+ *    DF_BIND_NOW and DF_1_NOW;
+ * 2. DT_TEXTREL: every PT_LOAD without PF_W made writable (page-rounded, own prot | PROT_WRITE);
+ * 3. `elf_machine_runtime_setup`: lazy with DT_JMPREL → GOT[1] = the link map, GOT[2] = the resolver;
+ * 4. DT_RELR (not for ld.so itself: `_dl_start` did it), then the RELA ranges of `_ELF_DYNAMIC_DO_RELOC`:
+ *    [DT_RELA, +RELASZ) (JMPREL cut off its end when RELASZ covers it) with its first DT_RELACOUNT
+ *    entries on the RELATIVE fast path (skipped for ld.so), then DT_JMPREL (merged into the first
+ *    range when not lazy and contiguous); IRELATIVE entries of each range after the others;
+ * 5. symbol references through RESOLVE_MAP: local or hidden references bind to the object itself,
+ *    the previous lookup is reused for the same symbol and type class (l_lookup_cache), otherwise
+ *    `_dl_lookup_symbol_x` with the versym's version (when its hash is non-zero);
+ * 6. l_relocated, TEXTREL protections restored in reverse, `_dl_protect_relro`.
+ *
+ * ld.so itself: in the real process `_dl_start` has applied its RELR and RELATIVE relocations before
+ * anything else runs; the model does that (silently) the first time ld.so's map is relocated, so
+ * its memory ends as the real one does.
+ */
+import { EM_AARCH64, PF_R, PF_W, PF_X, PT_LOAD } from "../formats/elf/constants.ts";
+import { DT_GNU_PRELINKED } from "../formats/elf/dynamic-tags.ts";
+import type { RelaRecord } from "../formats/elf/relocations.ts";
+import { STB_LOCAL, STV_HIDDEN, STV_INTERNAL } from "../formats/elf/symbol-constants.ts";
+import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
+import { type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
+import type { LinkMap } from "./link-map.ts";
+import { LoaderError } from "./map-object.ts";
+import { AARCH64_RELOCATOR } from "./relocate-aarch64.ts";
+import { X86_64_RELOCATOR } from "./relocate-x86_64.ts";
+import { protectRelro } from "./relro.ts";
+import type { Rtld } from "./rtld.ts";
+import { dsoName, lookupSymbol, takeLookupFailure, type VersionReq } from "./symbol-lookup.ts";
+import { initStartupTls } from "./tls.ts";
+
+export interface RelocateOptions {
+  readonly lazy: boolean;
+}
+
+/** A symbol lookup failed during relocation ("symbol lookup error" in glibc's messages). */
+export class SymbolLookupError extends LoaderError {
+  override name = "SymbolLookupError";
+  readonly occasion = "symbol lookup error";
+}
+
+/** What RESOLVE_MAP gives a relocation: the defining map and symbol (both undefined for an unresolved weak reference). */
+export interface Resolved {
+  readonly map: LinkMap | undefined;
+  readonly sym: MemSymbol | undefined;
+}
+
+/** Everything an architecture's relocation function needs. */
+export interface RelocContext {
+  readonly rtld: Rtld;
+  readonly map: LinkMap;
+  readonly info: DynamicInfo;
+  /** RESOLVE_MAP for symbol `symIdx` and relocation type `type`. */
+  resolve(symIdx: number, type: number): Resolved;
+  read64(addr: bigint): bigint;
+  write64(addr: bigint, value: bigint): void;
+  write32(addr: bigint, value: bigint): void;
+  copy(dst: bigint, src: bigint, len: bigint): void;
+  /** `_dl_error_printf` text (stderr, not fatal). */
+  warn(text: string): void;
+}
+
+/** One architecture's `elf_machine_*` functions. */
+export interface ArchRelocator {
+  readonly name: string;
+  readonly relative: number;
+  readonly irelative: number;
+  /** elf_machine_type_class. */
+  typeClass(type: number): number;
+  /** elf_machine_runtime_setup's GOT writes for lazy binding. */
+  runtimeSetup(ctx: RelocContext, lazy: boolean): void;
+  /** elf_machine_rela. */
+  rela(ctx: RelocContext, r: RelaRecord): void;
+  /** elf_machine_lazy_rel. */
+  lazyRel(ctx: RelocContext, r: RelaRecord): void;
+}
+
+export function archRelocator(rtld: Rtld): ArchRelocator {
+  return rtld.options.machine === EM_AARCH64 ? AARCH64_RELOCATOR : X86_64_RELOCATOR;
+}
+
+/** Counters LD_DEBUG=statistics prints. */
+export interface RelocStats {
+  relocations: number;
+  fromCache: number;
+  relative: number;
+  readonly warnings: string[];
+}
+const stats = new WeakMap<Rtld, RelocStats>();
+export function relocStats(rtld: Rtld): RelocStats {
+  let s = stats.get(rtld);
+  if (!s) {
+    s = { relocations: 0, fromCache: 0, relative: 0, warnings: [] };
+    stats.set(rtld, s);
+  }
+  return s;
+}
+
+const bootstrapped = new WeakSet<Rtld>();
+
+function makeContext(
+  rtld: Rtld,
+  map: LinkMap,
+  info: DynamicInfo,
+  scopes: readonly (readonly LinkMap[])[],
+): RelocContext {
+  const arch = archRelocator(rtld);
+  const st = relocStats(rtld);
+  const mm = rtld.proc.mm;
+  const buf = new Uint8Array(8);
+  const dv = new DataView(buf.buffer);
+  return {
+    rtld,
+    map,
+    info,
+    resolve(symIdx, type) {
+      const ref = info.symbol(symIdx);
+      const vis = ref.other & 3;
+      if (ref.bind === STB_LOCAL || vis === STV_HIDDEN || vis === STV_INTERNAL) return { map, sym: ref };
+      const tc = arch.typeClass(type);
+      const c = info.lookupCache;
+      if (c && c.sym === symIdx && c.typeClass === tc) {
+        st.fromCache++;
+        return c.result as Resolved;
+      }
+      let version: VersionReq | undefined;
+      const versions = info.versions();
+      const vs = info.versym(symIdx);
+      if (versions && vs !== undefined) {
+        const v = versions[vs & 0x7fff];
+        if (v && v.hash !== 0 && v.name !== undefined) {
+          version = { name: v.name, hash: v.hash, hidden: v.hidden, filename: v.filename };
+        }
+      }
+      const name = info.string(ref.nameOffset);
+      st.relocations++;
+      const m = lookupSymbol(rtld, map, name, scopes, version, {
+        typeClass: tc,
+        ref: {
+          map,
+          index: symIdx,
+          bind: ref.bind,
+          other: ref.other,
+          value: ref.value,
+          shndx: ref.shndx,
+          size: ref.size,
+        },
+        addDependency: true,
+      });
+      let result: Resolved;
+      if (m) result = { map: m.map, sym: dynamicInfo(rtld, m.map).symbol(m.index) };
+      else {
+        const f = takeLookupFailure(rtld);
+        if (f) throw new SymbolLookupError(f.object, f.message);
+        result = { map: undefined, sym: undefined };
+      }
+      info.lookupCache = { sym: symIdx, typeClass: tc, result };
+      return result;
+    },
+    read64(addr) {
+      const b = mm.readUser(Number(addr), 8);
+      return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+    },
+    write64(addr, value) {
+      dv.setBigUint64(0, BigInt.asUintN(64, value), true);
+      mm.writeUser(Number(addr), buf.slice(0, 8));
+    },
+    write32(addr, value) {
+      dv.setUint32(0, Number(BigInt.asUintN(32, value)), true);
+      mm.writeUser(Number(addr), buf.slice(0, 4));
+    },
+    copy(dst, src, len) {
+      if (len > 0n) mm.writeUser(Number(dst), mm.readUser(Number(src), Number(len)));
+    },
+    warn(text) {
+      st.warnings.push(text);
+    },
+  };
+}
+
+/** `elf_dynamic_do_Rela` over one range. */
+function doRela(
+  ctx: RelocContext,
+  arch: ArchRelocator,
+  start: bigint,
+  size: bigint,
+  nrelative: bigint,
+  lazy: boolean,
+): void {
+  const { map, info } = ctx;
+  const recs = info.rela(start, size);
+  const ireloc: RelaRecord[] = [];
+  if (lazy) {
+    for (const r of recs) {
+      if (r.type === arch.irelative) ireloc.push(r);
+      else arch.lazyRel(ctx, r);
+    }
+    for (const r of ireloc) arch.lazyRel(ctx, r);
+    return;
+  }
+  const nrel = Number(nrelative < BigInt(recs.length) ? nrelative : BigInt(recs.length));
+  const st = relocStats(ctx.rtld);
+  // ld.so's RELATIVE entries were applied by _dl_start; a prelinked object at its link address needs none.
+  if (!map.isRtld && (map.addr !== 0n || !info.has(DT_GNU_PRELINKED))) {
+    for (let i = 0; i < nrel; i++) {
+      const r = recs[i] as RelaRecord;
+      ctx.write64(map.addr + r.offset, map.addr + r.addend);
+    }
+  }
+  st.relative += nrel;
+  for (let i = nrel; i < recs.length; i++) {
+    const r = recs[i] as RelaRecord;
+    if (r.type === arch.irelative) {
+      ireloc.push(r);
+      continue;
+    }
+    arch.rela(ctx, r);
+  }
+  for (const r of ireloc) arch.rela(ctx, r);
+}
+
+/** `_dl_start`'s self-relocation of ld.so (RELR and the RELATIVE entries), once per process. */
+function bootstrapRtld(ctx: RelocContext, arch: ArchRelocator): void {
+  const { rtld, map, info } = ctx;
+  if (bootstrapped.has(rtld)) return;
+  bootstrapped.add(rtld);
+  for (const a of info.relr()) ctx.write64(map.addr + a, ctx.read64(map.addr + a) + map.addr);
+  const rr = info.relaRange;
+  if (rr) {
+    for (const r of info.rela(rr.start, rr.size)) {
+      if (r.type === arch.relative) ctx.write64(map.addr + r.offset, map.addr + r.addend);
+    }
+  }
+}
+
+/**
+ * `_dl_relocate_object(map, scopes, lazy ? RTLD_LAZY : 0, 0)`. Errors: a strong reference that
+ * cannot be resolved (SymbolLookupError: "undefined symbol: X[, version V]"), an mprotect failure,
+ * an unknown relocation type (LoaderError with glibc's text).
+ */
+export function relocateObject(
+  rtld: Rtld,
+  map: LinkMap,
+  scopes: readonly (readonly LinkMap[])[],
+  options: RelocateOptions,
+): void {
+  if (map.relocated) return;
+  initStartupTls(rtld);
+  const info = dynamicInfo(rtld, map);
+  const arch = archRelocator(rtld);
+  let lazy = options.lazy;
+  if (info.bindNow) lazy = false;
+  if (rtld.debug.on("reloc")) {
+    rtld.debug.emit("reloc", "");
+    rtld.debug.emit("reloc", `relocation processing: ${dsoName(rtld, map)}${lazy ? " (lazy)" : ""}`);
+  }
+  const page = BigInt(rtld.proc.mm.pageSize);
+  const textrels: { start: bigint; len: bigint; prot: number }[] = [];
+  if (info.textrel) {
+    for (const ph of map.phdrs) {
+      if (ph.type !== PT_LOAD || (ph.flags & PF_W) !== 0) continue;
+      const start = map.addr + (ph.vaddr & ~(page - 1n));
+      const len = ((ph.vaddr + ph.memsz + page - 1n) & ~(page - 1n)) - (ph.vaddr & ~(page - 1n));
+      const prot = (ph.flags & PF_R ? 1 : 0) | (ph.flags & PF_W ? 2 : 0) | (ph.flags & PF_X ? 4 : 0);
+      const r = syscall(rtld.proc, "mprotect", start, len, prot | 2);
+      if (r < 0n) throw new LoaderError(map.name, "cannot make segment writable for relocation", Number(-r));
+      textrels.unshift({ start, len, prot });
+    }
+  }
+  const ctx = makeContext(rtld, map, info, scopes);
+  if (map.isRtld) bootstrapRtld(ctx, arch);
+  const jmprel = info.jmprelRange;
+  const doLazy = lazy && jmprel !== undefined;
+  arch.runtimeSetup(ctx, doLazy);
+  if (!map.isRtld) {
+    for (const a of info.relr()) ctx.write64(map.addr + a, ctx.read64(map.addr + a) + map.addr);
+  }
+  // _ELF_DYNAMIC_DO_RELOC's two ranges.
+  const r0 = { start: 0n, size: 0n, nrelative: 0n };
+  let r1: { start: bigint; size: bigint } | undefined;
+  const rr = info.relaRange;
+  if (rr) {
+    r0.start = rr.start;
+    r0.size = rr.size;
+    r0.nrelative = rr.nrelative;
+  }
+  if (jmprel) {
+    if (r0.start === 0n) r0.start = jmprel.start;
+    if (r0.start + r0.size === jmprel.start + jmprel.size) r0.size -= jmprel.size;
+    if (!lazy && r0.start + r0.size === jmprel.start) r0.size += jmprel.size;
+    else r1 = jmprel;
+  }
+  doRela(ctx, arch, r0.start, r0.size, r0.nrelative, false);
+  if (r1) doRela(ctx, arch, r1.start, r1.size, 0n, lazy);
+  map.relocated = true;
+  for (const t of textrels) {
+    const r = syscall(rtld.proc, "mprotect", t.start, t.len, t.prot);
+    if (r < 0n) throw new LoaderError(map.name, "cannot restore segment prot after reloc", Number(-r));
+  }
+  protectRelro(rtld, map);
+}
+
+/** `_dl_reloc_bad_type`: "unexpected reloc type 0x%x" / "unexpected PLT reloc type 0x%x". */
+export function badRelocType(map: LinkMap, type: number, plt: boolean): LoaderError {
+  // Two hex digits, eight when the type does not fit a byte (64-bit ld.so).
+  const digits = type > 0xff ? 8 : 2;
+  const hexType = (type >>> 0).toString(16).padStart(digits, "0").slice(-digits);
+  return new LoaderError(map.name, `unexpected ${plt ? "PLT " : ""}reloc type 0x${hexType}`);
+}
+
+/** SYMBOL_ADDRESS(sym_map, sym, true): 0 for an unresolved weak reference, st_value for SHN_ABS. */
+/** The smaller of two bigints (Math.min takes numbers only). */
+export const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+export function symbolAddress(res: Resolved): bigint {
+  if (!res.sym) return 0n;
+  return (res.sym.shndx === 0xfff1 ? 0n : (res.map?.addr ?? 0n)) + res.sym.value;
+}

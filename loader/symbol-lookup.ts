@@ -1,0 +1,384 @@
+/**
+ * Symbol lookup as glibc 2.36 ld.so does it (elf/dl-lookup.c `_dl_lookup_symbol_x`, `do_lookup_x`,
+ * `check_match`, `do_lookup_unique`, `add_dependency`, `_dl_debug_bindings`), over the tables each
+ * object has in process memory (loader/dynamic-info.ts).
+ *
+ * - Scopes are walked in order, each scope's maps in order; `skip` (RTLD_NEXT) starts the first
+ *   scope after that map and is skipped in every scope; a COPY lookup skips the executable.
+ * - Per map: LD_DEBUG=symbols prints "symbol=X;  lookup in file=Y [0]" (even for a map with no
+ *   hash table), then the GNU hash (bloom filter, bucket, chain) or the SysV hash chain is walked
+ *   with check_match's tests: value/section, type, name, version.
+ * - Unversioned references to a versioned object: index ≤ 2 (≤ 1 for dlsym's RETURN_NEWEST)
+ *   matches; higher non-hidden indices are counted, and exactly one such candidate is accepted.
+ * - Binding: hidden/internal definitions are skipped, GLOBAL and WEAK win at once (LD_DYNAMIC_WEAK
+ *   is not modelled), GNU_UNIQUE goes through the namespace's unique table.
+ * - A versioned lookup that reaches the object named by the Verneed without finding the symbol
+ *   stops the whole lookup (do_lookup_x returns -1).
+ * - Protected references (the referencing symbol is STV_PROTECTED) bind to themselves unless the
+ *   definition found is their own. `_dl_check_protected_symbol` only acts for objects marked
+ *   GNU_PROPERTY_1_NEEDED_INDIRECT_EXTERN_ACCESS, which the model does not read (see report).
+ */
+import { SHN_ABS, SHN_UNDEF } from "../formats/elf/constants.ts";
+import {
+  STB_GLOBAL,
+  STB_GNU_UNIQUE,
+  STB_WEAK,
+  STT_COMMON,
+  STT_FUNC,
+  STT_GNU_IFUNC,
+  STT_NOTYPE,
+  STT_OBJECT,
+  STT_TLS,
+  STV_HIDDEN,
+  STV_INTERNAL,
+  STV_PROTECTED,
+} from "../formats/elf/symbol-constants.ts";
+import { type DynamicInfo, dynamicInfo, type MemSymbol, symbolHashes } from "./dynamic-info.ts";
+import type { LinkMap } from "./link-map.ts";
+import type { Rtld } from "./rtld.ts";
+
+/** ELF_RTYPE_CLASS_PLT / ELF_RTYPE_CLASS_COPY (sysdeps/generic/ldsodefs.h). */
+export const ELF_RTYPE_CLASS_PLT = 1;
+export const ELF_RTYPE_CLASS_COPY = 2;
+
+export interface VersionReq {
+  readonly name: string;
+  readonly hash: number;
+  readonly hidden: boolean;
+  readonly filename: string | undefined;
+}
+
+export interface SymbolMatch {
+  readonly map: LinkMap;
+  readonly name: string;
+  /** st_value + l_addr (0 + st_value for SHN_ABS), before IFUNC. */
+  readonly value: bigint;
+  readonly size: bigint;
+  readonly type: number;
+  readonly bind: number;
+  readonly other: number;
+  readonly shndx: number;
+  /** The defining symbol's index in `map`'s DT_SYMTAB. */
+  readonly index: number;
+  /** st_value as stored. */
+  readonly stValue: bigint;
+}
+
+/** The referencing symbol (`*ref` on entry to `_dl_lookup_symbol_x`). */
+export interface RefSymbol {
+  readonly map: LinkMap;
+  readonly index: number;
+  readonly bind: number;
+  readonly other: number;
+  readonly value: bigint;
+  readonly shndx: number;
+  readonly size: bigint;
+}
+
+export interface LookupFlags {
+  /** ELF_RTYPE_CLASS_PLT=1, COPY=2. */
+  readonly typeClass?: number;
+  /** RTLD_NEXT's skip_map. */
+  readonly skip?: LinkMap;
+  /** dlsym (DL_LOOKUP_RETURN_NEWEST, no dependency recording). */
+  readonly dlsym?: boolean;
+  /** The referencing symbol: decides weak (no error), protected handling and `sym != ref`. */
+  readonly ref?: RefSymbol;
+  /** DL_LOOKUP_ADD_DEPENDENCY (relocations and lazy binding; not dlsym). Default: !dlsym. */
+  readonly addDependency?: boolean;
+}
+
+/** `undefined symbol: NAME[, version V]` for a failed strong reference (category "symbol lookup error"). */
+export interface LookupFailure {
+  readonly object: string;
+  readonly message: string;
+}
+
+interface NsState {
+  readonly unique: Map<string, { sym: MemSymbol; map: LinkMap }>;
+  readonly failures: LookupFailure[];
+  /** number of relocations (lookups), "from cache" counted by relocate.ts. */
+  lookups: number;
+}
+const states = new WeakMap<Rtld, NsState>();
+export function lookupState(rtld: Rtld): NsState {
+  let s = states.get(rtld);
+  if (!s) {
+    s = { unique: new Map(), failures: [], lookups: 0 };
+    states.set(rtld, s);
+  }
+  return s;
+}
+
+/** DSO_FILENAME: l_name, or the program name for the main program's empty name. */
+export function dsoName(rtld: Rtld, map: LinkMap): string {
+  return map.name !== "" ? map.name : rtld.progname;
+}
+
+const ALLOWED_STT =
+  (1 << STT_NOTYPE) | (1 << STT_OBJECT) | (1 << STT_FUNC) | (1 << STT_COMMON) | (1 << STT_TLS) | (1 << STT_GNU_IFUNC);
+
+interface Found {
+  sym: MemSymbol;
+  map: LinkMap;
+  info: DynamicInfo;
+}
+
+function checkMatch(
+  info: DynamicInfo,
+  name: string,
+  ref: RefSymbol | undefined,
+  version: VersionReq | undefined,
+  newest: boolean,
+  typeClass: number,
+  idx: number,
+  counter: { num: number; versioned: MemSymbol | undefined },
+): MemSymbol | undefined {
+  const sym = info.symbol(idx);
+  if (
+    (sym.value === 0n && sym.shndx !== SHN_ABS && sym.type !== STT_TLS) ||
+    (typeClass & (sym.shndx === SHN_UNDEF ? 1 : 0)) !== 0
+  ) {
+    return undefined;
+  }
+  if (((1 << sym.type) & ALLOWED_STT) === 0) return undefined;
+  const isRef = ref !== undefined && ref.map === info.map && ref.index === idx;
+  if (!isRef && !info.nameIs(sym.nameOffset, name)) return undefined;
+  const versions = info.versions();
+  const vs = versions ? info.versym(idx) : undefined;
+  if (version !== undefined) {
+    if (vs !== undefined && versions) {
+      const ndx = vs & 0x7fff;
+      const have = versions[ndx];
+      const same = have !== undefined && have.hash === version.hash && have.name === version.name;
+      if (!same && (version.hidden || (have?.hash ?? 0) !== 0 || (vs & 0x8000) !== 0)) return undefined;
+    }
+  } else if (vs !== undefined) {
+    if ((vs & 0x7fff) >= (newest ? 2 : 3)) {
+      if ((vs & 0x8000) === 0 && counter.num++ === 0) counter.versioned = sym;
+      return undefined;
+    }
+  }
+  return sym;
+}
+
+/**
+ * `do_lookup_x` over one scope from position `start`: 1 found (in `result`), 0 not found, -1 the
+ * versioned lookup reached the object its Verneed names without finding it.
+ */
+function doLookupX(
+  rtld: Rtld,
+  name: string,
+  hashes: ReturnType<typeof symbolHashes>,
+  ref: RefSymbol | undefined,
+  result: { found: Found | undefined },
+  scope: readonly LinkMap[],
+  start: number,
+  version: VersionReq | undefined,
+  newest: boolean,
+  skip: LinkMap | undefined,
+  typeClass: number,
+  undefMap: LinkMap | undefined,
+): number {
+  const dbg = rtld.debug.on("symbols");
+  for (let i = start; i < scope.length; i++) {
+    const map = scope[i] as LinkMap;
+    if (map === skip) continue;
+    if (typeClass & ELF_RTYPE_CLASS_COPY && map.type === "executable") continue;
+    if (map.faked) continue;
+    if (dbg) rtld.debug.emit("symbols", `symbol=${name};  lookup in file=${dsoName(rtld, map)} [0]`);
+    const info = dynamicInfo(rtld, map);
+    if (info.nbuckets === 0) continue;
+    const counter = { num: 0, versioned: undefined as MemSymbol | undefined };
+    let sym: MemSymbol | undefined;
+    for (const idx of info.candidates(name, hashes.gnu, hashes.sysv)) {
+      sym = checkMatch(info, name, ref, version, newest, typeClass, idx, counter);
+      if (sym) break;
+    }
+    const fromChain = sym !== undefined;
+    if (!sym && counter.num === 1) sym = counter.versioned;
+    if (sym) {
+      const vis = sym.other & 3;
+      if (vis !== STV_HIDDEN && vis !== STV_INTERNAL) {
+        if (sym.bind === STB_WEAK || sym.bind === STB_GLOBAL) {
+          result.found = { sym, map, info };
+          return 1;
+        }
+        if (sym.bind === STB_GNU_UNIQUE) {
+          doLookupUnique(rtld, name, map, info, result, typeClass, sym, ref, undefMap);
+          return 1;
+        }
+      }
+    }
+    // glibc: symidx is STN_UNDEF here unless a chain entry matched (then skipped as local/hidden).
+    if (!fromChain && version?.filename !== undefined && map.nameMatches(version.filename)) return -1;
+  }
+  return 0;
+}
+
+function doLookupUnique(
+  rtld: Rtld,
+  name: string,
+  map: LinkMap,
+  info: DynamicInfo,
+  result: { found: Found | undefined },
+  typeClass: number,
+  sym: MemSymbol,
+  ref: RefSymbol | undefined,
+  undefMap: LinkMap | undefined,
+): void {
+  const tab = lookupState(rtld).unique;
+  const e = tab.get(name);
+  if (e) {
+    result.found =
+      typeClass & ELF_RTYPE_CLASS_COPY
+        ? { sym, map, info }
+        : { sym: e.sym, map: e.map, info: dynamicInfo(rtld, e.map) };
+    return;
+  }
+  if (typeClass & ELF_RTYPE_CLASS_COPY && ref && undefMap) {
+    // The executable's copy becomes the unique definition.
+    tab.set(name, { sym: dynamicInfo(rtld, undefMap).symbol(ref.index), map: undefMap });
+  } else {
+    tab.set(name, { sym, map });
+    if (map.type === "loaded" && !map.nodelete) {
+      if (rtld.debug.on("bindings")) {
+        rtld.debug.emit("bindings", `marking ${map.name} [0] as NODELETE due to unique symbol`);
+      }
+      map.nodelete = true;
+    }
+  }
+  result.found = { sym, map, info };
+}
+
+/**
+ * `add_dependency`: a binding from `undefMap` into a dlopen'ed object outside undefMap's own
+ * dependencies (l_initfini) records it in l_reldeps, so dlclose keeps the target while the
+ * referencing object lives.
+ */
+function addDependency(undefMap: LinkMap, map: LinkMap): void {
+  if (undefMap === map || map.nodelete) return;
+  if (undefMap.initfini?.includes(map)) return;
+  if (undefMap.reldeps.includes(map)) return;
+  undefMap.reldeps.push(map);
+}
+
+/** Emit glibc's `_dl_signal_cerror`/`_dl_signal_error` debug line ("... (fatal)") when any category but statistics is on. */
+export function debugError(rtld: Rtld, object: string, occasion: string, message: string, fatal = true): void {
+  const cat = [...rtld.debug.categories].find((c) => c !== "statistics");
+  if (cat) rtld.debug.emit(cat, `${object}: error: ${occasion}: ${message} (${fatal ? "fatal" : "continued"})`);
+}
+
+/**
+ * `_dl_lookup_symbol_x(name, undef_map, &ref, scopes, version, type_class, flags, skip_map)`:
+ * the definition the dynamic linker binds `name` to, or undefined (an undefined weak reference, or
+ * a failure: for a strong reference the "undefined symbol" failure is recorded in
+ * `lastLookupFailure(rtld)` and its LD_DEBUG error line emitted; the caller raises it).
+ */
+export function lookupSymbol(
+  rtld: Rtld,
+  undefMap: LinkMap,
+  name: string,
+  scopes: readonly (readonly LinkMap[])[],
+  version: VersionReq | undefined,
+  flags: LookupFlags = {},
+): SymbolMatch | undefined {
+  const st = lookupState(rtld);
+  st.lookups++;
+  const hashes = symbolHashes(name);
+  const typeClass = flags.typeClass ?? 0;
+  const newest = flags.dlsym === true;
+  const ref = flags.ref;
+  const skip = flags.skip;
+  const result: { found: Found | undefined } = { found: undefined };
+  let start = 0;
+  if (skip) {
+    const first = scopes[0] ?? [];
+    const i = first.indexOf(skip);
+    start = i < 0 ? first.length : i;
+  }
+  for (let s = 0; s < scopes.length; s++) {
+    const r = doLookupX(
+      rtld,
+      name,
+      hashes,
+      ref,
+      result,
+      scopes[s] as readonly LinkMap[],
+      s === 0 ? start : 0,
+      version,
+      newest,
+      skip,
+      typeClass,
+      undefMap,
+    );
+    if (r !== 0) break;
+  }
+  let found = result.found;
+  if (!found) {
+    if (ref === undefined || ref.bind !== STB_WEAK) {
+      const failure = {
+        object: dsoName(rtld, undefMap),
+        message: `undefined symbol: ${name}${version ? `, version ${version.name}` : ""}`,
+      };
+      st.failures.push(failure);
+      debugError(rtld, failure.object, "symbol lookup error", failure.message);
+    }
+    return undefined;
+  }
+  const isProtected = ref !== undefined && (ref.other & 3) === STV_PROTECTED;
+  if (isProtected && ref) {
+    const self = (): Found => {
+      const info = dynamicInfo(rtld, undefMap);
+      return { sym: info.symbol(ref.index), map: undefMap, info };
+    };
+    if (typeClass === ELF_RTYPE_CLASS_PLT) {
+      if (found.map !== undefMap) found = self();
+    } else {
+      const pv: { found: Found | undefined } = { found: undefined };
+      for (let s = 0; s < scopes.length; s++) {
+        const r = doLookupX(
+          rtld,
+          name,
+          hashes,
+          ref,
+          pv,
+          scopes[s] as readonly LinkMap[],
+          s === 0 ? start : 0,
+          version,
+          newest,
+          skip,
+          ELF_RTYPE_CLASS_PLT,
+          undefined,
+        );
+        if (r !== 0) break;
+      }
+      if (pv.found && pv.found.map !== undefMap) found = self();
+    }
+  }
+  if (found.map.type === "loaded" && (flags.addDependency ?? !newest)) addDependency(undefMap, found.map);
+  if (rtld.debug.on("bindings")) {
+    rtld.debug.emit(
+      "bindings",
+      `binding file ${dsoName(rtld, undefMap)} [0] to ${dsoName(rtld, found.map)} [0]: ${isProtected ? "protected" : "normal"} symbol \`${name}'${version ? ` [${version.name}]` : ""}`,
+    );
+  }
+  const sym = found.sym;
+  return {
+    map: found.map,
+    name,
+    value: (sym.shndx === SHN_ABS ? 0n : found.map.addr) + sym.value,
+    size: sym.size,
+    type: sym.type,
+    bind: sym.bind,
+    other: sym.other,
+    shndx: sym.shndx,
+    index: sym.index,
+    stValue: sym.value,
+  };
+}
+
+/** The most recent strong-reference failure recorded by lookupSymbol (cleared by taking it). */
+export function takeLookupFailure(rtld: Rtld): LookupFailure | undefined {
+  return lookupState(rtld).failures.pop();
+}

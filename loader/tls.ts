@@ -1,0 +1,223 @@
+/**
+ * Static TLS as glibc 2.36 lays it out (elf/dl-tls.c `_dl_next_tls_modid`, `_dl_determine_tlsoffset`,
+ * `_dl_tls_static_surplus_init`, `_dl_try_allocate_static_tls`):
+ *
+ * - module ids: the main program gets 1 when it has PT_TLS (rtld.c), every other object with a
+ *   non-empty PT_TLS the next id when it is mapped (`_dl_next_tls_modid`; gaps left by dlclose are
+ *   reused first);
+ * - x86_64 (TLS_TCB_AT_TP, variant II): blocks below the thread pointer, l_tls_offset a positive
+ *   distance (address = tp − offset), filling free space left by alignment first;
+ * - aarch64 (TLS_DTV_AT_TP, variant I): blocks after a 16-byte TCB (address = tp + offset);
+ * - the static surplus: (nns − 1) × LIBC_IE_TLS + nns × OTHER_IE_TLS + optional_static_tls with
+ *   the tunables' defaults (nns 4, optional 512; both IE sizes 144) = 1520 bytes, from which a
+ *   dlopen'ed module with initial-exec TLS gets a static block.
+ */
+import { EM_AARCH64 } from "../formats/elf/constants.ts";
+import { dynamicInfo } from "./dynamic-info.ts";
+import type { LinkMap } from "./link-map.ts";
+import { LoaderError } from "./map-object.ts";
+import type { Rtld } from "./rtld.ts";
+
+/** TCB_ALIGNMENT (x86_64 and aarch64 in 2.36). */
+const TCB_ALIGNMENT = 64n;
+/** aarch64 TLS_TCB_SIZE: the two-pointer tcbhead_t that precedes the blocks. */
+const AARCH64_TCB_SIZE = 16n;
+/** x86_64 TLS_TCB_SIZE: sizeof (struct pthread) in Debian 12's glibc 2.36 (0x900). */
+export const X86_64_TCB_SIZE = 0x900n;
+const LIBC_IE_TLS = 144n;
+const OTHER_IE_TLS = 144n;
+const DEFAULT_NNS = 4n;
+const DEFAULT_OPTIONAL_STATIC_TLS = 512n;
+
+export interface TlsState {
+  /** GL(dl_tls_max_dtv_idx). */
+  maxDtvIdx: number;
+  /** slotinfo: module id → map (index 0 unused). */
+  readonly slots: (LinkMap | undefined)[];
+  /** _dl_determine_tlsoffset has run. */
+  static: boolean;
+  staticUsed: bigint;
+  staticSize: bigint;
+  staticAlign: bigint;
+  staticOptional: bigint;
+  surplus: bigint;
+  /** dl_tls_generation. */
+  generation: number;
+}
+
+const states = new WeakMap<Rtld, TlsState>();
+
+export function tlsState(rtld: Rtld): TlsState {
+  let s = states.get(rtld);
+  if (!s) {
+    const surplus = (DEFAULT_NNS - 1n) * LIBC_IE_TLS + DEFAULT_NNS * OTHER_IE_TLS + DEFAULT_OPTIONAL_STATIC_TLS;
+    s = {
+      maxDtvIdx: 0,
+      slots: [undefined],
+      static: false,
+      staticUsed: 0n,
+      staticSize: 0n,
+      staticAlign: 0n,
+      staticOptional: DEFAULT_OPTIONAL_STATIC_TLS,
+      surplus,
+      generation: 0,
+    };
+    states.set(rtld, s);
+  }
+  return s;
+}
+
+const isAarch64 = (rtld: Rtld) => rtld.options.machine === EM_AARCH64;
+const roundup = (v: bigint, a: bigint) => (a <= 1n ? v : ((v + a - 1n) / a) * a);
+
+/** `_dl_next_tls_modid` + recording the map in the slotinfo (0 when the object has no PT_TLS). */
+export function assignTlsModid(rtld: Rtld, map: LinkMap): number {
+  if (map.tlsModid !== 0) return map.tlsModid;
+  const tls = dynamicInfo(rtld, map).tls;
+  if (!tls) return 0;
+  const st = tlsState(rtld);
+  let id = st.slots.findIndex((m, i) => i > 0 && i <= st.maxDtvIdx && m === undefined);
+  if (id < 0) {
+    id = ++st.maxDtvIdx;
+    st.slots[id] = map;
+  } else st.slots[id] = map;
+  map.tlsModid = id;
+  return id;
+}
+
+/** Forget a module (dlclose): its id becomes a gap reused by the next load. */
+export function releaseTlsModid(rtld: Rtld, map: LinkMap): void {
+  const st = tlsState(rtld);
+  if (map.tlsModid > 0 && st.slots[map.tlsModid] === map) st.slots[map.tlsModid] = undefined;
+  if (map.tlsModid === st.maxDtvIdx) {
+    while (st.maxDtvIdx > 0 && st.slots[st.maxDtvIdx] === undefined) st.maxDtvIdx--;
+  }
+  map.tlsModid = 0;
+  map.tlsOffset = undefined;
+  st.generation++;
+}
+
+/**
+ * `_dl_determine_tlsoffset`: static offsets for every module known at startup, in module-id order,
+ * and the static block's size.
+ */
+export function determineTlsOffsets(rtld: Rtld): void {
+  const st = tlsState(rtld);
+  let maxAlign = TCB_ALIGNMENT;
+  let freetop = 0n;
+  let freebottom = 0n;
+  const maps = st.slots.slice(1, st.maxDtvIdx + 1).filter((m): m is LinkMap => m !== undefined);
+  if (!isAarch64(rtld)) {
+    let offset = 0n;
+    for (const m of maps) {
+      const t = dynamicInfo(rtld, m).tls;
+      if (!t) continue;
+      const align = t.align === 0n ? 1n : t.align;
+      const firstbyte = -t.firstbyteOffset & (align - 1n);
+      if (align > maxAlign) maxAlign = align;
+      if (freebottom - freetop >= t.blocksize) {
+        const off = roundup(freetop + t.blocksize - firstbyte, align) + firstbyte;
+        if (off <= freebottom) {
+          freetop = off;
+          m.tlsOffset = off;
+          continue;
+        }
+      }
+      const off = roundup(offset + t.blocksize - firstbyte, align) + firstbyte;
+      if (off > offset + t.blocksize + (freebottom - freetop)) {
+        freetop = offset;
+        freebottom = off - t.blocksize;
+      }
+      offset = off;
+      m.tlsOffset = off;
+    }
+    st.staticUsed = offset;
+    st.staticSize = roundup(offset + st.surplus, maxAlign) + X86_64_TCB_SIZE;
+  } else {
+    let offset = AARCH64_TCB_SIZE;
+    for (const m of maps) {
+      const t = dynamicInfo(rtld, m).tls;
+      if (!t) continue;
+      const align = t.align === 0n ? 1n : t.align;
+      const firstbyte = t.firstbyteOffset & (align - 1n);
+      if (align > maxAlign) maxAlign = align;
+      if (t.blocksize <= freetop - freebottom) {
+        let off = roundup(freebottom, align);
+        if (off - freebottom < firstbyte) off += align;
+        if (off + t.blocksize - firstbyte <= freetop) {
+          m.tlsOffset = off - firstbyte;
+          freebottom = off + t.blocksize - firstbyte;
+          continue;
+        }
+      }
+      let off = roundup(offset, align);
+      if (off - offset < firstbyte) off += align;
+      m.tlsOffset = off - firstbyte;
+      if (off - firstbyte - offset > freetop - freebottom) {
+        freebottom = offset;
+        freetop = off - firstbyte;
+      }
+      offset = off + t.blocksize - firstbyte;
+    }
+    st.staticUsed = offset;
+    st.staticSize = roundup(offset + st.surplus, TCB_ALIGNMENT);
+  }
+  st.staticAlign = maxAlign;
+  st.static = true;
+}
+
+/**
+ * The startup part of TLS setup (rtld.c `init_tls` after the dependencies are loaded): module ids
+ * for the loaded objects in l_next order (the main program first) and the static layout. Runs once.
+ */
+export function initStartupTls(rtld: Rtld): void {
+  const st = tlsState(rtld);
+  if (st.static) return;
+  for (const m of rtld.ns.maps) assignTlsModid(rtld, m);
+  determineTlsOffsets(rtld);
+}
+
+/**
+ * `_dl_try_allocate_static_tls`: a static block from the surplus for a module loaded after startup
+ * (initial-exec TLS in a dlopen'ed object); false when it does not fit.
+ */
+export function tryAllocateStaticTls(rtld: Rtld, map: LinkMap, optional: boolean): boolean {
+  const st = tlsState(rtld);
+  const t = dynamicInfo(rtld, map).tls;
+  if (!t) return false;
+  if (t.align > st.staticAlign) return false;
+  const align = t.align === 0n ? 1n : t.align;
+  if (!isAarch64(rtld)) {
+    let freebytes = st.staticSize - st.staticUsed;
+    if (freebytes < X86_64_TCB_SIZE) return false;
+    freebytes -= X86_64_TCB_SIZE;
+    const blsize = t.blocksize + t.firstbyteOffset;
+    if (freebytes < blsize) return false;
+    const n = (freebytes - blsize) / align;
+    const use = freebytes - n * align - t.firstbyteOffset;
+    if (optional && use > st.staticOptional) return false;
+    if (optional) st.staticOptional -= use;
+    const offset = st.staticUsed + use;
+    map.tlsOffset = offset;
+    st.staticUsed = offset;
+    return true;
+  }
+  const offset = roundup(st.staticUsed - t.firstbyteOffset, align) + t.firstbyteOffset;
+  const used = offset + t.blocksize;
+  if (used > st.staticSize) return false;
+  const use = used - st.staticUsed;
+  if (optional && use > st.staticOptional) return false;
+  if (optional) st.staticOptional -= use;
+  map.tlsOffset = offset;
+  st.staticUsed = used;
+  return true;
+}
+
+/** CHECK_STATIC_TLS: the defining module must have a static block (allocated now if possible). */
+export function checkStaticTls(rtld: Rtld, map: LinkMap): bigint {
+  if (map.tlsOffset !== undefined) return map.tlsOffset;
+  if (!tryAllocateStaticTls(rtld, map, false)) {
+    throw new LoaderError(map.name, "cannot allocate memory in static TLS block");
+  }
+  return map.tlsOffset as unknown as bigint;
+}
