@@ -72,10 +72,15 @@ const roundup = (v: bigint, a: bigint) => (a <= 1n ? v : ((v + a - 1n) / a) * a)
 
 /** `_dl_next_tls_modid` + recording the map in the slotinfo (0 when the object has no PT_TLS). */
 export function assignTlsModid(rtld: Rtld, map: LinkMap): number {
-  if (map.tlsModid !== 0) return map.tlsModid;
+  const st = tlsState(rtld);
+  if (map.tlsModid !== 0) {
+    // Assigned already (loader/init-tls.ts at startup): record it in the slotinfo.
+    st.slots[map.tlsModid] = map;
+    if (map.tlsModid > st.maxDtvIdx) st.maxDtvIdx = map.tlsModid;
+    return map.tlsModid;
+  }
   const tls = dynamicInfo(rtld, map).tls;
   if (!tls) return 0;
-  const st = tlsState(rtld);
   let id = st.slots.findIndex((m, i) => i > 0 && i <= st.maxDtvIdx && m === undefined);
   if (id < 0) {
     id = ++st.maxDtvIdx;
