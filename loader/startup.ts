@@ -1,6 +1,11 @@
 import { PT_DYNAMIC, PT_INTERP, PT_LOAD, PT_PHDR } from "../formats/elf/constants.ts";
+import { decodeDynamic, readDynamicFromMemory } from "../formats/elf/dynamic.ts";
 import * as AT from "../kernel-shim/exec/auxv.ts";
 import type { Process } from "../kernel-shim/process/process.ts";
+import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
+import { showScope, statistics } from "./debug-format.ts";
+import { mainInitfini } from "./init-fini.ts";
+import { copyTlsInitImages, type InitialTls, initTls } from "./init-tls.ts";
 import { LinkMap } from "./link-map.ts";
 import { mapObjectDeps } from "./load-deps.ts";
 import { LoaderError } from "./map-object.ts";
@@ -8,12 +13,22 @@ import { Rtld, type RtldOptions } from "./rtld.ts";
 
 /** The vDSO's DT_SONAME on x86_64 and arm64 (setup_vdso names the map after it). */
 const VDSO_NAME = "linux-vdso.so.1";
+const PRELOAD_FILE = "/etc/ld.so.preload";
+const R_OK = 4;
 
 export interface StartupResult {
   readonly rtld: Rtld;
   readonly main: LinkMap;
   /** Set when loading failed: glibc's fatal message and exit status 127. */
-  readonly error: { readonly message: string; readonly status: 127 } | undefined;
+  readonly error: StartupError | undefined;
+  /** /etc/ld.so.preload exists (its libraries are not loaded by the model). */
+  readonly preloadFile?: boolean;
+}
+
+/** Why startup stopped: glibc's message (stderr) and the exit status (127 fatal, 1 missing version). */
+export interface StartupError {
+  readonly message: string;
+  readonly status: number;
 }
 
 /**
@@ -33,10 +48,12 @@ export function rtldStrerror(errno: number): string {
 }
 
 /** `_dl_signal_error` at startup: "PROG: error while loading shared libraries: OBJ: REASON[: ERRNO TEXT]". */
-function fatal(progname: string, e: LoaderError): { readonly message: string; readonly status: 127 } {
+function fatal(progname: string, e: LoaderError): StartupError {
   const detail = e.errno ? `: ${rtldStrerror(e.errno)}` : "";
+  // A lookup failure during relocation names its occasion ("symbol lookup error").
+  const occasion = (e as { readonly occasion?: string }).occasion ?? "error while loading shared libraries";
   return {
-    message: `${progname}: error while loading shared libraries: ${e.object}: ${e.reason}${detail}`,
+    message: `${progname}: ${occasion}: ${e.object}${e.object ? ": " : ""}${e.reason}${detail}`,
     status: 127,
   };
 }
@@ -106,6 +123,8 @@ export function startFromExec(
   const argv0 = image.argv[0] ?? "";
   const self = rtldSelf(proc, rtldBase, direct ? argv0 : "");
   const rtld = new Rtld(proc, self.end, options);
+  // _dl_sysdep_start: "Initialize the break pointer" before dl_main.
+  syscall(proc, "brk", 0);
   let main: LinkMap;
   const progname = direct ? (image.argv[1] ?? "") : argv0;
   rtld.progname = progname;
@@ -158,6 +177,9 @@ export function startFromExec(
     rtld.ns.add(v);
   }
   rtld.initPaths(main, options.libraryPath);
+  // The preload file: access() first, since it usually does not exist (rtld.c dl_main). Reading and
+  // preloading its contents is not modelled; the result says when the file exists.
+  const preloadFile = syscall(proc, "access", PRELOAD_FILE, R_OK) === 0n;
   let error: StartupResult["error"];
   try {
     mapObjectDeps(rtld, main);
@@ -170,5 +192,181 @@ export function startFromExec(
   const sl = main.searchlist ?? [];
   const i = sl.indexOf(rmap);
   if (i > 0) rtld.ns.insertAfter(sl[i - 1] as LinkMap, rmap);
-  return { rtld, main, error };
+  return { rtld, main, error, preloadFile };
+}
+
+/** How the startup proceeds after loading (LD_BIND_NOW, the version check). */
+export interface FinishOptions {
+  /** LD_BIND_NOW set (non-empty): no lazy PLT binding (GLRO(dl_lazy) = 0). */
+  readonly bindNow?: boolean;
+  /** `_dl_check_map_versions` for one map (RELOC's checkAllVersions); skipped when absent. */
+  readonly checkVersions?: (rtld: Rtld, map: LinkMap) => void;
+  /** `_dl_relocate_object` (RELOC's relocateObject). */
+  readonly relocate: (
+    rtld: Rtld,
+    map: LinkMap,
+    scopes: readonly (readonly LinkMap[])[],
+    options: { readonly lazy: boolean },
+  ) => void;
+  /** Counters for LD_DEBUG=statistics (RELOC's relocStats). */
+  readonly relocStats?: (rtld: Rtld) => { readonly relocations: number; readonly fromCache: number };
+  /** `_dl_start` began at this `process.hrtime.bigint()` (for the statistics' total). */
+  readonly startTime?: bigint;
+  /** Time spent loading objects, in ns (the statistics' "time needed to load objects"). */
+  readonly loadTime?: bigint;
+}
+
+/** The `struct r_debug` state a debugger sees (`_dl_debug_initialize`, `_dl_debug_state` transitions). */
+export interface RDebugState {
+  readonly version: 1;
+  /** r_map: the head of the base namespace's chain. */
+  readonly map: LinkMap;
+  /** r_ldbase: ld.so's load address. */
+  readonly ldbase: bigint;
+  /** Every r_state value `_dl_debug_state` was called with, in order. */
+  readonly states: readonly ("RT_ADD" | "RT_CONSISTENT")[];
+}
+
+export interface FinishedStartup extends StartupResult {
+  readonly tls: InitialTls | undefined;
+  /** Objects in the order `_dl_relocate_object` was called on them. */
+  readonly relocationOrder: readonly LinkMap[];
+  readonly rDebug: RDebugState;
+  /** The libc startup model's calls (see `libcEarlyInit`). */
+  readonly libcStartup: readonly string[];
+}
+
+/**
+ * The libc startup model: the system calls the C library itself makes between ld.so's last call
+ * and `main` on Debian 12 (glibc 2.36), measured with `setarch -R strace` on programs whose main
+ * starts with a marker syscall. Only `__libc_early_init` (called by ld.so after relocation through
+ * `_dl_call_libc_early_init`) makes one: `__pthread_early_init` reads RLIMIT_STACK to size the
+ * default thread stack — `prlimit64(0, RLIMIT_STACK, NULL, &limit)`. `__libc_start_main` itself
+ * makes none for a dynamic program. Constructors of the program's libraries may make more (e.g.
+ * libselinux reads /proc/filesystems); the model cannot run them.
+ */
+export function libcEarlyInit(rtld: Rtld): readonly string[] {
+  const libc = rtld.ns.maps.find((l) => l.dynamic?.soname === LIBC_SO);
+  if (!libc) return [];
+  const limit = new Uint8Array(16);
+  syscall(rtld.proc, "prlimit64", 0, RLIMIT_STACK, 0, limit);
+  return ["__libc_early_init: __pthread_early_init: getrlimit (RLIMIT_STACK)"];
+}
+
+const LIBC_SO = "libc.so.6";
+const RLIMIT_STACK = 3;
+/** DT_RELACOUNT / DT_RELCOUNT (their sum is print_statistics' "relative relocations"). */
+const DT_RELACOUNT = 0x6ffffff9n;
+const DT_RELCOUNT = 0x6ffffffan;
+const DT_GNU_PRELINKED = 0x6ffffdf5n;
+
+/** rtld.c `print_statistics`: the relative relocations counted from DT_RELACOUNT of the main search list. */
+function relativeRelocations(rtld: Rtld, searchlist: readonly LinkMap[]): number {
+  let n = 0;
+  for (const l of searchlist) {
+    if (l.ld === undefined) continue;
+    const read = (a: bigint, len: number) => rtld.proc.mm.readUser(Number(a), len);
+    const d = decodeDynamic(readDynamicFromMemory(read, l.ld, true, true, { source: l.name }).entries).values;
+    const rel = d.get(DT_RELCOUNT);
+    if (l.addr !== 0n && rel !== undefined) n += Number(rel);
+    const rela = d.get(DT_RELACOUNT);
+    if ((l.addr !== 0n || d.get(DT_GNU_PRELINKED) === undefined) && rela !== undefined) n += Number(rela);
+  }
+  return n;
+}
+
+/**
+ * The rest of `dl_main` after the dependencies are loaded, then `_dl_start`'s statistics — what
+ * happens before ld.so jumps to `_dl_init` (loader/init-fini.ts) and the program's entry:
+ *
+ * 1. every search-list object joins the global scope (l_global); l_scope as `_dl_new_object` set it:
+ *    the main search list, plus its own search list for an object loaded without a loader (vDSO);
+ *    ld.so's own map has none;
+ * 2. `version_check_doit`: `_dl_check_map_versions` on every object in l_next order (a missing
+ *    version: "PROG: OBJ: version `V' not found (required by X)", exit status 1);
+ * 3. `init_tls` (loader/init-tls.ts): the static TLS block and TCB, TLS_INIT_TP's four syscalls,
+ *    `security_init`;
+ * 4. LD_DEBUG=scopes: "Initial object scopes";
+ * 5. `_dl_relocate_object` on l_initfini from last to first, ld.so skipped (each ends with its RELRO
+ *    mprotect); `_dl_allocate_tls_init`; `_dl_find_object_init`'s allocation; ld.so's own relocation
+ *    (its RELRO: the last mprotect before libc's);
+ * 6. `_dl_call_libc_early_init` (the libc startup model: prlimit64);
+ * 7. r_debug → RT_CONSISTENT, `_dl_unload_cache` (munmap of ld.so.cache);
+ * 8. LD_DEBUG=statistics.
+ */
+export function finishStartup(start: StartupResult, options: FinishOptions): FinishedStartup {
+  const { rtld, main } = start;
+  const rDebug = {
+    version: 1 as const,
+    map: main,
+    ldbase: rtld.rtldMap.addr,
+    states: ["RT_ADD"] as RDebugState["states"][number][],
+  };
+  const base = { ...start, tls: undefined, relocationOrder: [] as LinkMap[], rDebug, libcStartup: [] as string[] };
+  if (start.error) return base;
+  const sl = main.searchlist ?? [main];
+  main.opencount = 1;
+  for (const l of sl) l.global = true;
+  main.scope = [sl];
+  for (const l of rtld.ns.maps) {
+    if (l === main || l.isRtld) continue;
+    l.scope = l.isVdso ? [sl, [l]] : [sl];
+  }
+  if (!main.initfini || main.initfini.length !== sl.length) main.initfini = mainInitfini(main);
+  const progname = rtld.progname;
+  try {
+    if (options.checkVersions) for (const l of rtld.ns.maps) if (!l.faked) options.checkVersions(rtld, l);
+  } catch (e) {
+    if (!(e instanceof LoaderError)) throw e;
+    // print_missing_version: "%s: %s: %s\n" (RTLD_PROGNAME, object, message), then _exit (1).
+    return { ...base, error: { message: `${progname}: ${e.object}: ${e.reason}`, status: 1 } };
+  }
+  const tls = initTls(rtld);
+  if (rtld.debug.on("scopes")) {
+    rtld.debug.emit("scopes", "");
+    rtld.debug.emit("scopes", "Initial object scopes");
+    for (const l of rtld.ns.maps) for (const t of showScope(l, progname)) rtld.debug.emit("scopes", t);
+  }
+  const lazy = !options.bindNow;
+  const order: LinkMap[] = [];
+  const t0 = process.hrtime.bigint();
+  try {
+    const initfini = main.initfini;
+    for (let i = initfini.length - 1; i >= 0; i--) {
+      const l = initfini[i] as LinkMap;
+      if (l.isRtld) continue;
+      options.relocate(rtld, l, l.scope, { lazy });
+      order.push(l);
+    }
+    copyTlsInitImages(rtld, tls);
+    const rtldInList = sl.includes(rtld.rtldMap);
+    if (rtldInList) {
+      // _dl_find_object_init: one dl_find_object_internal (32 bytes) per implicitly NODELETE object.
+      const nodelete = rtld.ns.maps.filter((l) => l !== main && l.type === "library" && !l.faked).length;
+      rtld.malloc.malloc(nodelete * 32);
+      options.relocate(rtld, rtld.rtldMap, main.scope, { lazy: false });
+      order.push(rtld.rtldMap);
+    }
+  } catch (e) {
+    if (!(e instanceof LoaderError)) throw e;
+    return { ...base, tls, relocationOrder: order, error: fatal(progname, e) };
+  }
+  const relocTime = process.hrtime.bigint() - t0;
+  const libcStartup = libcEarlyInit(rtld);
+  rDebug.states.push("RT_CONSISTENT");
+  if (rtld.cacheMapping) syscall(rtld.proc, "munmap", rtld.cacheMapping.addr, rtld.cacheMapping.size);
+  if (rtld.debug.on("statistics")) {
+    const total = process.hrtime.bigint() - (options.startTime ?? t0);
+    const st = options.relocStats?.(rtld) ?? { relocations: 0, fromCache: 0 };
+    const lines = statistics({
+      totalCycles: total,
+      relocCycles: relocTime,
+      loadCycles: options.loadTime ?? 0n,
+      relocations: st.relocations,
+      cacheRelocations: st.fromCache,
+      relativeRelocations: relativeRelocations(rtld, sl),
+    });
+    for (const t of lines) rtld.debug.emit("statistics", t);
+  }
+  return { ...base, tls, relocationOrder: order, libcStartup };
 }

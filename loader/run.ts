@@ -1,0 +1,133 @@
+import { HostFs } from "../kernel-shim/fs/host-fs.ts";
+import type { KernelFs } from "../kernel-shim/fs/types.ts";
+import { renderMaps } from "../kernel-shim/mm/maps.ts";
+import { Kernel } from "../kernel-shim/process/kernel.ts";
+import { Process } from "../kernel-shim/process/process.ts";
+import { StraceLog } from "../kernel-shim/strace/log.ts";
+import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
+import { DEBUG_CATEGORIES, type DebugCategory, DebugLog } from "./debug.ts";
+import { transferringControl } from "./debug-format.ts";
+import { type InitCall, impcalls, runInitializers } from "./init-fini.ts";
+import type { LinkMap } from "./link-map.ts";
+import { relocateObject, relocStats } from "./relocate.ts";
+import type { Rtld } from "./rtld.ts";
+import type { RtldProfile } from "./rtld-profile.ts";
+import { type FinishedStartup, finishStartup, type StartupError, startFromExec } from "./startup.ts";
+
+export interface RunOptions {
+  /** argv (argv[0] defaults to the file as given). */
+  readonly argv?: readonly string[];
+  /** The environment the program is exec'd with; LD_LIBRARY_PATH, LD_BIND_NOW and LD_DEBUG are read from it as ld.so does. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly profile?: RtldProfile;
+  /** stacktrace_setup(REGISTER) for every library ld.so maps with PT_GNU_SFRAME. */
+  readonly registerSframe?: boolean;
+  /** A failed registration fails the load (RtldOptions.fatalSframeRegistration). */
+  readonly fatalSframeRegistration?: boolean;
+  /** `_dl_check_map_versions` (RELOC's checkAllVersions); versions are not checked without it. */
+  readonly checkVersions?: (rtld: Rtld, map: LinkMap) => void;
+}
+
+export interface RunResult {
+  readonly rtld: Rtld;
+  readonly main: LinkMap;
+  /** glibc's message and exit status when startup stops before main (exec failure: status 126/127 as a shell reports). */
+  readonly error: StartupError | undefined;
+  /** Constructor calls in the order they would run (ld.so's `_dl_init`, then libc's for the program). */
+  readonly initOrder: readonly InitCall[];
+  readonly startup: FinishedStartup | undefined;
+  /** The process's strace log (from execve) and its /proc/pid/maps, at the point main would be called. */
+  readonly strace: readonly string[];
+  readonly maps: string;
+  /** LD_DEBUG output as ld.so prints it ("%10d:\t…" lines). */
+  readonly debug: readonly string[];
+  readonly proc: Process;
+}
+
+/**
+ * LD_DEBUG's value → categories, as rtld.c `process_dl_debug` splits it (at ' ', ',' and ':'): "all"
+ * is every category but statistics and unused; unknown names are ignored (glibc warns on stderr).
+ */
+export function parseLdDebug(value: string | undefined): DebugCategory[] {
+  const out = new Set<DebugCategory>();
+  for (const w of (value ?? "").split(/[ ,:]/)) {
+    if (w === "all") {
+      for (const c of DEBUG_CATEGORIES) if (c !== "statistics" && c !== "unused") out.add(c);
+    } else if ((DEBUG_CATEGORIES as readonly string[]).includes(w)) out.add(w as DebugCategory);
+  }
+  return [...out];
+}
+
+/**
+ * A process as `setarch -R` (aslrSeed undefined) or with randomisation from `aslrSeed`, on the host's
+ * file system unless another is given, ready for `runToMain`.
+ */
+export function spawnForRun(
+  options: { readonly aslrSeed?: number; readonly cwd?: string; readonly fs?: KernelFs } = {},
+): Process {
+  const kernel = new Kernel(
+    options.fs ?? new HostFs(),
+    options.aslrSeed !== undefined ? { aslrSeed: options.aslrSeed } : {},
+  );
+  return Process.spawn(kernel, { cwd: options.cwd ?? process.cwd(), log: new StraceLog() });
+}
+
+/**
+ * Run `file` in `proc` from execve to the point `main` would be called, as the kernel and glibc
+ * 2.36's ld.so do it on this machine: execve (binfmt_elf), ld.so's startup (loader/startup.ts:
+ * search, mapping, SFrame registration, versions, TLS, relocation with RELRO, libc's early init,
+ * the cache unmapped), `_dl_init` and libc's constructor pass (recorded, not run: loader/init-fini.ts),
+ * then "transferring control". Every kernel interaction goes through the syscall dispatcher, so the
+ * process's strace log is comparable with strace of the real program.
+ */
+export function runToMain(proc: Process, file: string, options: RunOptions = {}): RunResult {
+  const env = options.env ?? {};
+  const argv = options.argv ?? [file];
+  const envp = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const debug = new DebugLog(parseLdDebug(env["LD_DEBUG"]));
+  const t0 = process.hrtime.bigint();
+  const ex = syscall(proc, "execve", file, [...argv], envp);
+  const done = (r: Omit<RunResult, "strace" | "maps" | "debug" | "proc">): RunResult => ({
+    ...r,
+    strace: proc.log.lines(),
+    maps: renderMaps(proc.mm),
+    debug: debug.render(proc.pid),
+    proc,
+  });
+  if (ex !== 0n) {
+    throw new RunError(file, Number(-ex));
+  }
+  const llp = env["LD_LIBRARY_PATH"];
+  const start = startFromExec(proc, {
+    ...(options.profile ? { profile: options.profile } : {}),
+    ...(llp !== undefined && llp !== "" ? { libraryPath: llp } : {}),
+    ...(options.registerSframe ? { registerSframe: true } : {}),
+    ...(options.fatalSframeRegistration ? { fatalSframeRegistration: true } : {}),
+    debug,
+  });
+  const loadTime = process.hrtime.bigint() - t0;
+  const bindNow = (env["LD_BIND_NOW"] ?? "") !== "";
+  const fin = finishStartup(start, {
+    bindNow,
+    relocate: relocateObject,
+    relocStats: (rtld) => relocStats(rtld),
+    startTime: t0,
+    loadTime,
+    ...(options.checkVersions ? { checkVersions: options.checkVersions } : {}),
+  });
+  if (fin.error) return done({ rtld: fin.rtld, main: fin.main, error: fin.error, initOrder: [], startup: fin });
+  const initOrder = runInitializers(fin.rtld, fin.main, argv[0] ?? "");
+  impcalls(fin.rtld, transferringControl(argv[0] ?? ""));
+  return done({ rtld: fin.rtld, main: fin.main, error: undefined, initOrder, startup: fin });
+}
+
+/** execve itself failed (no ld.so ran): the errno the kernel returned. */
+export class RunError extends Error {
+  override name = "RunError";
+  constructor(
+    readonly file: string,
+    readonly errno: number,
+  ) {
+    super(`execve ${file}: errno ${errno}`);
+  }
+}
