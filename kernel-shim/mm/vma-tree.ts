@@ -101,6 +101,8 @@ export class VmaTree {
   }
 
   private insertAt(i: number, vma: MutableVma): void {
+    // Every VMA in the tree holds a reference on its file (get_file in mmap_region, __split_vma, dup_mmap).
+    vma.file?.get?.();
     if (this.chunks.length === 0) {
       this.chunks.push([vma]);
       this.renumber(0);
@@ -122,7 +124,11 @@ export class VmaTree {
       const ch = this.chunks[c] as MutableVma[];
       const j = i - (this.firsts[c] as number);
       const take = Math.min(left, ch.length - j);
-      for (const v of ch.splice(j, take)) removed.push(v);
+      for (const v of ch.splice(j, take)) {
+        // remove_vma / vma_merge: fput of the file the VMA mapped.
+        v.file?.put?.();
+        removed.push(v);
+      }
       if (ch.length === 0) this.chunks.splice(c, 1);
       this.renumber(c);
       left -= take;

@@ -42,6 +42,13 @@ export interface OpenFile {
   readonly append?: boolean;
   /** On a noexec mount: PROT_EXEC is EPERM and VM_MAYEXEC is dropped. */
   readonly noexec?: boolean;
+  /**
+   * get_file / fput: every VMA mapping this file holds a reference (vma->vm_file), taken when the
+   * VMA enters the address space (mmap, split, fork) and dropped when it leaves (munmap, merge,
+   * MAP_FIXED replacement), so the file outlives close(fd) for as long as it is mapped.
+   */
+  readonly get?: () => void;
+  readonly put?: () => void;
 }
 
 /**

@@ -18,7 +18,7 @@ export class InodeCache {
     if (!inode) {
       inode = new FileInode(file, st, path);
       this.byKey.set(key, inode);
-    }
+    } else inode.addReader(file);
     return inode;
   }
 
@@ -33,21 +33,39 @@ class FileInode implements MappedInode {
   readonly ino: number;
   readonly size: number;
   private bytes: Uint8Array | undefined;
+  /**
+   * The open files the page cache can be filled through, newest first (the one that created the
+   * inode may have been closed since: the kernel's page cache needs no particular open file).
+   * Dropped once the bytes are in.
+   */
+  private readers: FsFile[];
   constructor(
-    private readonly file: FsFile,
+    file: FsFile,
     st: FsStat,
     readonly path: string,
   ) {
+    this.readers = [file];
     this.devMajor = Number(devMajor(st.dev));
     this.devMinor = Number(devMinor(st.dev));
     this.ino = Number(st.ino);
     this.size = Number(st.size);
   }
+  addReader(file: FsFile): void {
+    if (!this.bytes && !this.readers.includes(file)) this.readers.unshift(file);
+  }
   read(offset: number, length: number): Uint8Array {
     // Page-cache semantics: the file's bytes are read once, when first needed, then kept.
     if (!this.bytes) {
-      const r = this.file.pread(0, this.size);
-      this.bytes = r.ok ? r.value : new Uint8Array(this.size);
+      for (const f of this.readers) {
+        const r = f.pread(0, this.size);
+        if (r.ok) {
+          this.bytes = r.value;
+          this.readers = [];
+          break;
+        }
+      }
+      // No open file left to read through: zeros this time, a later open can still fill the cache.
+      if (!this.bytes) return new Uint8Array(this.size).subarray(offset, offset + length);
     }
     return this.bytes.subarray(offset, offset + length);
   }

@@ -1,4 +1,5 @@
 import { isDir, isReg } from "../fs/types.ts";
+import type { MappedInode, OpenFile } from "../mm/vma.ts";
 import type { OpenDescription } from "../process/open-file.ts";
 import { procStat } from "../process/open-file.ts";
 import { errno, MAX_RW_COUNT, type SyscallContext } from "./context.ts";
@@ -81,10 +82,7 @@ export function sysOpenat(ctx: SyscallContext, dirfd: number, pathArg: number, f
     if (!f.ok) return errno(f.errno);
     const real = fs.realpath(target);
     const realPath = real.ok ? real.value : target;
-    const mmFile =
-      isReg(st.value) && !isPath
-        ? { inode: proc.kernel.inodes.get(f.value, realPath), readable: true, writable: false }
-        : undefined;
+    const mmFile = isReg(st.value) && !isPath ? mappableFile(proc.kernel.inodes.get(f.value, realPath)) : undefined;
     desc = { kind: "file", path: realPath, flags, pos: 0, refs: 0, file: f.value, stat: st.value, mmFile };
   }
   const fd = proc.fds.install(desc, cloexec);
@@ -100,8 +98,34 @@ export function sysOpen(ctx: SyscallContext): bigint {
   return sysOpenat(ctx, AT_FDCWD, 0, 1);
 }
 
+/** How many VMAs map each open file (their vm_file references, counted by the VMA tree). */
+const vmaRefs = new WeakMap<OpenFile, number>();
+
+/** The OpenFile mmap() receives for a regular file: read-only (the FS is), counting its VMAs. */
+function mappableFile(inode: MappedInode): OpenFile {
+  const file: OpenFile = {
+    inode,
+    readable: true,
+    writable: false,
+    get: () => vmaRefs.set(file, (vmaRefs.get(file) ?? 0) + 1),
+    put: () => vmaRefs.set(file, Math.max(0, (vmaRefs.get(file) ?? 0) - 1)),
+  };
+  return file;
+}
+
+/**
+ * close(fd). When the last fd of a description goes while VMAs still map the file, the kernel keeps
+ * the struct file alive through vma->vm_file and the mapping keeps reading the page cache (ld.so
+ * reads /etc/ld.so.cache after closing it). The shim's host handle is released at that point all
+ * the same (a shim process is not always torn down), so the page cache is filled through it first.
+ */
 export function sysClose(ctx: SyscallContext): bigint {
-  return ctx.proc.fds.close(ctx.int(0)) ? 0n : errno("EBADF");
+  const fd = ctx.int(0);
+  const d = ctx.proc.fds.get(fd);
+  if (d?.kind === "file" && d.refs === 1 && d.mmFile && (vmaRefs.get(d.mmFile) ?? 0) > 0) {
+    d.mmFile.inode.read(0, d.mmFile.inode.size);
+  }
+  return ctx.proc.fds.close(fd) ? 0n : errno("EBADF");
 }
 
 function readable(d: OpenDescription): boolean {

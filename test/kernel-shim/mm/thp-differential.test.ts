@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Op } from "./ops.ts";
+import type { Addr, Op } from "./ops.ts";
 import { opText } from "./ops.ts";
 import { replay, TestInode } from "./replay.ts";
 
@@ -56,7 +56,7 @@ function thpAlignOf(dir: string): boolean | string {
 
 const WINDOW_PAGES = 0x1000;
 const FILE_SIZE = 22000;
-const M = (len: number, off: number, prot: number, flags: number, fd: 0 | 1 | 2, addr: Op["addr"] = { abs: 0n }): Op =>
+const M = (len: number, off: number, prot: number, flags: number, fd: 0 | 1 | 2, addr: Addr = { abs: 0n }): Op =>
   ({ op: "M", addr, len: BigInt(len), prot, flags, fd, off: BigInt(off) }) as const;
 
 const MiB = 0x100000;
