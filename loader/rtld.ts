@@ -423,15 +423,13 @@ export class Rtld implements SearchPathContext {
         const size = new DataView(sb.buffer).getBigInt64(48, true);
         let addr = -1n;
         if (sr === 0n && size > 0n) addr = syscall(this.proc, "mmap", 0, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        // ld.so reads the mapping after close(2). The kernel shim's file pages have read back as
-        // zeros after the close in some runs, so the (syscall-free) read of the mapped bytes is
-        // done just before it; the syscall sequence is the same.
+        syscall(this.proc, "close", fd);
+        // ld.so searches the mapping after close(2): the VMA keeps the file (vma->vm_file).
         let bytes: Uint8Array | undefined;
         if (addr >= 0n) {
           this.cacheMapping = { addr, size };
           bytes = this.proc.mm.readUser(Number(addr), Number(size));
         }
-        syscall(this.proc, "close", fd);
         if (bytes) {
           try {
             this.cache = parseLdSoCache(bytes, this.profile.ldSoCache);
