@@ -176,25 +176,40 @@ export class PerfData {
     // flush ends, so the buffers retired while reading the round can be reused from then on.
     const pool: WindowPool | undefined = options.transient ? { free: [], retired: [], hold: true } : undefined;
     let round: PerfRecord[] = [];
-    const flush = function* (): Generator<PerfRecord> {
-      const timed = round.filter((r) => r.time !== undefined);
-      const untimed = round.filter((r) => r.time === undefined);
+    /** Whether the round's timed records came in time order already (the common case: one CPU). */
+    let inOrder = true;
+    let last: bigint | undefined;
+    for (const r of this.scan(pool)) {
+      if (r.kind !== "finished-round") {
+        round.push(r);
+        if (r.time !== undefined) {
+          if (last !== undefined && r.time < last) inOrder = false;
+          last = r.time;
+        }
+        continue;
+      }
+      yield* this.flushRound(round, inOrder);
+      round = [];
+      inOrder = true;
+      last = undefined;
+      if (pool) for (let b = pool.retired.pop(); b; b = pool.retired.pop()) pool.free.push(b);
+    }
+    yield* this.flushRound(round, inOrder);
+  }
+
+  /** One round in delivery order: untimed records first, then the timed ones stably sorted by time. */
+  private *flushRound(round: PerfRecord[], inOrder: boolean): Generator<PerfRecord> {
+    const timed: PerfRecord[] = [];
+    for (const r of round) {
+      if (r.time === undefined) yield r;
+      else timed.push(r);
+    }
+    if (!inOrder) {
       timed.sort((a, b) =>
         (a.time as bigint) < (b.time as bigint) ? -1 : (a.time as bigint) > (b.time as bigint) ? 1 : 0,
       );
-      yield* untimed;
-      yield* timed;
-      round = [];
-      if (pool) for (let b = pool.retired.pop(); b; b = pool.retired.pop()) pool.free.push(b);
-    };
-    for (const r of this.scan(pool)) {
-      if (r.kind === "finished-round") {
-        yield* flush();
-        continue;
-      }
-      round.push(r);
     }
-    yield* flush();
+    for (const r of timed) yield r;
   }
 }
 

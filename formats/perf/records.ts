@@ -237,6 +237,18 @@ export class RecordDecoder {
 
   /** Decode the record whose bytes (header included) are `bytes`, found at file offset `offset`. */
   decode(bytes: Uint8Array, offset: number): PerfRecord {
+    if (bytes.length >= 8) {
+      // Samples (nearly every record) take the direct path: every read below is checked against the
+      // record's size and fails with a PerfDataError itself.
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const le = this.littleEndian;
+      const type = dv.getUint32(0, le);
+      if (type === PERF_RECORD.SAMPLE) {
+        const size = dv.getUint16(6, le);
+        if (size <= bytes.length)
+          return this.decodeSample(bytes, dv, { offset, type, misc: dv.getUint16(4, le), size });
+      }
+    }
     const r = new EndianReader(bytes, this.littleEndian, offset, this.source);
     const type = r.u32(0);
     const misc = r.u16(4);
@@ -301,7 +313,7 @@ export class RecordDecoder {
     const base = { offset, type, misc, size };
     switch (type) {
       case PERF_RECORD.SAMPLE:
-        return this.decodeSample(r, base);
+        return this.decodeSample(r.bytes, new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), base);
       case PERF_RECORD.MMAP:
       case PERF_RECORD.MMAP2: {
         const ai = this.attrForTrailer(r, size);
@@ -397,15 +409,16 @@ export class RecordDecoder {
    * Straight-line reads with one bounds check per field group (this runs once per sample: no closures,
    * no per-field reader objects). The stack copy is a view of the record's bytes, not a copy.
    */
-  private decodeSample(r: EndianReader, base: Omit<RecordBase, "time">): SampleRecord {
-    const bytes = r.bytes;
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  private decodeSample(bytes: Uint8Array, dv: DataView, base: Omit<RecordBase, "time">): SampleRecord {
     const le = this.littleEndian;
     const end = base.size;
     let attrIndex = 0;
     if (this.attrs.length > 1) {
       const l0 = this.layouts[0] as SampleLayout;
-      if (l0.idAt !== undefined) attrIndex = this.byId.get(r.u64(l0.idAt, "sample id")) ?? 0;
+      if (l0.idAt !== undefined) {
+        if (l0.idAt + 8 > end) this.overrun(base, l0.idAt, 8, "sample id");
+        attrIndex = this.byId.get(dv.getBigUint64(l0.idAt, le)) ?? 0;
+      }
     }
     const L = this.layouts[attrIndex] as SampleLayout;
     if (L.unknownBits)

@@ -1,4 +1,4 @@
-import type { ReplayedSample } from "./replay.ts";
+import type { ReplayedSample, ReplayFrame } from "./replay.ts";
 
 /**
  * `perf script` text (tools/perf/builtin-script.c process_event, util/evsel_fprintf.c
@@ -12,20 +12,28 @@ import type { ReplayedSample } from "./replay.ts";
  * pgoff) as perf does for user DSOs.
  */
 
+const SPACES = "                ";
+const ZEROS = "000000";
+
+/** `%5d`-style right alignment (and `%016`-free hex columns) without padStart's generic path. */
+function padLeft(text: string, width: number): string {
+  return text.length >= width ? text : SPACES.slice(0, width - text.length) + text;
+}
+
 /** `comm tid secs.usecs: period event: ` (builtin-script.c: "%s ", "%5d ", "%5lu.%06lu: ", "%10" PRIu64 " "). */
 export function sampleHeader(s: ReplayedSample): string {
-  let line = `${s.comm} ${String(s.tid).padStart(5)} `;
+  let line = `${s.comm} ${padLeft(String(s.tid), 5)} `;
   if (s.time !== undefined) {
     const secs = s.time / 1_000_000_000n;
-    const usecs = (s.time % 1_000_000_000n) / 1000n;
-    line += `${String(secs).padStart(5)}.${String(usecs).padStart(6, "0")}: `;
+    const usecs = String((s.time % 1_000_000_000n) / 1000n);
+    line += `${padLeft(String(secs), 5)}.${usecs.length >= 6 ? usecs : ZEROS.slice(usecs.length) + usecs}: `;
   }
-  if (s.period !== undefined) line += `${String(s.period).padStart(10)} `;
+  if (s.period !== undefined) line += `${padLeft(String(s.period), 10)} `;
   return `${line}${s.event}: `;
 }
 
 function frameLine(addr: bigint, sym: string, dso: string): string {
-  return `\t${addr.toString(16).padStart(16)} ${sym} (${dso})`;
+  return `\t${padLeft(addr.toString(16), 16)} ${sym} (${dso})`;
 }
 
 /**
@@ -35,20 +43,58 @@ function frameLine(addr: bigint, sym: string, dso: string): string {
  */
 export type AddressConvention = "ra" | "ra-1";
 
+/**
+ * Frame lines already formatted, by the symbol object of the memoized frame they print (the replay
+ * shares one per address while the mappings are unchanged), so a hot address's line is built once.
+ * The entry is used only for a frame at the same pc, map-relative address and mapping: the text is
+ * exactly what formatting it again would give.
+ */
+interface FormattedLine {
+  readonly pc: bigint;
+  readonly rel: bigint;
+  readonly dso: string;
+  readonly line: string;
+}
+const raLines = new WeakMap<object, FormattedLine>();
+const callSiteLines = new WeakMap<object, FormattedLine>();
+
+function cachedLine(
+  cache: WeakMap<object, FormattedLine>,
+  key: object | undefined,
+  f: ReplayFrame,
+): string | undefined {
+  const e = key && cache.get(key);
+  return e && e.pc === f.pc && e.rel === f.rel && e.dso === f.dso ? e.line : undefined;
+}
+
 /** The callchain lines of one replayed sample: the stored kernel frames, then the replayed user frames. */
 export function sampleLines(s: ReplayedSample, convention: AddressConvention = "ra"): string[] {
   const out = [sampleHeader(s)];
   // Kernel frames come from the stored callchain; without kallsyms they print as perf prints an unresolved address.
   for (const ip of s.kernelChain) out.push(frameLine(ip, "[unknown]", "[kernel.kallsyms]"));
-  s.frames.forEach((f, i) => {
+  const frames = s.frames;
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i] as ReplayFrame;
     if (convention === "ra-1" && i > 0) {
-      const sym = f.caller ? `${f.caller.name}+0x${f.caller.offset.toString(16)}` : "[unknown]";
-      out.push(frameLine(f.dso !== "[unknown]" ? f.rel - 1n : f.pc - 1n, sym, f.dso));
-      return;
+      const c = f.caller;
+      let line = cachedLine(callSiteLines, c, f);
+      if (line === undefined) {
+        const sym = c ? `${c.name}+0x${c.offset.toString(16)}` : "[unknown]";
+        line = frameLine(f.dso !== "[unknown]" ? f.rel - 1n : f.pc - 1n, sym, f.dso);
+        if (c) callSiteLines.set(c, { pc: f.pc, rel: f.rel, dso: f.dso, line });
+      }
+      out.push(line);
+      continue;
     }
-    const sym = f.sym ? `${f.sym.name}+0x${f.sym.offset.toString(16)}` : "[unknown]";
-    out.push(frameLine(f.sym || f.dso !== "[unknown]" ? f.rel : f.pc, sym, f.dso));
-  });
+    const y = f.sym;
+    let line = cachedLine(raLines, y, f);
+    if (line === undefined) {
+      const sym = y ? `${y.name}+0x${y.offset.toString(16)}` : "[unknown]";
+      line = frameLine(y || f.dso !== "[unknown]" ? f.rel : f.pc, sym, f.dso);
+      if (y) raLines.set(y, { pc: f.pc, rel: f.rel, dso: f.dso, line });
+    }
+    out.push(line);
+  }
   return out;
 }
 

@@ -314,16 +314,13 @@ function frameOf(
     f = symbolizeFrame(p, pc, first, undefined, undefined);
     memo.set(pc, f);
   }
-  if (method === undefined && sframeMiss === undefined) return f;
-  return {
-    pc: f.pc,
-    rel: f.rel,
-    dso: f.dso,
-    sym: f.sym,
-    caller: f.caller,
-    ...(method ? { method } : {}),
-    ...(sframeMiss ? { sframeMiss } : {}),
-  };
+  // The memoized frame with this step's method (literals, not spreads: this runs once per frame).
+  if (method) {
+    if (sframeMiss) return { pc: f.pc, rel: f.rel, dso: f.dso, sym: f.sym, caller: f.caller, method, sframeMiss };
+    return { pc: f.pc, rel: f.rel, dso: f.dso, sym: f.sym, caller: f.caller, method };
+  }
+  if (sframeMiss) return { pc: f.pc, rel: f.rel, dso: f.dso, sym: f.sym, caller: f.caller, sframeMiss };
+  return f;
 }
 
 function symbolizeFrame(
