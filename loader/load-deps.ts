@@ -1,5 +1,6 @@
 import type { LinkMap } from "./link-map.ts";
 import type { Rtld } from "./rtld.ts";
+import { sortMaps } from "./sort-maps.ts";
 
 /**
  * `_dl_map_object_deps` (glibc 2.36 elf/dl-deps.c) for DT_NEEDED: a breadth-first walk from `map`,
@@ -36,5 +37,8 @@ export function mapObjectDeps(rtld: Rtld, map: LinkMap): LinkMap[] {
   }
   rtld.malloc.malloc((2 * known.length + 1) * 8);
   map.searchlist = known.filter((l) => !(rtld.traceMode && l.faked));
+  // The root's l_initfini: its search list sorted (`_dl_sort_maps (l_initfini, nlist, true, false)`),
+  // replacing the list it had as someone's dependency; the sort still sees the old one.
+  map.initfini = sortMaps(map.searchlist, false, true);
   return known;
 }

@@ -10,14 +10,21 @@ import {
 import { DF_1_NODEFLIB, DF_1_PIE, DT_FLAGS_1 } from "../formats/elf/dynamic-tags.ts";
 import type { ProgramHeader } from "../formats/elf/types.ts";
 import { type LdSoCache, parseLdSoCache, searchCache } from "../formats/ldcache/ld-so-cache.ts";
-import { Errno } from "../kernel-shim/errno.ts";
+import { Errno, errnoName } from "../kernel-shim/errno.ts";
 import type { Process } from "../kernel-shim/process/process.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
 import { DebugLog } from "./debug.ts";
 import { fileGenerating, fileMapped, fileNeededBy } from "./debug-format.ts";
 import { dstCount, dstRequired, dstSubstitute } from "./dst.ts";
 import { LinkMap, type LinkMapType, Namespace } from "./link-map.ts";
-import { FILEBUF_SIZE, LoaderError, mapSegments, phdrsFromBytes, registerSframe } from "./map-object.ts";
+import {
+  FILEBUF_SIZE,
+  LoaderError,
+  mapSegments,
+  phdrsFromBytes,
+  registerSframe,
+  unregisterSframe,
+} from "./map-object.ts";
 import { MinimalMalloc } from "./rtld-malloc.ts";
 import { capstrs, DEBIAN12_X86_64, importantHwcapsAllocations, type RtldProfile } from "./rtld-profile.ts";
 import { decomposeRpath, fillinRpath, type SearchDir, type SearchPathContext } from "./search-path.ts";
@@ -42,6 +49,12 @@ export interface RtldOptions {
   readonly inhibitCache?: boolean;
   /** Call stacktrace_setup for each newly mapped object with PT_GNU_SFRAME (see startup.ts). */
   readonly registerSframe?: boolean;
+  /**
+   * A failed stacktrace_setup(REGISTER) makes the load fail ("cannot register SFrame section"): the
+   * object is unregistered and unmapped again. Default false: the failure is logged (LD_DEBUG=files)
+   * and loading continues, since the kernel only needs .sframe for unwinding.
+   */
+  readonly fatalSframeRegistration?: boolean;
   /** e_machine the loader accepts (elf_machine_matches_host). */
   readonly machine?: number;
   /** LD_DEBUG output (the categories that are on); none by default. */
@@ -137,6 +150,8 @@ export class Rtld implements SearchPathContext {
   /** LD_DEBUG output of every category (loader/debug.ts). */
   readonly debug: DebugLog;
   readonly sframeResults: { readonly map: LinkMap; readonly results: readonly bigint[] }[] = [];
+  /** Called after each object is mapped, added to the namespace and (optionally) registered. */
+  onMapped: ((l: LinkMap) => void) | undefined;
   /** _dl_argv[0] as ld.so names the program in messages. */
   progname = "";
 
@@ -684,9 +699,34 @@ export class Rtld implements SearchPathContext {
     }
     if (this.options.registerSframe) {
       // After the mapping, before relocation: see startup.ts for where this sits in glibc's sequence.
-      this.sframeResults.push({ map: l, results: registerSframe(this.proc, { lAddr: l.addr, phdrs }) });
+      const results = registerSframe(this.proc, { lAddr: l.addr, phdrs });
+      this.sframeResults.push({ map: l, results });
+      const bad = results.find((r) => r < 0n);
+      if (bad !== undefined) {
+        this.debug.emit("files", `  stacktrace_setup(REGISTER) for ${realname} failed: ${errnoName(Number(-bad))}`);
+        if (this.options.fatalSframeRegistration) {
+          // Undo as `lose` does after a successful mapping: whatever was registered, then the span.
+          if (results.some((r) => r === 0n)) unregisterSframe(this.proc, { lAddr: l.addr, phdrs });
+          this.forgetSframe(l);
+          this.ns.remove(l);
+          syscall(this.proc, "munmap", l.mapStart, l.mapEnd - l.mapStart);
+          throw new LoaderError(name, "cannot register SFrame section", Number(-bad));
+        }
+      }
     }
+    this.onMapped?.(l);
     return l;
+  }
+
+  /** Whether stacktrace_setup(REGISTER) succeeded for some segment of `l` (so it must be unregistered). */
+  sframeRegistered(l: LinkMap): boolean {
+    return this.sframeResults.some((r) => r.map === l && r.results.some((x) => x === 0n));
+  }
+
+  /** Drop `l`'s registration record (it was unregistered, or never succeeded). */
+  forgetSframe(l: LinkMap): void {
+    const i = this.sframeResults.findIndex((r) => r.map === l);
+    if (i >= 0) this.sframeResults.splice(i, 1);
   }
 
   /** `elf_get_dynamic_info` for what the search needs, read from the process's memory. */
