@@ -13,6 +13,7 @@ import { relocateObject, relocStats } from "./relocate.ts";
 import type { Rtld } from "./rtld.ts";
 import type { RtldProfile } from "./rtld-profile.ts";
 import { type FinishedStartup, finishStartup, type StartupError, startFromExec } from "./startup.ts";
+import { checkAllVersions } from "./version-check.ts";
 
 export interface RunOptions {
   /** argv (argv[0] defaults to the file as given). */
@@ -24,8 +25,8 @@ export interface RunOptions {
   readonly registerSframe?: boolean;
   /** A failed registration fails the load (RtldOptions.fatalSframeRegistration). */
   readonly fatalSframeRegistration?: boolean;
-  /** `_dl_check_map_versions` (RELOC's checkAllVersions); versions are not checked without it. */
-  readonly checkVersions?: (rtld: Rtld, map: LinkMap) => void;
+  /** Skip `_dl_check_all_versions` (on by default, as ld.so does it). */
+  readonly noVersionCheck?: boolean;
 }
 
 export interface RunResult {
@@ -113,7 +114,7 @@ export function runToMain(proc: Process, file: string, options: RunOptions = {})
     relocStats: (rtld) => relocStats(rtld),
     startTime: t0,
     loadTime,
-    ...(options.checkVersions ? { checkVersions: options.checkVersions } : {}),
+    ...(options.noVersionCheck ? {} : { checkVersions: (rtld: Rtld, main: LinkMap) => checkAllVersions(rtld, main) }),
   });
   if (fin.error) return done({ rtld: fin.rtld, main: fin.main, error: fin.error, initOrder: [], startup: fin });
   const initOrder = runInitializers(fin.rtld, fin.main, argv[0] ?? "");

@@ -199,8 +199,8 @@ export function startFromExec(
 export interface FinishOptions {
   /** LD_BIND_NOW set (non-empty): no lazy PLT binding (GLRO(dl_lazy) = 0). */
   readonly bindNow?: boolean;
-  /** `_dl_check_map_versions` for one map (RELOC's checkAllVersions); skipped when absent. */
-  readonly checkVersions?: (rtld: Rtld, map: LinkMap) => void;
+  /** `_dl_check_all_versions (main, 1, 0)` (RELOC's checkAllVersions); skipped when absent. */
+  readonly checkVersions?: (rtld: Rtld, main: LinkMap) => unknown;
   /** `_dl_relocate_object` (RELOC's relocateObject). */
   readonly relocate: (
     rtld: Rtld,
@@ -260,6 +260,64 @@ const DT_RELACOUNT = 0x6ffffff9n;
 const DT_RELCOUNT = 0x6ffffffan;
 const DT_GNU_PRELINKED = 0x6ffffdf5n;
 
+const DT_VERNEED = 0x6ffffffen;
+const DT_VERNEEDNUM = 0x6fffffffn;
+const DT_VERDEF = 0x6ffffffcn;
+const DT_VERDEFNUM = 0x6ffffffdn;
+const DT_STRTAB = 5n;
+/** sizeof (struct r_found_version): name, hash, hidden, filename. */
+const R_FOUND_VERSION_SIZE = 24;
+
+/**
+ * The allocation `_dl_check_map_versions` makes for each object once its checks pass:
+ * `calloc (ndx_high + 1, sizeof (struct r_found_version))` for l_versions, ndx_high being the
+ * largest version index its Vernaux (vna_other) and Verdef (vd_ndx) entries use. Objects without
+ * version tables allocate nothing. (The check itself is RELOC's version-check.ts; the minimal
+ * malloc's page use decides whether init_tls needs a new page, so the sizes are modelled here.)
+ */
+function allocateVersionArrays(rtld: Rtld): void {
+  const mm = rtld.proc.mm;
+  for (const l of rtld.ns.maps) {
+    if (l.faked || l.ld === undefined) continue;
+    const read = (a: bigint, n: number) => mm.readUser(Number(a), n);
+    const d = decodeDynamic(readDynamicFromMemory(read, l.ld, true, true, { source: l.name }).entries).values;
+    if (d.get(DT_STRTAB) === undefined) continue;
+    let high = 0;
+    const vn = d.get(DT_VERNEED);
+    for (
+      let e = vn === undefined ? undefined : l.addr + vn, k = Number(d.get(DT_VERNEEDNUM) ?? 0n);
+      e !== undefined && k > 0;
+      k--
+    ) {
+      const h = new DataView(read(e, 16).buffer);
+      let aux = e + BigInt(h.getUint32(8, true));
+      for (let j = h.getUint16(2, true); j > 0; j--) {
+        const a = new DataView(read(aux, 16).buffer);
+        high = Math.max(high, a.getUint16(6, true) & 0x7fff);
+        const next = a.getUint32(12, true);
+        if (next === 0) break;
+        aux += BigInt(next);
+      }
+      const next = h.getUint32(12, true);
+      if (next === 0) break;
+      e += BigInt(next);
+    }
+    const vd = d.get(DT_VERDEF);
+    for (
+      let e = vd === undefined ? undefined : l.addr + vd, k = Number(d.get(DT_VERDEFNUM) ?? 0n);
+      e !== undefined && k > 0;
+      k--
+    ) {
+      const h = new DataView(read(e, 20).buffer);
+      high = Math.max(high, h.getUint16(4, true) & 0x7fff);
+      const next = h.getUint32(16, true);
+      if (next === 0) break;
+      e += BigInt(next);
+    }
+    if (high > 0) rtld.malloc.calloc((high + 1) * R_FOUND_VERSION_SIZE);
+  }
+}
+
 /** rtld.c `print_statistics`: the relative relocations counted from DT_RELACOUNT of the main search list. */
 function relativeRelocations(rtld: Rtld, searchlist: readonly LinkMap[]): number {
   let n = 0;
@@ -315,11 +373,16 @@ export function finishStartup(start: StartupResult, options: FinishOptions): Fin
   if (!main.initfini || main.initfini.length !== sl.length) main.initfini = mainInitfini(main);
   const progname = rtld.progname;
   try {
-    if (options.checkVersions) for (const l of rtld.ns.maps) if (!l.faked) options.checkVersions(rtld, l);
+    if (options.checkVersions) {
+      options.checkVersions(rtld, main);
+      allocateVersionArrays(rtld);
+    }
   } catch (e) {
     if (!(e instanceof LoaderError)) throw e;
-    // print_missing_version: "%s: %s: %s\n" (RTLD_PROGNAME, object, message), then _exit (1).
-    return { ...base, error: { message: `${progname}: ${e.object}: ${e.reason}`, status: 1 } };
+    // print_missing_version: "%s: %s: %s\n" (RTLD_PROGNAME, object, message) per error, then _exit (1).
+    const lines = (e as { readonly stderr?: readonly string[] }).stderr;
+    const message = lines && lines.length > 0 ? lines.join("\n") : `${progname}: ${e.object}: ${e.reason}`;
+    return { ...base, error: { message, status: 1 } };
   }
   const tls = initTls(rtld);
   if (rtld.debug.on("scopes")) {
