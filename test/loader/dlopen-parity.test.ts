@@ -1,0 +1,293 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { execElf } from "../../kernel-shim/exec/binfmt-elf.ts";
+import { armFaults } from "../../kernel-shim/fault/fault-plan.ts";
+import { HostFs } from "../../kernel-shim/fs/host-fs.ts";
+import { Kernel } from "../../kernel-shim/process/kernel.ts";
+import { Process } from "../../kernel-shim/process/process.ts";
+import { StraceLog } from "../../kernel-shim/strace/log.ts";
+import { replayStrace } from "../../kernel-shim/strace/replay.ts";
+import { dlclose } from "../../loader/dlclose.ts";
+import { dlerror } from "../../loader/dlerror.ts";
+import { dlopen } from "../../loader/dlopen.ts";
+import { hostRtldProfile } from "../../loader/host-profile.ts";
+import type { LinkMap } from "../../loader/link-map.ts";
+import { startFromExec } from "../../loader/startup.ts";
+import { hasGcc } from "./build-fixtures.ts";
+
+function hasStrace(): boolean {
+  try {
+    execFileSync("setarch", ["-R", "strace", "-o", "/dev/null", "true"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const ok = hasGcc() && hasStrace();
+if (!ok) console.warn("dlopen parity tests skipped: gcc, strace or setarch missing");
+
+/** What the lifecycle comparison looks at (write carries the markers and the dlerror strings). */
+const TRACE = ["openat", "mmap", "munmap", "mprotect", "close", "read", "newfstatat", "pread64"];
+
+/**
+ * The C driver: each argument is one operation — `o:PATH:MODE` dlopen (MODE a number), `c:K` dlclose
+ * of the K-th handle, `s:K:SYM` dlsym — announced by "@N" and answered by "=N RESULT" on stdout with
+ * write(2), RESULT being "ok", or "NULL " + dlerror() (or "(null)"), or dlclose's status.
+ */
+const DRIVER = String.raw`
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static void out(const char *s) { write(1, s, strlen(s)); }
+int main(int argc, char **argv) {
+  void *h[64]; int nh = 0; char buf[4096];
+  for (int i = 1; i < argc; i++) {
+    char *op = argv[i];
+    snprintf(buf, sizeof buf, "@%d\n", i); out(buf);
+    if (op[0] == 'o') {
+      char *path = op + 2; char *m = strrchr(path, ':'); *m = 0;
+      void *p = dlopen(path, atoi(m + 1));
+      if (p) { h[nh++] = p; snprintf(buf, sizeof buf, "=%d ok\n", i); }
+      else { const char *e = dlerror(); snprintf(buf, sizeof buf, "=%d NULL %s\n", i, e ? e : "(null)"); }
+    } else if (op[0] == 'c') {
+      int r = dlclose(h[atoi(op + 2)]);
+      snprintf(buf, sizeof buf, "=%d %d\n", i, r);
+    }
+    out(buf);
+  }
+  return 0;
+}
+`;
+
+interface Built {
+  readonly dir: string;
+  readonly driver: string;
+  readonly i686: boolean;
+}
+
+function build(): Built {
+  const dir = mkdtempSync(join(tmpdir(), "ldsim-dlopen-"));
+  const gcc = (...a: string[]) => execFileSync("gcc", a, { cwd: dir, stdio: "pipe" });
+  const w = (f: string, s: string) => writeFileSync(join(dir, f), s);
+  w("driver.c", DRIVER);
+  gcc("-o", "driver", "driver.c");
+  w("foo.c", "int foo_data=42; static char foo_bss[10000]; int foo(void){return foo_data+foo_bss[3];}\n");
+  gcc("-shared", "-fPIC", "-o", "libfoo.so", "foo.c");
+  w("b.c", "int b_func(void){return 2;}\n");
+  w("a.c", "int b_func(void); int a_func(void){return b_func()+1;}\n");
+  gcc("-shared", "-fPIC", "-o", "libb.so", "b.c", "-Wl,-soname,libb.so");
+  gcc("-shared", "-fPIC", "-o", "liba.so", "a.c", "-Wl,-soname,liba.so", "-L.", "-lb", "-Wl,-rpath,$ORIGIN");
+  w("c.c", "int b_func(void); int c_func(void){return b_func()+3;}\n");
+  gcc("-shared", "-fPIC", "-o", "libc2.so", "c.c", "-L.", "-lb", "-Wl,-rpath,$ORIGIN");
+  gcc("-shared", "-fPIC", "-o", "libnd.so", "foo.c", "-Wl,-z,nodelete");
+  w("u.c", "int missing_fn(void); int u(void){return missing_fn();}\n");
+  gcc("-shared", "-fPIC", "-o", "libu.so", "u.c");
+  w("notelf.so", `${"this is not an ELF file\n".repeat(60)}`);
+  w("empty.so", "");
+  let i686 = false;
+  try {
+    execFileSync("i686-linux-gnu-gcc", ["-shared", "-fPIC", "-o", "lib32.so", "b.c"], { cwd: dir, stdio: "pipe" });
+    i686 = true;
+  } catch {
+    // No i686 cross compiler: the wrong-class case is skipped.
+  }
+  mkdirSync(join(dir, "sub"));
+  return { dir, driver: join(dir, "driver"), i686 };
+}
+
+interface OpResult {
+  readonly lines: string[];
+  readonly answer: string;
+}
+
+/** Split a trace into the lines of each operation (between "@N" and "=N") and its answer. */
+function splitOps(lines: readonly string[]): { before: string[]; ops: OpResult[] } {
+  const before: string[] = [];
+  const ops: OpResult[] = [];
+  let cur: string[] | undefined;
+  for (const l of lines) {
+    const m = /^write\(1, "([@=][^"]*)\\n"/.exec(l);
+    if (m) {
+      const text = m[1] as string;
+      if (text.startsWith("@")) cur = [];
+      else {
+        ops.push({ lines: cur ?? [], answer: text.replace(/^=\d+ /, "") });
+        cur = undefined;
+      }
+      continue;
+    }
+    if (l.startsWith("write(")) continue;
+    (cur ?? (ops.length === 0 ? before : [])).push(l);
+  }
+  return { before, ops };
+}
+
+function realRun(b: Built, args: string[], inject?: string): { trace: string[]; answers: string[] } {
+  const out = join(mkdtempSync(join(tmpdir(), "ldsim-strace-")), "trace");
+  const extra = inject ? ["-e", `inject=${inject}`] : [];
+  const stdout = execFileSync(
+    "setarch",
+    [
+      "-R",
+      "strace",
+      "-f",
+      "-s",
+      "256",
+      "-o",
+      out,
+      "-e",
+      `trace=${[...TRACE, "write"].join(",")}`,
+      ...extra,
+      b.driver,
+      ...args,
+    ],
+    { cwd: b.dir, env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, encoding: "latin1" },
+  );
+  const trace = readFileSync(out, "latin1")
+    .split("\n")
+    .map((l) => l.replace(/^\d+ +/, "").replace(/ \(INJECTED\)$/, ""))
+    .filter((l) => l !== "" && !l.startsWith("+++"));
+  const answers = stdout
+    .split("\n")
+    .filter((l) => l.startsWith("="))
+    .map((l) => l.replace(/^=\d+ /, ""));
+  return { trace, answers };
+}
+
+const normalise = (l: string) =>
+  l
+    .replace(/\) +(= -?\d)/, ") $1")
+    // The stat buffer of the directory probe is on ld.so's stack.
+    .replace(/^(newfstatat\(AT_FDCWD, "[^"]*", )0x[0-9a-f]+/, "$1STACKPTR")
+    // ld.so's file buffer is on its stack; the shim's host buffer prints as contents.
+    .replace(/^(read|pread64)\(\d+, .*?, (\d+(?:, \d+)?)\) += (-?\d+).*$/, "$1($2) = $3")
+    .replace(
+      /^newfstatat\((\d+), "", \{st_mode=([^,]+), st_size=(\d+).*\}, AT_EMPTY_PATH\) += 0$/,
+      "fstat($1, $2, $3)",
+    );
+
+/** The same operations in ldsim, from the state the real program had at its first marker. */
+function simulated(b: Built, args: string[], realBefore: readonly string[], faults?: { mmapAfter: number }) {
+  const kernel = new Kernel(new HostFs());
+  const log = new StraceLog({ trace: new Set(TRACE) });
+  const proc = Process.spawn(kernel, { cwd: b.dir, log });
+  expect(execElf(proc, b.driver, { argv: [b.driver], envp: [] }).ok).toBe(true);
+  log.clear();
+  const s = startFromExec(proc, { profile: hostRtldProfile() });
+  expect(s.error).toBeUndefined();
+  // The rest of the real startup (static TLS block, RELRO of the startup objects, the cache unmap)
+  // is replayed from the real trace: this test is about what dlopen/dlclose do after it.
+  const tail = realBefore
+    .slice(log.lines().length)
+    .filter((l) => /^(mmap|munmap|mprotect)\(/.test(l) && !l.includes("ENOMEM"));
+  const cache = s.rtld.cacheMapping;
+  for (const l of tail) {
+    if (cache && l.startsWith(`munmap(0x${cache.addr.toString(16)},`)) s.rtld.unloadCache();
+    else replayStrace(proc, [l]);
+  }
+  if (faults) armFaults(kernel, [{ syscall: "mmap", nth: faults.mmapAfter, errno: "ENOMEM" }]);
+  const handles: LinkMap[] = [];
+  const ops: OpResult[] = [];
+  for (const a of args) {
+    log.clear();
+    let answer: string;
+    if (a.startsWith("o:")) {
+      const m = /^o:(.*):(\d+)$/.exec(a);
+      const h = dlopen(s.rtld, m?.[1] ?? "", Number(m?.[2]));
+      if (h) {
+        handles.push(h);
+        answer = "ok";
+      } else answer = `NULL ${dlerror(s.rtld) ?? "(null)"}`;
+    } else {
+      const h = handles[Number(a.slice(2))] as LinkMap;
+      answer = String(dlclose(s.rtld, h));
+    }
+    ops.push({ lines: log.lines(), answer });
+  }
+  return { ops, rtld: s.rtld, proc };
+}
+
+describe.skipIf(!ok)(
+  "dlopen/dlclose: the syscalls and dlerror strings of real glibc 2.36 (setarch -R strace -f)",
+  () => {
+    const b = ok ? build() : undefined;
+    const NOW = 2;
+    const LAZY = 1;
+    const cases: [string, string[]][] = [
+      ["RTLD_NOW then dlclose (bss tail, RELRO, one munmap)", [`o:./libfoo.so:${NOW}`, "c:0"]],
+      [
+        "dependency chain: LAZY, NOLOAD of the dependency, dependency kept while referenced, then GC",
+        [`o:./liba.so:${LAZY}`, `o:libb.so:${NOW | 4}`, "c:0", "c:1"],
+      ],
+      [
+        "two users of one dependency: closing one keeps it",
+        [`o:./liba.so:${NOW}`, `o:./libc2.so:${NOW}`, "c:0", "c:1"],
+      ],
+      [
+        "opened twice (LAZY, NOW | GLOBAL): one mapping, second dlclose unmaps",
+        [`o:./libfoo.so:${LAZY}`, `o:./libfoo.so:${NOW | 0x100}`, "c:0", "c:1"],
+      ],
+      [
+        "DF_1_NODELETE (-z nodelete): dlclose keeps the mapping",
+        [`o:./libnd.so:${NOW}`, "c:0", `o:./libnd.so:${NOW | 4}`],
+      ],
+      [
+        "RTLD_NODELETE: pinned, NOLOAD finds it after dlclose",
+        [`o:./libfoo.so:${NOW | 0x1000}`, "c:0", `o:./libfoo.so:${NOW | 4}`],
+      ],
+      ["RTLD_NOLOAD of an object not loaded: NULL, no error", [`o:./libfoo.so:${NOW | 4}`]],
+      ["RTLD_DEEPBIND", [`o:./liba.so:${NOW | 8}`, "c:0"]],
+      [
+        "errors: missing file, missing bare name, not ELF, empty, undefined symbol, invalid mode",
+        [
+          `o:./nope.so:${NOW}`,
+          `o:libnope-ldsim.so:${NOW}`,
+          `o:./notelf.so:${NOW}`,
+          `o:./empty.so:${NOW}`,
+          `o:./libu.so:${NOW}`,
+          "o:./libfoo.so:0",
+          `o:./sub:${NOW}`,
+        ],
+      ],
+      ["undefined symbol under RTLD_LAZY loads (the PLT is not bound yet)", [`o:./libu.so:${LAZY}`, "c:0"]],
+    ];
+    if (b?.i686) cases.push(["wrong ELF class", [`o:./lib32.so:${NOW}`]]);
+    for (const [what, args] of cases) {
+      it(what, () => {
+        if (!b) return;
+        const real = realRun(b, args);
+        const r = splitOps(real.trace);
+        const mine = simulated(b, args, r.before);
+        expect(mine.ops.map((o) => o.answer)).toEqual(real.answers);
+        expect(mine.ops.map((o) => o.lines.map(normalise))).toEqual(r.ops.map((o) => o.lines.map(normalise)));
+      });
+    }
+
+    it("ENOMEM from the Nth mmap of a dlopen: glibc's dlerror, and the same maps left behind", () => {
+      if (!b) return;
+      const args = [`o:./liba.so:${NOW}`];
+      const base = splitOps(realRun(b, args).trace);
+      const startupMmaps = base.before.filter((l) => l.startsWith("mmap(")).length;
+      const dlopenMmaps = (base.ops[0]?.lines ?? []).filter((l) => l.startsWith("mmap(")).length;
+      expect(dlopenMmaps).toBeGreaterThan(5);
+      for (let k = 1; k <= dlopenMmaps; k++) {
+        const real = realRun(b, args, `mmap:error=ENOMEM:when=${startupMmaps + k}`);
+        const r = splitOps(real.trace);
+        const mine = simulated(b, args, r.before, { mmapAfter: k });
+        expect(
+          mine.ops.map((o) => o.answer),
+          `mmap #${k}`,
+        ).toEqual(real.answers);
+        expect(
+          mine.ops.map((o) => o.lines.map(normalise)),
+          `mmap #${k}`,
+        ).toEqual(r.ops.map((o) => o.lines.map(normalise)));
+      }
+    });
+  },
+);
