@@ -1,3 +1,4 @@
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { HostFs } from "../kernel-shim/fs/host-fs.ts";
 import type { KernelFs } from "../kernel-shim/fs/types.ts";
 import { renderMaps } from "../kernel-shim/mm/maps.ts";
@@ -59,17 +60,56 @@ export function parseLdDebug(value: string | undefined): DebugCategory[] {
   return [...out];
 }
 
+let vdsoCache: Uint8Array | null | undefined;
+
+/**
+ * The running kernel's vDSO image, read from this (Node) process's own [vdso] mapping: ld.so reads
+ * its dynamic section and version definitions, so they decide allocations the model must repeat.
+ * undefined when /proc is not readable.
+ */
+export function hostVdsoImage(): Uint8Array | undefined {
+  if (vdsoCache !== undefined) return vdsoCache ?? undefined;
+  vdsoCache = null;
+  try {
+    const line = readFileSync("/proc/self/maps", "latin1")
+      .split("\n")
+      .find((l) => l.endsWith("[vdso]"));
+    const m = line ? /^([0-9a-f]+)-([0-9a-f]+)/.exec(line) : null;
+    if (m) {
+      const start = Number.parseInt(m[1] as string, 16);
+      const len = Number.parseInt(m[2] as string, 16) - start;
+      const buf = new Uint8Array(len);
+      const fd = openSync("/proc/self/mem", "r");
+      try {
+        if (readSync(fd, buf, 0, len, start) === len) vdsoCache = buf;
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } catch {
+    vdsoCache = null;
+  }
+  return vdsoCache ?? undefined;
+}
+
 /**
  * A process as `setarch -R` (aslrSeed undefined) or with randomisation from `aslrSeed`, on the host's
  * file system unless another is given, ready for `runToMain`.
  */
 export function spawnForRun(
-  options: { readonly aslrSeed?: number; readonly cwd?: string; readonly fs?: KernelFs } = {},
+  options: {
+    readonly aslrSeed?: number;
+    readonly cwd?: string;
+    readonly fs?: KernelFs;
+    /** The [vdso] image exec maps (default: this machine's, when it can be read). */
+    readonly vdsoImage?: Uint8Array;
+  } = {},
 ): Process {
-  const kernel = new Kernel(
-    options.fs ?? new HostFs(),
-    options.aslrSeed !== undefined ? { aslrSeed: options.aslrSeed } : {},
-  );
+  const vdsoImage = options.vdsoImage ?? hostVdsoImage();
+  const kernel = new Kernel(options.fs ?? new HostFs(), {
+    ...(options.aslrSeed !== undefined ? { aslrSeed: options.aslrSeed } : {}),
+    ...(vdsoImage ? { exec: { vdsoImage } } : {}),
+  });
   return Process.spawn(kernel, { cwd: options.cwd ?? process.cwd(), log: new StraceLog() });
 }
 

@@ -72,6 +72,28 @@ function cstringAt(proc: Process, addr: bigint): string {
   return Buffer.from(out).toString("latin1");
 }
 
+/**
+ * elf/setup-vdso.h `setup_vdso`: when the kernel's vDSO image is an ELF object (the shim maps zero
+ * pages unless given one), its phdrs, l_addr (from the PT_LOAD's p_vaddr), l_map_end and dynamic
+ * section, so the version check sees its Verdef as ld.so does. The map keeps the name
+ * "linux-vdso.so.1" (its DT_SONAME).
+ */
+function setupVdso(proc: Process, v: LinkMap, base: bigint): void {
+  const r = proc.mm.tryReadUser(Number(base), 64);
+  if (!r.ok || r.bytes[0] !== 0x7f || r.bytes[1] !== 0x45 || r.bytes[2] !== 0x4c || r.bytes[3] !== 0x46) return;
+  const dv = new DataView(r.bytes.buffer, r.bytes.byteOffset, 64);
+  const phdrs = Rtld.phdrsFromMemory(proc, base + dv.getBigUint64(32, true), dv.getUint16(56, true));
+  v.phdrs = phdrs;
+  for (const p of phdrs) {
+    if (p.type === PT_LOAD) {
+      v.addr = base - p.vaddr;
+      v.mapEnd = base + p.memsz;
+    }
+  }
+  const dyn = phdrs.find((p) => p.type === PT_DYNAMIC);
+  if (dyn) v.ld = v.addr + dyn.vaddr;
+}
+
 /** ld.so's own link map, from its ELF header in memory at `base`; and `&_end` for the malloc. */
 function rtldSelf(proc: Process, base: bigint, name: string): { map: LinkMap; end: bigint } {
   const ehdr = proc.mm.readUser(Number(base), 64);
@@ -173,6 +195,7 @@ export function startFromExec(
     v.libnames.push(VDSO_NAME);
     v.mapStart = vdsoBase;
     v.addr = vdsoBase;
+    setupVdso(proc, v, vdsoBase);
     rtld.vdsoMap = v;
     rtld.ns.add(v);
   }

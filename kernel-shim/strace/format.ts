@@ -297,7 +297,9 @@ function formatArgs(ev: SyscallEvent, opts: FormatOptions): string[] {
         argv?.kind === "strings"
           ? `[${argv.values.map((v) => quoteBuffer(v, v.length, opts.maxStrlen ?? STRACE_MAX_STRLEN)).join(", ")}]`
           : addr(a.arg(1)),
-        envp?.kind === "strings" ? `${addr(a.arg(2))} /* ${envp.values.length} vars */` : addr(a.arg(2)),
+        envp?.kind === "strings"
+          ? `${addr(a.arg(2))} /* ${envp.values.length} var${envp.values.length === 1 ? "" : "s"} */`
+          : addr(a.arg(2)),
       ];
     }
     default:
