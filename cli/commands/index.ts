@@ -3,6 +3,7 @@ import { register as registerLdd } from "./ldd.ts";
 import { register as registerPerf } from "./perf.ts";
 import { register as registerReadelf } from "./readelf.ts";
 import { register as registerReport } from "./report.ts";
+import { register as registerRun } from "./run.ts";
 import { register as registerSframe } from "./sframe.ts";
 import { register as registerUnwind } from "./unwind.ts";
 
@@ -15,4 +16,5 @@ export function registerCommands(program: Command): void {
   registerPerf(program);
   registerReport(program);
   registerUnwind(program);
+  registerRun(program);
 }
