@@ -107,6 +107,36 @@ class Cursor {
       if ((b & 0x80) === 0) return result;
     }
   }
+  /**
+   * A ULEB128 as a number, as `Number(uleb())` gives it: read without bigint when it has at most 4
+   * bytes (below 2^28, exact either way), else through `uleb`.
+   */
+  ulebN(what = "uleb128"): number {
+    const start = this.pos;
+    let result = 0;
+    for (let shift = 0; shift < 28; shift += 7) {
+      const b = this.u8(what);
+      result |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return result;
+    }
+    this.pos = start;
+    return Number(this.uleb(what));
+  }
+  /** An SLEB128 as a number, as `Number(sleb())` gives it (bigint only past 4 bytes). */
+  slebN(what = "sleb128"): number {
+    const start = this.pos;
+    let result = 0;
+    for (let shift = 0; shift < 28; shift += 7) {
+      const b = this.u8(what);
+      result |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) {
+        const bits = shift + 7;
+        return b & 0x40 ? result - 2 ** bits : result;
+      }
+    }
+    this.pos = start;
+    return Number(this.sleb(what));
+  }
   sleb(what = "sleb128"): bigint {
     let result = 0n;
     let shift = 0n;
@@ -335,80 +365,112 @@ interface MutableRow {
   regs: Map<number, CfiRegRule>;
 }
 
-/** Run the CIE's initial instructions and the FDE's instructions up to the row covering `pc`. */
-export function executeCfi(
-  fde: Fde,
-  pc: bigint,
-  littleEndian: boolean,
-  source = ".eh_frame",
-  onRow?: (row: CfiRow) => void,
-): CfiRow {
-  const cie = fde.cie;
-  const row: MutableRow = { loc: fde.pcBegin, cfa: { kind: "reg-offset", reg: 0, offset: 0 }, regs: new Map() };
-  const run = (code: Uint8Array, initial: Map<number, CfiRegRule> | undefined): boolean => {
-    const c = new Cursor(code, 0, code.length, littleEndian, source);
+/**
+ * The CFA instruction interpreter of `executeCfi` (DWARF 4 §6.4.2). A class rather than closures
+ * made per call: the whole of an object's .eh_frame is run when it is converted to SFrame, and the
+ * per-call function objects were a sixth of that time.
+ */
+class CfiMachine {
+  readonly row: MutableRow;
+  private readonly codeAlign: bigint;
+  /** The CIE's initial rules (DW_CFA_restore), while the FDE's instructions run. */
+  private initial: Map<number, CfiRegRule> | undefined;
+
+  constructor(
+    readonly fde: Fde,
+    private readonly pc: bigint,
+    private readonly littleEndian: boolean,
+    private readonly source: string,
+    private readonly onRow: ((row: CfiRow) => void) | undefined,
+  ) {
+    this.row = { loc: fde.pcBegin, cfa: { kind: "reg-offset", reg: 0, offset: 0 }, regs: new Map() };
+    this.codeAlign = BigInt(fde.cie.codeAlign);
+  }
+
+  snapshot(): CfiRow {
+    const cie = this.fde.cie;
+    return {
+      loc: this.row.loc,
+      cfa: this.row.cfa,
+      regs: new Map(this.row.regs),
+      raRegister: cie.raRegister,
+      signalFrame: cie.signalFrame,
+    };
+  }
+
+  /** Move to the next row; true when it starts past `pc` (the row covering `pc` is complete). */
+  private advance(delta: bigint): boolean {
+    const row = this.row;
+    const next = row.loc + delta * this.codeAlign;
+    if (this.onRow && this.initial !== undefined && next !== row.loc) this.onRow(this.snapshot());
+    if (next > this.pc) return true;
+    row.loc = next;
+    return false;
+  }
+
+  private restore(reg: number): void {
+    const r = this.initial?.get(reg);
+    if (r) this.row.regs.set(reg, r);
+    else this.row.regs.delete(reg);
+  }
+
+  /** Run `code`; `initial` is undefined for the CIE's initial instructions. True when stopped at `pc`. */
+  run(code: Uint8Array, initial: Map<number, CfiRegRule> | undefined): boolean {
+    this.initial = initial;
+    const row = this.row;
+    const source = this.source;
+    const dataAlign = this.fde.cie.dataAlign;
+    const c = new Cursor(code, 0, code.length, this.littleEndian, source);
     const stack: Array<{ cfa: CfiCfaRule; regs: Map<number, CfiRegRule> }> = [];
-    const advance = (delta: bigint): boolean => {
-      const next = row.loc + delta * BigInt(cie.codeAlign);
-      if (onRow && initial !== undefined && next !== row.loc) onRow(snapshot());
-      if (next > pc) return true;
-      row.loc = next;
-      return false;
-    };
-    const restore = (reg: number) => {
-      const r = initial?.get(reg);
-      if (r) row.regs.set(reg, r);
-      else row.regs.delete(reg);
-    };
     while (c.pos < c.end) {
       const op = c.u8("CFA opcode");
       const hi = op & 0xc0;
       const low = op & 0x3f;
       if (hi === 0x40) {
-        if (advance(BigInt(low))) return true;
+        if (this.advance(BigInt(low))) return true;
         continue;
       }
       if (hi === 0x80) {
-        row.regs.set(low, { kind: "offset", offset: Number(c.uleb()) * cie.dataAlign });
+        row.regs.set(low, { kind: "offset", offset: c.ulebN() * dataAlign });
         continue;
       }
       if (hi === 0xc0) {
-        restore(low);
+        this.restore(low);
         continue;
       }
       switch (op) {
         case 0x00: // nop
           break;
         case 0x01: // set_loc
-          row.loc = readEncoded(c, cie.fdeEncoding, 0n, true, "DW_CFA_set_loc");
-          if (row.loc > pc) return true;
+          row.loc = readEncoded(c, this.fde.cie.fdeEncoding, 0n, true, "DW_CFA_set_loc");
+          if (row.loc > this.pc) return true;
           break;
         case 0x02:
-          if (advance(BigInt(c.u8()))) return true;
+          if (this.advance(BigInt(c.u8()))) return true;
           break;
         case 0x03:
-          if (advance(BigInt(c.u16()))) return true;
+          if (this.advance(BigInt(c.u16()))) return true;
           break;
         case 0x04:
-          if (advance(BigInt(c.u32()))) return true;
+          if (this.advance(BigInt(c.u32()))) return true;
           break;
         case 0x05: {
-          const reg = Number(c.uleb());
-          row.regs.set(reg, { kind: "offset", offset: Number(c.uleb()) * cie.dataAlign });
+          const reg = c.ulebN();
+          row.regs.set(reg, { kind: "offset", offset: c.ulebN() * dataAlign });
           break;
         }
         case 0x06:
-          restore(Number(c.uleb()));
+          this.restore(c.ulebN());
           break;
         case 0x07:
-          row.regs.set(Number(c.uleb()), { kind: "undefined" });
+          row.regs.set(c.ulebN(), { kind: "undefined" });
           break;
         case 0x08:
-          row.regs.set(Number(c.uleb()), { kind: "same" });
+          row.regs.set(c.ulebN(), { kind: "same" });
           break;
         case 0x09: {
-          const reg = Number(c.uleb());
-          row.regs.set(reg, { kind: "register", reg: Number(c.uleb()) });
+          const reg = c.ulebN();
+          row.regs.set(reg, { kind: "register", reg: c.ulebN() });
           break;
         }
         case 0x0a:
@@ -416,62 +478,63 @@ export function executeCfi(
           stack.push({ cfa: row.cfa, regs: new Map(row.regs) });
           break;
         case 0x0b: {
-          const s = stack.pop();
-          if (!s) throw new FormatError("DW_CFA_restore_state without remember_state", { source });
+          const st = stack.pop();
+          if (!st) throw new FormatError("DW_CFA_restore_state without remember_state", { source });
           // The CFA rule is part of the remembered state (DWARF 4 §6.4.2.4).
-          row.cfa = s.cfa;
-          row.regs = s.regs;
+          row.cfa = st.cfa;
+          row.regs = st.regs;
           break;
         }
         case 0x0c: {
-          const reg = Number(c.uleb());
-          row.cfa = { kind: "reg-offset", reg, offset: Number(c.uleb()) };
+          const reg = c.ulebN();
+          row.cfa = { kind: "reg-offset", reg, offset: c.ulebN() };
           break;
         }
         case 0x0d: {
-          const reg = Number(c.uleb());
+          const reg = c.ulebN();
           row.cfa = { kind: "reg-offset", reg, offset: row.cfa.kind === "reg-offset" ? row.cfa.offset : 0 };
           break;
         }
         case 0x0e:
-          if (row.cfa.kind === "reg-offset") row.cfa = { ...row.cfa, offset: Number(c.uleb()) };
+          if (row.cfa.kind === "reg-offset") row.cfa = { kind: "reg-offset", reg: row.cfa.reg, offset: c.ulebN() };
           else c.uleb();
           break;
         case 0x0f:
-          row.cfa = { kind: "expression", expr: c.bytesN(Number(c.uleb()), "CFA expression") };
+          row.cfa = { kind: "expression", expr: c.bytesN(c.ulebN(), "CFA expression") };
           break;
         case 0x10: {
-          const reg = Number(c.uleb());
-          row.regs.set(reg, { kind: "expression", expr: c.bytesN(Number(c.uleb()), "expression") });
+          const reg = c.ulebN();
+          row.regs.set(reg, { kind: "expression", expr: c.bytesN(c.ulebN(), "expression") });
           break;
         }
         case 0x11: {
-          const reg = Number(c.uleb());
-          row.regs.set(reg, { kind: "offset", offset: Number(c.sleb()) * cie.dataAlign });
+          const reg = c.ulebN();
+          row.regs.set(reg, { kind: "offset", offset: c.slebN() * dataAlign });
           break;
         }
         case 0x12: {
-          const reg = Number(c.uleb());
-          row.cfa = { kind: "reg-offset", reg, offset: Number(c.sleb()) * cie.dataAlign };
+          const reg = c.ulebN();
+          row.cfa = { kind: "reg-offset", reg, offset: c.slebN() * dataAlign };
           break;
         }
         case 0x13:
-          if (row.cfa.kind === "reg-offset") row.cfa = { ...row.cfa, offset: Number(c.sleb()) * cie.dataAlign };
-          else c.sleb();
+          if (row.cfa.kind === "reg-offset") {
+            row.cfa = { kind: "reg-offset", reg: row.cfa.reg, offset: c.slebN() * dataAlign };
+          } else c.sleb();
           break;
         case 0x14: {
-          const reg = Number(c.uleb());
-          row.regs.set(reg, { kind: "val-offset", offset: Number(c.uleb()) * cie.dataAlign });
+          const reg = c.ulebN();
+          row.regs.set(reg, { kind: "val-offset", offset: c.ulebN() * dataAlign });
           break;
         }
         case 0x15: {
-          const reg = Number(c.uleb());
-          row.regs.set(reg, { kind: "val-offset", offset: Number(c.sleb()) * cie.dataAlign });
+          const reg = c.ulebN();
+          row.regs.set(reg, { kind: "val-offset", offset: c.slebN() * dataAlign });
           break;
         }
         case 0x16: {
-          const reg = Number(c.uleb());
-          row.regs.set(reg, { kind: "val-expression", expr: c.bytesN(Number(c.uleb()), "expression") });
+          const reg = c.ulebN();
+          row.regs.set(reg, { kind: "val-expression", expr: c.bytesN(c.ulebN(), "expression") });
           break;
         }
         case 0x2d: // DW_CFA_GNU_window_save / AArch64 negate_ra_state: no register rule change here
@@ -480,8 +543,8 @@ export function executeCfi(
           c.uleb();
           break;
         case 0x2f: {
-          const reg = Number(c.uleb());
-          row.regs.set(reg, { kind: "offset", offset: -Number(c.uleb()) * cie.dataAlign });
+          const reg = c.ulebN();
+          row.regs.set(reg, { kind: "offset", offset: -c.ulebN() * dataAlign });
           break;
         }
         default:
@@ -489,19 +552,23 @@ export function executeCfi(
       }
     }
     return false;
-  };
-  const snapshot = (): CfiRow => ({
-    loc: row.loc,
-    cfa: row.cfa,
-    regs: new Map(row.regs),
-    raRegister: cie.raRegister,
-    signalFrame: cie.signalFrame,
-  });
-  run(cie.initialInstructions, undefined);
-  const initial = new Map(row.regs);
-  row.loc = fde.pcBegin;
-  run(fde.instructions, initial);
-  const last = snapshot();
+  }
+}
+
+/** Run the CIE's initial instructions and the FDE's instructions up to the row covering `pc`. */
+export function executeCfi(
+  fde: Fde,
+  pc: bigint,
+  littleEndian: boolean,
+  source = ".eh_frame",
+  onRow?: (row: CfiRow) => void,
+): CfiRow {
+  const m = new CfiMachine(fde, pc, littleEndian, source, onRow);
+  m.run(fde.cie.initialInstructions, undefined);
+  const initial = new Map(m.row.regs);
+  m.row.loc = fde.pcBegin;
+  m.run(fde.instructions, initial);
+  const last = m.snapshot();
   if (onRow) onRow(last);
   return last;
 }

@@ -3,7 +3,7 @@ import { EhFrame } from "../../formats/dwarf/eh-frame.ts";
 import { PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD } from "../../formats/elf/constants.ts";
 import { decodeLatin1 } from "../../formats/elf/file.ts";
 import type { MmapRecord } from "../../formats/perf/records.ts";
-import { sframeFromCfi } from "../../formats/sframe/from-cfi.ts";
+import { type CfiConversion, sframeFromCfi } from "../../formats/sframe/from-cfi.ts";
 import { locateSframe } from "../../formats/sframe/locate.ts";
 import { AddressSpace } from "../mm/address-space.ts";
 import type { MmArch } from "../mm/layout-constants.ts";
@@ -54,6 +54,15 @@ export interface ReplayObject {
   /** How its SFrame got registered (or why not), one line per PF_X segment. */
   readonly registration: readonly string[];
 }
+
+/**
+ * SFrame sections converted from .eh_frame, by build-id (or path and size), load bias and placement:
+ * the conversion stands in for a build step (glibc or the vDSO built with --gsframe would carry the
+ * section in the file), so it is done once per object and placement in a process rather than again
+ * for every replay of the same recording. The bytes are a pure function of the key.
+ */
+const converted = new Map<string, CfiConversion>();
+const CONVERTED_MAX = 16;
 
 const PAGE = 4096n;
 const down = (v: bigint) => v & ~(PAGE - 1n);
@@ -246,18 +255,28 @@ export class ReplayProcess {
   private synthesize(f: LoadedFile, bias: bigint): { sframeStart: bigint; sframeLen: bigint; how: string } | string {
     const sec = f.elf.section(".eh_frame");
     if (!sec) return "no PT_GNU_SFRAME and no .eh_frame";
-    const eh = new EhFrame(f.elf.sectionData(sec), sec.addr, f.elf.littleEndian, f.elf.is64, f.hostPath);
+    let eh: EhFrame | undefined;
+    const convert = (at: number): CfiConversion => {
+      const key = `${f.buildId ?? `${f.hostPath}:${f.inode.size}`}|${bias}|${at}`;
+      const hit = converted.get(key);
+      if (hit) return hit;
+      eh ??= new EhFrame(f.elf.sectionData(sec), sec.addr, f.elf.littleEndian, f.elf.is64, f.hostPath);
+      const conv = sframeFromCfi(eh, bias, BigInt(at));
+      if (converted.size >= CONVERTED_MAX) converted.delete(converted.keys().next().value as string);
+      converted.set(key, conv);
+      return conv;
+    };
     // Place first, convert once: reserve room for a section twice the .eh_frame's size (SFrame is
     // smaller in practice); only when the result is larger is it converted again for a new place.
     let room = up(sec.size * 2n + 0x10000n);
     let at = this.mm.getUnmappedArea(Number(room));
     if (at < 0) return `no room for a synthesized SFrame section (${at})`;
-    let conv = sframeFromCfi(eh, bias, BigInt(at));
+    let conv = convert(at);
     if (BigInt(conv.bytes.length) > room) {
       room = up(BigInt(conv.bytes.length));
       at = this.mm.getUnmappedArea(Number(room));
       if (at < 0) return `no room for a synthesized SFrame section (${at})`;
-      conv = sframeFromCfi(eh, bias, BigInt(at));
+      conv = convert(at);
     }
     const len = up(BigInt(conv.bytes.length));
     this.mm.mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);

@@ -5,6 +5,7 @@ import type { SampleRecord, SampleRegs } from "../../formats/perf/records.ts";
 import type { MmArch } from "../mm/layout-constants.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../mm/prot-flags.ts";
 import { KernelSframe } from "../sframe/kernel-sframe.ts";
+import type { FunctionSymbol } from "../unwind/mapped-object.ts";
 import type { UnwindMemory, UnwindOptions, UnwindStop, UserRegs } from "../unwind/types.ts";
 import { unwindUser } from "../unwind/unwind-user.ts";
 import { ObjectFiles, type PathOptions } from "./object-files.ts";
@@ -344,8 +345,8 @@ function symbolizeFrame(
   let caller: ReplayFrame["caller"];
   if (callerObj && cs) {
     const start = at - callerObj.object.bias - cs.offset;
-    const names = callerObj.object.functions.filter((f) => f.value === start).map((f) => f.name);
-    const best = p.objectAt(at)?.best.nameAt(start) ?? cs.name;
+    const names = namesAt(callerObj.object.functions, start);
+    const best = callerObj.best.nameAt(start) ?? cs.name;
     caller = { names: names.length > 0 ? names : [cs.name], offset: cs.offset, name: best };
   }
   return {
@@ -357,4 +358,19 @@ function symbolizeFrame(
     ...(method ? { method } : {}),
     ...(sframeMiss ? { sframeMiss } : {}),
   };
+}
+
+/** Every function name at link address `value` (the table is sorted by address: a binary search). */
+function namesAt(fns: readonly FunctionSymbol[], value: bigint): string[] {
+  let lo = 0;
+  let hi = fns.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((fns[mid] as FunctionSymbol).value < value) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: string[] = [];
+  for (let i = lo; i < fns.length && (fns[i] as FunctionSymbol).value === value; i++)
+    out.push((fns[i] as FunctionSymbol).name);
+  return out;
 }
