@@ -9,7 +9,7 @@ import { sysMunmap } from "./munmap.ts";
 import { PageStore } from "./page-store.ts";
 import { setAnonName } from "./prctl-anon-name.ts";
 import { VM_ACCOUNT, VM_DONTEXPAND, VM_GROWSDOWN, VM_MAYBITS, VM_PFNMAP, VM_READ, VM_WRITE } from "./prot-flags.ts";
-import { type AccessResult, type FaultKind, UserFault, userAccess } from "./user-access.ts";
+import { type AccessResult, type FaultKind, UserFault, untouchedZeroRun, userAccess } from "./user-access.ts";
 import type { MutableVma, OpenFile, Vma } from "./vma.ts";
 import { VmaTree } from "./vma-tree.ts";
 
@@ -259,6 +259,14 @@ export class AddressSpace {
   /** copy_from_user without throwing: `{ ok: true, bytes }` or `{ ok: false, fault }` (syscalls map the fault to -EFAULT). */
   tryReadUser(addr: number, length: number): AccessResult {
     return userAccess(this, addr, length, undefined, "user");
+  }
+
+  /**
+   * The length of the run of never-written private anonymous memory at `addr` (at most `max` bytes):
+   * what a user read would see as zeros, found without copying (for huge read/write counts).
+   */
+  untouchedZeroRun(addr: number, max: number): number {
+    return untouchedZeroRun(this, addr, max);
   }
 
   /** copy_to_user without throwing. */

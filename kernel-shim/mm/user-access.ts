@@ -185,3 +185,25 @@ function backingPage(as: AddressSpace, vma: MutableVma, pageAddr: number): Uint8
   }
   return page;
 }
+
+/**
+ * How many bytes from `addr` (at most `max`) a user read would see as zeros without a fault: pages of
+ * private anonymous VMAs that were never written (nothing in the page store). A huge write(2) of
+ * untouched memory can then be accounted without copying it (the kernel copies it chunk by chunk).
+ */
+export function untouchedZeroRun(as: AddressSpace, addr: number, max: number): number {
+  if (!Number.isSafeInteger(addr) || addr < 0 || !(max > 0)) return 0;
+  const ps = as.pageSize;
+  const end = Math.min(addr + max, as.layout.taskSize);
+  let cur = addr;
+  while (cur < end) {
+    const vma = as.tree.containing(cur);
+    if (!vma || vma.file || !readable(as, vma.flags)) break;
+    const stop = Math.min(end, vma.end);
+    let p = Math.floor(cur / ps) * ps;
+    while (p < stop && !as.pages.has(p / ps)) p += ps;
+    if (p < stop) return Math.max(cur, p) - addr;
+    cur = stop;
+  }
+  return cur - addr;
+}

@@ -143,47 +143,156 @@ function readAt(d: OpenDescription, pos: number, count: number): Uint8Array | "E
   return r.value;
 }
 
+/** Whether argument `i` is a user pointer (a register value) rather than a host-side stand-in buffer. */
+function isUserPointer(ctx: SyscallContext, i: number): boolean {
+  const a = ctx.raw[i];
+  return typeof a === "bigint" || typeof a === "number";
+}
+
+/**
+ * access_ok(buf, count) with the count as given (vfs_read/vfs_write check it before clamping to
+ * MAX_RW_COUNT): x86_64 and arm64 need buf + count ≤ TASK_SIZE_MAX without wrapping; s390x has
+ * separate user and kernel address spaces and lets the copy fault instead.
+ */
+function accessOk(ctx: SyscallContext, i: number, count: bigint): boolean {
+  if (!isUserPointer(ctx, i)) return true;
+  const mm = ctx.proc.mm;
+  if (mm.layout.arch === "s390x") return true;
+  return ctx.u64(i) + count <= BigInt(mm.layout.taskSize);
+}
+
+/** count clamped to MAX_RW_COUNT, as vfs_read/vfs_write do after their checks. */
+function rwCount(ctx: SyscallContext, i: number): number {
+  const c = ctx.u64(i);
+  return Number(c > BigInt(MAX_RW_COUNT) ? BigInt(MAX_RW_COUNT) : c);
+}
+
+/**
+ * copy_to_user of `data` to the buffer in argument 1, page by page as filemap_read copies folios:
+ * stops at the first page that faults and returns the bytes stored before it (the kernel's short
+ * read), or EFAULT when not even the first byte could be stored.
+ */
+function copyOut(ctx: SyscallContext, data: Uint8Array): number | "EFAULT" {
+  if (data.length === 0) return 0;
+  if (!isUserPointer(ctx, 1)) {
+    const w = ctx.writeBuffer(1, data);
+    return w === true ? data.length : "EFAULT";
+  }
+  const mm = ctx.proc.mm;
+  const base = ctx.u64(1);
+  if (base >= BigInt(mm.layout.taskSize)) return "EFAULT";
+  const addr = Number(base);
+  let done = 0;
+  while (done < data.length) {
+    const at = addr + done;
+    const n = Math.min(mm.pageSize - (at % mm.pageSize), data.length - done);
+    if (!mm.tryWriteUser(at, data.subarray(done, done + n)).ok) break;
+    done += n;
+  }
+  return done === 0 ? "EFAULT" : done;
+}
+
 /** read(fd, buf, count): EBADF for a closed, write-only or O_PATH fd; EISDIR on a directory; EFAULT for a bad buffer. */
 export function sysRead(ctx: SyscallContext): bigint {
   const d = ctx.proc.fds.get(ctx.int(0));
   if (!d || !readable(d)) return errno("EBADF");
-  const count = Number(ctx.u64(2) > BigInt(MAX_RW_COUNT) ? BigInt(MAX_RW_COUNT) : ctx.u64(2));
-  const data = readAt(d, d.pos, count);
+  if (!accessOk(ctx, 1, ctx.u64(2))) return errno("EFAULT");
+  const data = readAt(d, d.pos, rwCount(ctx, 2));
   if (typeof data === "string") return errno(data);
-  const w = ctx.writeBuffer(1, data);
-  if (w !== true) return errno(w);
-  d.pos += data.length;
-  ctx.peek(1, { kind: "bytes", bytes: data });
-  return BigInt(data.length);
+  const n = copyOut(ctx, data);
+  if (n === "EFAULT") return errno(n);
+  d.pos += n;
+  ctx.peek(1, { kind: "bytes", bytes: data.subarray(0, n) });
+  return BigInt(n);
 }
 
-/** pread64(fd, buf, count, offset): as read at `offset` without moving the position; ESPIPE on a device, EINVAL for a negative offset. */
+/**
+ * pread64(fd, buf, count, offset): as read at `offset` without moving the position. ksys_pread64
+ * checks the offset (EINVAL) before the fd (EBADF), and FMODE_PREAD (ESPIPE on a device) before
+ * vfs_read's checks.
+ */
 export function sysPread64(ctx: SyscallContext): bigint {
-  const d = ctx.proc.fds.get(ctx.int(0));
-  if (!d || !readable(d)) return errno("EBADF");
   const off = ctx.s64(3);
   if (off < 0n) return errno("EINVAL");
+  const d = ctx.proc.fds.get(ctx.int(0));
+  if (!d || (d.flags & O_PATH) !== 0) return errno("EBADF");
   if (d.kind === "char") return errno("ESPIPE");
-  const count = Number(ctx.u64(2) > BigInt(MAX_RW_COUNT) ? BigInt(MAX_RW_COUNT) : ctx.u64(2));
+  if (!readable(d)) return errno("EBADF");
+  if (!accessOk(ctx, 1, ctx.u64(2))) return errno("EFAULT");
+  const count = rwCount(ctx, 2);
   const data = off > BigInt(Number.MAX_SAFE_INTEGER) ? new Uint8Array(0) : readAt(d, Number(off), count);
   if (typeof data === "string") return errno(data);
-  const w = ctx.writeBuffer(1, data);
-  if (w !== true) return errno(w);
-  ctx.peek(1, { kind: "bytes", bytes: data });
-  return BigInt(data.length);
+  const n = copyOut(ctx, data);
+  if (n === "EFAULT") return errno(n);
+  ctx.peek(1, { kind: "bytes", bytes: data.subarray(0, n) });
+  return BigInt(n);
 }
 
-/** write(fd, buf, count): only the character devices on which fds 0-2 start accept data (files are read-only). */
+/** tty_write's chunk: n_tty gets the data 2048 bytes at a time (TTY_NO_WRITE_SPLIT unset). */
+const TTY_CHUNK = 2048;
+/** Shared zeros standing for untouched anonymous memory written to the terminal (never mutated). */
+const ZERO_CHUNK = new Uint8Array(64 * 1024);
+/** The strace log shows the start of a written buffer (strace -s is far smaller). */
+const PEEK_MAX = 64 * 1024;
+
+/**
+ * write(fd, buf, count): only the character devices on which fds 0-2 start accept data (files are
+ * read-only). The terminal takes the buffer as tty_write does: chunk by chunk (TTY_CHUNK), stopping
+ * at the first chunk that cannot be copied completely; the result is the bytes written before it,
+ * or EFAULT when that is none. Never-written anonymous memory is recorded as shared zero chunks, so
+ * a 2 GiB write of a fresh heap costs neither gigabytes nor seconds.
+ */
 export function sysWrite(ctx: SyscallContext): bigint {
   const d = ctx.proc.fds.get(ctx.int(0));
   if (!d || (d.flags & O_PATH) !== 0 || (d.flags & O_ACCMODE) === O_RDONLY) return errno("EBADF");
-  const count = Number(ctx.u64(2) > BigInt(MAX_RW_COUNT) ? BigInt(MAX_RW_COUNT) : ctx.u64(2));
-  const data = ctx.readBuffer(1, count);
-  if (typeof data === "string") return errno(data);
-  ctx.peek(1, { kind: "bytes", bytes: data.slice() });
+  if (!accessOk(ctx, 1, ctx.u64(2))) return errno("EFAULT");
+  const count = rwCount(ctx, 2);
+  if (!isUserPointer(ctx, 1)) {
+    const data = ctx.readBuffer(1, count);
+    if (typeof data === "string") return errno(data);
+    ctx.peek(1, { kind: "bytes", bytes: data.slice() });
+    if (d.kind !== "char") return errno("EBADF");
+    d.written.push(data.slice());
+    return BigInt(data.length);
+  }
+  const mm = ctx.proc.mm;
+  const base = ctx.u64(1);
+  if (count > 0 && base >= BigInt(mm.layout.taskSize)) return errno("EFAULT");
+  const addr = Number(base);
+  const parts: Uint8Array[] = [];
+  let done = 0;
+  while (done < count) {
+    const at = addr + done;
+    const chunk = Math.min(TTY_CHUNK, count - done);
+    // Whole chunks of untouched anonymous memory: zeros, accounted without a copy.
+    const zeros = Math.min(mm.untouchedZeroRun(at, count - done), count - done);
+    if (zeros >= chunk) {
+      let z = zeros === count - done ? zeros : zeros - (zeros % TTY_CHUNK);
+      done += z;
+      while (z > 0) {
+        const n = Math.min(z, ZERO_CHUNK.length);
+        parts.push(ZERO_CHUNK.subarray(0, n));
+        z -= n;
+      }
+      continue;
+    }
+    const r = mm.tryReadUser(at, chunk);
+    if (!r.ok) break;
+    parts.push(r.bytes);
+    done += chunk;
+  }
+  if (done === 0 && count > 0) return errno("EFAULT");
+  const peek: Uint8Array[] = [];
+  let peeked = 0;
+  for (const p of parts) {
+    if (peeked >= PEEK_MAX) break;
+    peek.push(p.subarray(0, PEEK_MAX - peeked));
+    peeked += Math.min(p.length, PEEK_MAX - peeked);
+  }
+  ctx.peek(1, { kind: "bytes", bytes: Buffer.concat(peek) });
   if (d.kind !== "char") return errno("EBADF");
-  d.written.push(data.slice());
-  return BigInt(data.length);
+  d.written.push(...parts);
+  return BigInt(done);
 }
 
 /**
