@@ -111,10 +111,11 @@ export function closeWorker(rtld: Rtld, map: LinkMap, force: boolean): void {
         if (!late) unregister(rtld, m);
         st.at("before-munmap", m);
         syscall(rtld.proc, "munmap", m.mapStart, m.mapEnd - m.mapStart);
+        // l_removed: from here no lookup or _dl_map_object finds the object.
+        rtld.ns.remove(m);
         st.push({ kind: "unmapped", name: m.name, start: m.mapStart, end: m.mapEnd });
         st.at("after-munmap", m);
         if (late) unregister(rtld, m);
-        rtld.ns.remove(m);
         if (rtld.debug.on("files")) {
           rtld.debug.emit("files", "");
           rtld.debug.emit("files", `file=${m.name} [0];  destroying link map`);

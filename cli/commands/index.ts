@@ -4,6 +4,7 @@ import { register as registerPerf } from "./perf.ts";
 import { register as registerReadelf } from "./readelf.ts";
 import { register as registerReport } from "./report.ts";
 import { register as registerRun } from "./run.ts";
+import { register as registerScenario } from "./scenario.ts";
 import { register as registerSframe } from "./sframe.ts";
 import { register as registerUnwind } from "./unwind.ts";
 
@@ -16,5 +17,6 @@ export function registerCommands(program: Command): void {
   registerPerf(program);
   registerReport(program);
   registerUnwind(program);
+  registerScenario(program);
   registerRun(program);
 }
