@@ -1,11 +1,11 @@
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { HostFs } from "../kernel-shim/fs/host-fs.ts";
 import type { KernelFs } from "../kernel-shim/fs/types.ts";
-import { renderMaps } from "../kernel-shim/mm/maps.ts";
 import { Kernel } from "../kernel-shim/process/kernel.ts";
 import { Process } from "../kernel-shim/process/process.ts";
 import { StraceLog } from "../kernel-shim/strace/log.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
+import { procContents } from "../kernel-shim/syscalls/procfs.ts";
 import { DEBUG_CATEGORIES, type DebugCategory, DebugLog } from "./debug.ts";
 import { transferringControl } from "./debug-format.ts";
 import { type InitCall, impcalls, runInitializers } from "./init-fini.ts";
@@ -131,7 +131,8 @@ export function runToMain(proc: Process, file: string, options: RunOptions = {})
   const done = (r: Omit<RunResult, "strace" | "maps" | "debug" | "proc">): RunResult => ({
     ...r,
     strace: proc.log.lines(),
-    maps: renderMaps(proc.mm),
+    // What a read of /proc/PID/maps returns (the vsyscall gate line included on x86_64).
+    maps: Buffer.from(procContents({ kind: "text", target: proc, name: "maps" })).toString("latin1"),
     debug: debug.render(proc.pid),
     proc,
   });

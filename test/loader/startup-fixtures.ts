@@ -1,0 +1,171 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * Programs for the startup parity tests (run.test.ts): each one's `main` begins with a system call
+ * that marks where main starts in strace (`openat(/proc/self/maps)`), then prints its own
+ * /proc/self/maps with read/write on a static buffer (no malloc, so nothing moves before the read).
+ */
+export interface StartupPrograms {
+  readonly dir: string;
+  /** Only libc. */
+  readonly maps: string;
+  /** A diamond: main needs libb and libc2 (RPATH $ORIGIN/lib), both need libd; every object has a constructor printing its name, libd also a DT_INIT (-Wl,-init). */
+  readonly diamond: string;
+  /** Initial-exec TLS in a library and the program, a preinit array in the program. */
+  readonly tls: string;
+  /** Linked with -z now and RELR (-z pack-relative-relocs), a dependency on libm. */
+  readonly now: string;
+}
+
+const MAPS_MAIN = `
+#include <fcntl.h>
+#include <unistd.h>
+static char buf[1 << 16];
+int main(void) {
+  int fd = open("/proc/self/maps", O_RDONLY);
+  ssize_t n, t = 0;
+  while ((n = read(fd, buf + t, sizeof buf - t)) > 0) t += n;
+  write(1, buf, t);
+  return 0;
+}
+`;
+
+const ctor = (name: string) => `
+#include <unistd.h>
+__attribute__((constructor)) static void ctor_${name}(void) { write(1, "${name}\\n", ${name.length + 1}); }
+`;
+
+function sh(cwd: string, cmd: string, args: string[]): void {
+  execFileSync(cmd, args, { cwd, stdio: "pipe" });
+}
+
+let built: StartupPrograms | undefined;
+
+/** Builds once per test process (gcc must exist: see hasGcc in build-fixtures.ts). */
+export function buildStartupPrograms(): StartupPrograms {
+  if (built) return built;
+  const dir = mkdtempSync(join(tmpdir(), "ldsim-startup-"));
+  const lib = join(dir, "lib");
+  mkdirSync(lib);
+  const w = (f: string, s: string) => writeFileSync(join(dir, f), s);
+  const gcc = (...a: string[]) => sh(dir, "gcc", a);
+  w("maps.c", MAPS_MAIN);
+  gcc("-O1", "-o", "maps", "maps.c");
+
+  w("d.c", `${ctor("d")}\nvoid d_init(void) { write(1, "d-init\\n", 7); }\nint d(void){return 1;}\n`);
+  w("b.c", `${ctor("b")}\nint d(void); int b(void){return d();}\n`);
+  w("c2.c", `${ctor("c2")}\nint d(void); int c2(void){return d();}\n`);
+  w(
+    "diamond.c",
+    `${ctor("main")}\nint b(void); int c2(void);\n${MAPS_MAIN.replace("int main(void) {", "int main(void) { b(); c2();")}`,
+  );
+  gcc("-shared", "-fPIC", "-o", "lib/libd.so", "d.c", "-Wl,-soname,libd.so", "-Wl,-init,d_init");
+  gcc("-shared", "-fPIC", "-o", "lib/libb.so", "b.c", "-Wl,-soname,libb.so", "-Llib", "-ld");
+  gcc("-shared", "-fPIC", "-o", "lib/libc2.so", "c2.c", "-Wl,-soname,libc2.so", "-Llib", "-ld");
+  // DT_RPATH (not RUNPATH): it also serves the indirect dependency libd.
+  gcc(
+    "-o",
+    "diamond",
+    "diamond.c",
+    "-Llib",
+    "-lb",
+    "-lc2",
+    "-Wl,--disable-new-dtags",
+    "-Wl,-rpath,$ORIGIN/lib",
+    "-Wl,-rpath-link,lib",
+  );
+
+  w(
+    "t.c",
+    "__thread int tl_lib = 7; __thread char tl_big[100] __attribute__((aligned(64))); int *t(void){return &tl_lib;}\n",
+  );
+  w(
+    "tls.c",
+    `#include <unistd.h>\nstatic void pre(int a, char **v, char **e){ (void)a; (void)v; (void)e; write(1, "pre\\n", 4); }\n__attribute__((section(".preinit_array"), used)) static void (*pre_p)(int, char **, char **) = pre;\n__thread long tl_main = 5;\nextern __thread int tl_lib;\nint *t(void);\n${MAPS_MAIN.replace("int main(void) {", "int main(void) { tl_main += tl_lib + *t();")}`,
+  );
+  gcc("-shared", "-fPIC", "-ftls-model=initial-exec", "-o", "lib/libt.so", "t.c", "-Wl,-soname,libt.so");
+  gcc("-o", "tls", "tls.c", "-Llib", "-lt", "-Wl,-rpath,$ORIGIN/lib");
+
+  w(
+    "now.c",
+    `#include <math.h>\nvolatile double x = 2.0;\n${MAPS_MAIN.replace("int main(void) {", "int main(void) { x = sqrt(x) + cos(x);")}`,
+  );
+  try {
+    gcc("-o", "now", "now.c", "-lm", "-Wl,-z,now", "-Wl,-z,pack-relative-relocs");
+  } catch {
+    gcc("-o", "now", "now.c", "-lm", "-Wl,-z,now");
+  }
+  built = {
+    dir,
+    maps: join(dir, "maps"),
+    diamond: join(dir, "diamond"),
+    tls: join(dir, "tls"),
+    now: join(dir, "now"),
+  };
+  return built;
+}
+
+export interface RealRun {
+  /** strace lines (pid prefix removed), up to and without the exit. */
+  readonly strace: string[];
+  readonly stdout: string;
+  /** LD_DEBUG lines with the pid prefix normalised to "PID:". */
+  readonly debug: string[];
+}
+
+/**
+ * The real program under `setarch -R` with exactly `env`: strace's log, its stdout, and (with LD_DEBUG
+ * in env) ld.so's debug output through LD_DEBUG_OUTPUT.
+ */
+export function realRun(
+  exe: string,
+  argv: readonly string[],
+  env: Readonly<Record<string, string>>,
+  cwd: string,
+): RealRun {
+  const tmp = mkdtempSync(join(tmpdir(), "ldsim-real-"));
+  const trace = join(tmp, "trace");
+  const dbg = join(tmp, "dbg");
+  // The program's environment is set by strace -E (setarch and strace themselves run without it):
+  // exactly `env`, so the initial stack matches the simulated exec's.
+  const e = Object.entries({ ...env, ...(env["LD_DEBUG"] !== undefined ? { LD_DEBUG_OUTPUT: dbg } : {}) });
+  const eArgs = e.flatMap(([k, v]) => ["-E", `${k}=${v}`]);
+  const unset = Object.keys(process.env).flatMap((k) => ["-E", k]);
+  let stdout = "";
+  try {
+    stdout = execFileSync("setarch", ["-R", "strace", "-o", trace, ...unset, ...eArgs, exe, ...argv.slice(1)], {
+      cwd,
+      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
+      encoding: "latin1",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 20_000,
+    });
+  } catch (e) {
+    stdout = String((e as { stdout?: string }).stdout ?? "");
+  }
+  const strace = existsSync(trace)
+    ? readFileSync(trace, "latin1")
+        .split("\n")
+        .filter((l) => l !== "" && !l.startsWith("+++"))
+    : [];
+  const dbgFile = readdirSync(tmp).find((f) => f.startsWith("dbg."));
+  const debug = dbgFile
+    ? readFileSync(join(tmp, dbgFile), "latin1")
+        .split("\n")
+        .filter((l, i, a) => i < a.length - 1 || l !== "")
+        .map((l) => l.replace(/^ *\d+:/, "PID:"))
+    : [];
+  return { strace, stdout, debug };
+}
+
+/** The fields two runs of the same program legitimately differ in (the caller's envp pointer, the pid, ld.so's stack buffers). */
+export function normaliseStrace(l: string): string {
+  return l
+    .replace(/^(execve\(.*\], )0x[0-9a-f]+( \/\* \d+ vars? \*\/)/, "$1ENVP$2")
+    .replace(/^(set_tid_address\(0x[0-9a-f]+\)\s+= )\d+/, "$1PID")
+    .replace(/^(newfstatat\(AT_FDCWD, "[^"]*", )0x[0-9a-f]+/, "$1STACKPTR")
+    .replace(/^(read\(\d+, )0x[0-9a-f]+/, "$1STACKPTR");
+}
