@@ -67,6 +67,9 @@ export class SframeSection {
   private readonly fdesOffset: number;
   private readonly fdeEntrySize: number;
   private freCache: (SframeFre[] | undefined)[] | undefined;
+  private startIndex: Float64Array | undefined;
+  /** @internal section offset of FDE 0's `func_size` field (entry i: `+ i * layout.fdeEntrySize`). */
+  readonly sizeFieldOffset: number;
 
   constructor(
     readonly bytes: Uint8Array,
@@ -85,6 +88,7 @@ export class SframeSection {
     this.isV3 = version === SFRAME_VERSION_3;
     this.fdesOffset = layout.fdesOffset;
     this.fdeEntrySize = layout.fdeEntrySize;
+    this.sizeFieldOffset = layout.fdesOffset + (this.isV3 ? 8 : 4);
   }
 
   get numFdes(): number {
@@ -101,6 +105,19 @@ export class SframeSection {
    * (the binary search's probe). A V3 i64 beyond ±2^53 raises SframeFormatError.
    */
   funcStartAt(i: number): number {
+    const start = this.startOrNaN(i);
+    if (Number.isNaN(start)) {
+      throw new SframeFormatError("bad-fde", `FDE ${i} function start does not fit in 53 bits`, {
+        offset: this.fdeOffset(i),
+        expected: "|sfdi_func_start_offset| < 2^53",
+        source: this.source,
+      });
+    }
+    return start;
+  }
+
+  /** `funcStartAt(i)`, with NaN for a V3 start beyond ±2^53 instead of the error. */
+  private startOrNaN(i: number): number {
     const off = this.fdeOffset(i);
     let raw: number;
     if (this.isV3) {
@@ -108,18 +125,28 @@ export class SframeSection {
       const le = this.littleEndian;
       const lo = this.view.getUint32(le ? off : off + 4, le);
       const hi = this.view.getInt32(le ? off + 4 : off, le);
-      if (hi > 0x1fffff || hi < -0x200000) {
-        throw new SframeFormatError("bad-fde", `FDE ${i} function start does not fit in 53 bits`, {
-          offset: off,
-          expected: "|sfdi_func_start_offset| < 2^53",
-          source: this.source,
-        });
-      }
+      if (hi > 0x1fffff || hi < -0x200000) return Number.NaN;
       raw = hi * 0x100000000 + lo;
     } else {
       raw = this.view.getInt32(off, this.littleEndian);
     }
     return this.pcrel ? off + raw : raw;
+  }
+
+  /**
+   * Every function start (`funcStartAt`, NaN where that throws), built on first use and kept: the
+   * lookup's binary search probes this flat array instead of the FDE table's 16/17/20-byte strided
+   * entries. One f64 per FDE entry (8 bytes for every 16 or more of input), so its size is bounded by
+   * the FDE table that checkHeader proved lies inside the bytes.
+   */
+  funcStarts(): Float64Array {
+    let starts = this.startIndex;
+    if (starts === undefined) {
+      starts = new Float64Array(this.header.numFdes);
+      for (let i = 0; i < starts.length; i++) starts[i] = this.startOrNaN(i);
+      this.startIndex = starts;
+    }
+    return starts;
   }
 
   /** `func_size` of FDE `i` (allocation-free). */

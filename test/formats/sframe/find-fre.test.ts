@@ -8,7 +8,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeSframe, type SframeSection } from "../../../formats/sframe/decode.ts";
 import { SframeFormatError } from "../../../formats/sframe/errors.ts";
-import { findFre, findFreByAddress } from "../../../formats/sframe/find-fre.ts";
+import {
+  findFdeIndex,
+  findFre,
+  findFreByAddress,
+  findFreInto,
+  SframeFreHit,
+} from "../../../formats/sframe/find-fre.ts";
 import { interpretFre } from "../../../formats/sframe/interpret.ts";
 import type { SframeFde, SframeFre, SframeRegRule, SframeRow } from "../../../formats/sframe/types.ts";
 import { FIXTURES, openFixture, parseLookup } from "./fixture-files.ts";
@@ -181,6 +187,53 @@ describe("findFre agrees with libsframe 2.46 (sframe-lookup fixtures)", () => {
     expect(b.fde).toBe(a.fde);
     expect(b.fre).toBe(a.fre);
     expect(findFre(sec, good.funcStartAt(6))).toMatchObject({ ok: false, code: "bounds" });
+  });
+
+  it("findFreInto fills one reused record with findFre's answer for every PC of every fixture", () => {
+    const hit = new SframeFreHit();
+    let compared = 0;
+    for (const ver of ["v1", "v3"]) {
+      for (const arch of readdirSync(join(FIXTURES, ver)).sort()) {
+        for (const f of ["main", "liba.so", "libb.so", "liba.o"]) {
+          const sec = openFixture(join(FIXTURES, ver, arch, f));
+          let lo = 0;
+          let hi = 0;
+          for (let i = 0; i < sec.numFdes; i++) {
+            lo = Math.min(lo, sec.funcStartAt(i));
+            hi = Math.max(hi, sec.funcStartAt(i) + sec.funcSizeAt(i));
+          }
+          for (let pc = lo - 4; pc <= hi + 4; pc++) {
+            const r = findFre(sec, pc);
+            const found = findFreInto(sec, pc, hit);
+            // One string per answer: an expect() per PC would dominate the run time.
+            const want = r.ok
+              ? `ok ${r.fde.index} ${r.fre.index} ${r.fre.offset} ${r.fre.startOffset} ${r.fre.info} ${r.fre.dataWordSize} ${r.pcOffset} ${r.fre.dataWords.join(",")}`
+              : `${r.code} ${r.message}`;
+            const got = found
+              ? `ok ${hit.fdeIndex} ${hit.freIndex} ${hit.freOffset} ${hit.startOffset} ${hit.info} ${hit.dataWordSize} ${hit.pcOffset} ${hit.dataWords.subarray(0, hit.dataWordCount).join(",")}`
+              : `${hit.code} ${hit.message}`;
+            if (got !== want) expect(got, `${ver}/${arch}/${f} pc ${pc}`).toBe(want);
+            if (r.ok && findFdeIndex(sec, pc) !== r.fde.index) expect(findFdeIndex(sec, pc)).toBe(r.fde.index);
+            compared++;
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(10000);
+  });
+
+  it("a V3 start beyond 2^53 met by the search is SFRAME_ERR_FDE_INVAL, elsewhere harmless", () => {
+    const good = openFixture(join(FIXTURES, "v3/x86_64/main"));
+    const bytes = good.bytes.slice();
+    const last = good.numFdes - 1;
+    new DataView(bytes.buffer).setInt32(good.fdeOffset(last) + 4, 0x40000000, true);
+    const sec = decodeSframe(bytes);
+    expect(findFre(sec, good.funcStartAt(0))).toMatchObject({ ok: true, fde: { index: 0 } });
+    const hit = new SframeFreHit();
+    expect(findFreInto(sec, good.funcStartAt(last), hit)).toBe(false);
+    expect(hit.code).toBe("SFRAME_ERR_FDE_INVAL");
+    expect(hit.message).toMatch(/does not fit in 53 bits/);
+    expect(() => findFdeIndex(sec, good.funcStartAt(last))).toThrow(SframeFormatError);
   });
 
   it("reports the counts it checked", () => {

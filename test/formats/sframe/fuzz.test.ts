@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { ElfFile } from "../../../formats/elf/file.ts";
 import { decodeSframe, decodeSframeData, type SframeSection } from "../../../formats/sframe/decode.ts";
 import { SframeFormatError } from "../../../formats/sframe/errors.ts";
-import { findFre } from "../../../formats/sframe/find-fre.ts";
+import { findFre, findFreInto, SframeFreHit } from "../../../formats/sframe/find-fre.ts";
 import { interpretFre } from "../../../formats/sframe/interpret.ts";
 import { kernelFindFrame } from "../../../formats/sframe/kernel-find.ts";
 import { locateSframe } from "../../../formats/sframe/locate.ts";
@@ -59,11 +59,24 @@ function exercise(bytes: Uint8Array, le: boolean, pcs: readonly number[]): strin
     outcome = `decode:${e.kind}`;
   }
   if (sec) {
+    const hit = new SframeFreHit();
     for (const pc of pcs) {
       const r = findFre(sec, pc);
+      // The allocation-free path gives the same answer (or the same failure) on hostile bytes too.
+      const into = findFreInto(sec, pc, hit);
+      expect(into).toBe(r.ok);
       if (r.ok) {
         expect(r.fre.startOffset).toBeLessThanOrEqual(r.pcOffset);
         expect(r.fre.offset + r.fre.size).toBeLessThanOrEqual(sec.layout.fresEnd);
+        expect([hit.fdeIndex, hit.freIndex, hit.freOffset, hit.pcOffset]).toEqual([
+          r.fde.index,
+          r.fre.index,
+          r.fre.offset,
+          r.pcOffset,
+        ]);
+        expect(Array.from(hit.dataWords.subarray(0, hit.dataWordCount))).toEqual(r.fre.dataWords);
+      } else {
+        expect([hit.code, hit.message]).toEqual([r.code, r.message]);
       }
     }
   }

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { findFre } from "../../../formats/sframe/find-fre.ts";
+import { signExtend } from "../../../formats/sframe/decode.ts";
+import { findFre, findFreInto, SframeFreHit } from "../../../formats/sframe/find-fre.ts";
 import { interpretFre } from "../../../formats/sframe/interpret.ts";
 import { FIXTURES, openFixture } from "./fixture-files.ts";
 
@@ -33,6 +34,7 @@ describe("findFre agrees with the host's libsframe 2.40 on V1 fixtures", () => {
     execFileSync("gcc", ["-O1", "-o", exe, join(import.meta.dirname, "native/find-fre-all.c"), "-lsframe"]);
     let compared = 0;
     let found = 0;
+    const hit = new SframeFreHit();
     for (const arch of ["x86_64", "aarch64"]) {
       for (const f of ["main", "liba.so", "libb.so"]) {
         const sec = openFixture(join(FIXTURES, "v1", arch, f));
@@ -49,14 +51,21 @@ describe("findFre agrees with the host's libsframe 2.40 on V1 fixtures", () => {
           const [pcText, status, start, info, cfa] = line.split(" ");
           const pc = Number(pcText);
           const r = findFre(sec, pc);
+          const into = findFreInto(sec, pc, hit);
           if (status === "ok") {
             if (!r.ok) throw new Error(`${arch}/${f} pc ${pc}: libsframe found an FRE, findFre: ${r.code}`);
             expect(r.fre.startOffset, `${arch}/${f} pc ${pc}`).toBe(Number(start));
             expect(r.fre.info).toBe(Number(info));
             expect(interpretFre(sec, r.fde, r.fre).cfa?.offset).toBe(Number(cfa));
+            // The record-filling path, as sframe_find_fre fills its sframe_frame_row_entry.
+            expect(into, `${arch}/${f} pc ${pc}: findFreInto`).toBe(true);
+            expect(hit.startOffset).toBe(Number(start));
+            expect(hit.info).toBe(Number(info));
+            expect(signExtend(hit.dataWords[0] as number, hit.dataWordSize)).toBe(Number(cfa));
             found++;
           } else {
             expect(r.ok, `${arch}/${f} pc ${pc}: libsframe found nothing`).toBe(false);
+            expect(into, `${arch}/${f} pc ${pc}: findFreInto`).toBe(false);
           }
           compared++;
         }
