@@ -5,6 +5,7 @@
  * That gives the windows of the comparison in units of "system-call boundaries": the points at which
  * another thread's sample could land.
  */
+
 import { PF_X, PT_GNU_SFRAME, PT_LOAD } from "../formats/elf/constants.ts";
 import { ElfFile } from "../formats/elf/file.ts";
 import { errnoName } from "../kernel-shim/errno.ts";
@@ -20,6 +21,7 @@ import { MappedObject, ObjectSet } from "../kernel-shim/unwind/mapped-object.ts"
 import type { UnwindOptions, UnwindTrace } from "../kernel-shim/unwind/types.ts";
 import { unwindUser } from "../kernel-shim/unwind/unwind-user.ts";
 import { type MappedLib, mapObject } from "../loader/map-object.ts";
+import { CachedFs } from "./cached-fs.ts";
 import type { Design, DesignRuntime, JitBlob } from "./designs/types.ts";
 import { emptyMetrics, type RunMetrics, type Where } from "./metrics.ts";
 
@@ -35,6 +37,8 @@ export interface Tracked {
   readonly texts: ReadonlyArray<readonly [bigint, bigint]>;
   /** The section a correct kernel would use for this code; undefined when it has none usable. */
   readonly sframeStart: bigint | undefined;
+  /** The section the code's own file (or JIT) carries, usable or not (a registered damaged one is not stale). */
+  readonly ownSframe?: bigint;
   phase: Phase;
 }
 
@@ -49,7 +53,21 @@ class ObservedLog extends StraceLog {
   }
 }
 
+/** One cached view of the host's files for every run of the lab (see cached-fs.ts). */
+const sharedFs = new CachedFs(new HostFs());
+
 const elfCache = new Map<string, ElfFile>();
+const objectCache = new Map<string, MappedObject>();
+/** A MappedObject per (file, bias), shared across runs: its symbol table and call sites are parsed once. */
+function mappedObject(path: string, truth: string, bias: bigint): MappedObject {
+  const key = `${path}\0${truth}\0${bias}`;
+  let o = objectCache.get(key);
+  if (!o) {
+    o = new MappedObject(path, elfOf(truth), bias, null);
+    objectCache.set(key, o);
+  }
+  return o;
+}
 /** The ELF of a path, parsed once per lab process (the files do not change during a run). */
 export function elfOf(path: string): ElfFile {
   let e = elfCache.get(path);
@@ -102,7 +120,7 @@ export class World {
     this.sampler = options.sampler;
     this.unwindOptions = options.unwind ?? { registerRules: "unwound-sp-fp" };
     const log = new ObservedLog((ev) => this.afterCall(ev));
-    this.kernel = new Kernel(new HostFs(), { ...this.rt.kernelOptions, log });
+    this.kernel = new Kernel(sharedFs, { ...this.rt.kernelOptions, log });
     this.proc = Process.spawn(this.kernel, options.cwd !== undefined ? { cwd: options.cwd } : {});
   }
 
@@ -155,7 +173,9 @@ export class World {
     }
     for (const e of this.rt.ks.registryOf(this.mm).list()) {
       const ok = live.some(
-        (t) => t.sframeStart === e.sframeStart && t.texts.some(([s, end]) => s <= e.textEnd && e.textStart < end),
+        (t) =>
+          (t.ownSframe ?? t.sframeStart) === e.sframeStart &&
+          t.texts.some(([s, end]) => s <= e.textEnd && e.textStart < end),
       );
       if (!ok) w.staleEntries++;
     }
@@ -208,6 +228,14 @@ export class World {
     return full;
   }
 
+  /** Stop following code that is gone. */
+  untrack(t: Tracked): void {
+    t.phase = "gone";
+    const i = this.tracked.indexOf(t);
+    if (i >= 0) this.tracked.splice(i, 1);
+    this.observe();
+  }
+
   /** An ELF object mapped at load bias `bias`. */
   trackElf(path: string, bias: bigint, phase: Phase = "live"): Tracked {
     const elf = elfOf(path);
@@ -216,13 +244,24 @@ export class World {
       .filter((p) => p.type === PT_LOAD && (p.flags & PF_X) !== 0)
       .map((p) => [bias + p.vaddr, bias + p.vaddr + p.memsz] as const);
     const name = path.slice(path.lastIndexOf("/") + 1);
-    return this.track({ name, path, texts, sframeStart: sf && this.usable(path) ? bias + sf.vaddr : undefined }, phase);
+    return this.track(
+      {
+        name,
+        path,
+        texts,
+        sframeStart: sf && this.usable(path) ? bias + sf.vaddr : undefined,
+        ...(sf ? { ownSframe: bias + sf.vaddr } : {}),
+      },
+      phase,
+    );
   }
 
   /** exec the program; tracks it and its interpreter (binfmt_elf registers both under most designs). */
   exec(path: string, argv: readonly string[] = [path], envp: readonly string[] = []): void {
     const ex = execElf(this.proc, path, { argv: [...argv], envp: [...envp] });
     if (!ex.ok) throw new Error(`exec ${path} failed: ${ex.errno} at ${ex.stage}`);
+    // The old image is gone with its mm.
+    this.tracked.length = 0;
     this.trackElf(path, BigInt(ex.image.loadBias));
     if (ex.image.interpPath) this.trackElf(ex.image.interpPath, BigInt(ex.image.interpBase));
     this.observe();
@@ -260,6 +299,44 @@ export class World {
     if (order === "munmap-first") unreg();
     x.tracked.phase = "gone";
     this.observe();
+    // Gone code is never looked at again; keep the list short for thousands of cycles.
+    const i = this.tracked.indexOf(x.tracked);
+    if (i >= 0) this.tracked.splice(i, 1);
+  }
+
+  /** Munmap of a whole object span without any loader call (half of an unload, or a foreign mapper). */
+  unmapOnly(x: { lib: MappedLib; tracked: Tracked }, where: Where = "other"): void {
+    x.tracked.phase = "unloading";
+    this.as(where, () => this.syscallRaw("munmap", x.lib.mapStart, x.lib.mapEnd - x.lib.mapStart));
+    x.tracked.phase = "gone";
+    const i = this.tracked.indexOf(x.tracked);
+    if (i >= 0) this.tracked.splice(i, 1);
+    this.observe();
+  }
+
+  /** The design's loader-side unregister alone (the late half of a munmap-first unload). */
+  unregisterOnly(lib: Pick<MappedLib, "lAddr" | "phdrs">): void {
+    this.as("ld.so unmap", () => this.rt.beforeUnmap(this.proc, lib));
+    this.observe();
+  }
+
+  /**
+   * Code mapped by something that is not ld.so (a runtime with its own ELF loader): the same mmap
+   * sequence, no registration call under any design.
+   */
+  mapForeign(path: string): { lib: MappedLib; tracked: Tracked } {
+    this.loading = { path, tracked: undefined };
+    let lib: MappedLib;
+    try {
+      lib = this.as("other", () => mapObject(this.proc, path));
+    } finally {
+      this.loading = undefined;
+    }
+    const tracked =
+      this.tracked.find((t) => t.phase === "loading" && t.path === path) ?? this.trackElf(path, lib.lAddr, "loading");
+    tracked.phase = "live";
+    this.observe();
+    return { lib, tracked };
   }
 
   registerJit(blob: JitBlob): boolean {
@@ -286,7 +363,7 @@ export class World {
           const elf = elfOf(this.truthFile(path));
           const first = elf.programHeaders.find((p) => p.type === PT_LOAD && (p.flags & PF_X) !== 0);
           const bias = (t.texts[0] as readonly [bigint, bigint])[0] - (first?.vaddr ?? 0n);
-          return new MappedObject(path, elf, bias, null);
+          return mappedObject(path, this.truthFile(path), bias);
         }),
     );
   }
