@@ -13,7 +13,7 @@ import type { LinkMap } from "./link-map.ts";
 import { relocateObject, relocStats } from "./relocate.ts";
 import type { Rtld } from "./rtld.ts";
 import type { RtldProfile } from "./rtld-profile.ts";
-import { type FinishedStartup, finishStartup, type StartupError, startFromExec } from "./startup.ts";
+import { type FinishedStartup, finishStartup, libcPltCall, type StartupError, startFromExec } from "./startup.ts";
 import { checkAllVersions } from "./version-check.ts";
 
 export interface RunOptions {
@@ -159,6 +159,8 @@ export function runToMain(proc: Process, file: string, options: RunOptions = {})
   });
   if (fin.error) return done({ rtld: fin.rtld, main: fin.main, error: fin.error, initOrder: [], startup: fin });
   const initOrder = runInitializers(fin.rtld, fin.main, argv[0] ?? "");
+  // __libc_start_main's audit checkpoint, a lazy PLT call into ld.so (libc startup model).
+  libcPltCall(fin.rtld, "_dl_audit_preinit", !bindNow);
   impcalls(fin.rtld, transferringControl(argv[0] ?? ""));
   return done({ rtld: fin.rtld, main: fin.main, error: undefined, initOrder, startup: fin });
 }

@@ -1,15 +1,18 @@
 import { PT_DYNAMIC, PT_INTERP, PT_LOAD, PT_PHDR } from "../formats/elf/constants.ts";
 import { decodeDynamic, readDynamicFromMemory } from "../formats/elf/dynamic.ts";
+import { sysvHash } from "../formats/elf/hash-function.ts";
 import * as AT from "../kernel-shim/exec/auxv.ts";
 import type { Process } from "../kernel-shim/process/process.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
 import { showScope, statistics } from "./debug-format.ts";
+import { dynamicInfo } from "./dynamic-info.ts";
 import { mainInitfini } from "./init-fini.ts";
 import { copyTlsInitImages, type InitialTls, initTls } from "./init-tls.ts";
 import { LinkMap } from "./link-map.ts";
 import { mapObjectDeps } from "./load-deps.ts";
 import { LoaderError } from "./map-object.ts";
 import { Rtld, type RtldOptions } from "./rtld.ts";
+import { ELF_RTYPE_CLASS_PLT, lookupSymbol, type VersionReq } from "./symbol-lookup.ts";
 
 /** The vDSO's DT_SONAME on x86_64 and arm64 (setup_vdso names the map after it). */
 const VDSO_NAME = "linux-vdso.so.1";
@@ -92,6 +95,25 @@ function setupVdso(proc: Process, v: LinkMap, base: bigint): void {
   }
   const dyn = phdrs.find((p) => p.type === PT_DYNAMIC);
   if (dyn) v.ld = v.addr + dyn.vaddr;
+}
+
+/**
+ * `setup_vdso_pointers` (sysdeps/unix/sysv/linux/dl-vdso-setup.c, x86_64): `dl_vdso_vsym` looks each
+ * vDSO function up in the vDSO's own scope with the hidden version LINUX_2.6 — LD_DEBUG=symbols and
+ * bindings show these five lookups first. Nothing happens without a vDSO image.
+ */
+function setupVdsoPointers(rtld: Rtld, v: LinkMap): void {
+  if (v.ld === undefined || rtld.proc.kernel.arch !== "x86_64") return;
+  const version: VersionReq = { name: "LINUX_2.6", hash: sysvHash("LINUX_2.6"), hidden: true, filename: undefined };
+  for (const name of [
+    "__vdso_clock_gettime",
+    "__vdso_gettimeofday",
+    "__vdso_time",
+    "__vdso_getcpu",
+    "__vdso_clock_getres",
+  ]) {
+    lookupSymbol(rtld, v, name, [[v]], version, { addDependency: false });
+  }
 }
 
 /** ld.so's own link map, from its ELF header in memory at `base`; and `&_end` for the malloc. */
@@ -196,6 +218,7 @@ export function startFromExec(
     v.mapStart = vdsoBase;
     v.addr = vdsoBase;
     setupVdso(proc, v, vdsoBase);
+    setupVdsoPointers(rtld, v);
     rtld.vdsoMap = v;
     rtld.ns.add(v);
   }
@@ -268,12 +291,54 @@ export interface FinishedStartup extends StartupResult {
  * makes none for a dynamic program. Constructors of the program's libraries may make more (e.g.
  * libselinux reads /proc/filesystems); the model cannot run them.
  */
-export function libcEarlyInit(rtld: Rtld): readonly string[] {
-  const libc = rtld.ns.maps.find((l) => l.dynamic?.soname === LIBC_SO);
+export function libcEarlyInit(rtld: Rtld, lazy: boolean): readonly string[] {
+  const libc = libcMap(rtld);
   if (!libc) return [];
   const limit = new Uint8Array(16);
   syscall(rtld.proc, "prlimit64", 0, RLIMIT_STACK, 0, limit);
-  return ["__libc_early_init: __pthread_early_init: getrlimit (RLIMIT_STACK)"];
+  const out = ["__libc_early_init: __pthread_early_init: getrlimit (RLIMIT_STACK) → prlimit64"];
+  if (libcPltCall(rtld, "__tunable_get_val", lazy))
+    out.push("__libc_early_init: lazy PLT binding of __tunable_get_val");
+  return out;
+}
+
+/** `GL(dl_ns)[LM_ID_BASE].libc_map`: the object whose soname is libc.so.6. */
+export function libcMap(rtld: Rtld): LinkMap | undefined {
+  return rtld.ns.maps.find((l) => l.dynamic?.soname === LIBC_SO);
+}
+
+/**
+ * A call libc makes before main through its PLT to a GLIBC_PRIVATE function of ld.so: under lazy
+ * binding the first call goes through `_dl_fixup`, whose lookup LD_DEBUG=symbols/bindings show
+ * (`__tunable_get_val` in `__libc_early_init`, `_dl_audit_preinit` in `__libc_start_main`). Under
+ * BIND_NOW the slot was bound during libc's relocation and nothing is printed. The model does the
+ * lookup (and its debug lines); the GOT slot itself is not rewritten. Returns whether it looked up.
+ */
+export function libcPltCall(rtld: Rtld, name: string, lazy: boolean): boolean {
+  const libc = libcMap(rtld);
+  if (!libc || !lazy || rtld.proc.kernel.arch !== "x86_64") return false;
+  if (dynamicInfo(rtld, libc).bindNow) return false;
+  const version: VersionReq = {
+    name: "GLIBC_PRIVATE",
+    hash: sysvHash("GLIBC_PRIVATE"),
+    hidden: false,
+    filename: rtld.rtldMap.dynamic?.soname ?? "ld-linux-x86-64.so.2",
+  };
+  lookupSymbol(rtld, libc, name, libc.scope, version, { typeClass: ELF_RTYPE_CLASS_PLT });
+  return true;
+}
+
+/**
+ * `__rtld_malloc_init_real (main_map)` (elf/dl-minimal.c): ld.so switches from its minimal malloc
+ * to libc's, looking up calloc, free, malloc and realloc from the main map with the base version
+ * (GLIBC_2.2.5 on x86_64) — four more "binding file PROG" lines before ld.so's own relocation.
+ */
+function rtldMallocInitReal(rtld: Rtld, main: LinkMap): void {
+  const base = rtld.proc.kernel.arch === "aarch64" ? "GLIBC_2.17" : "GLIBC_2.2.5";
+  const version: VersionReq = { name: base, hash: sysvHash(base), hidden: false, filename: undefined };
+  for (const name of ["calloc", "free", "malloc", "realloc"]) {
+    lookupSymbol(rtld, main, name, main.scope, version, {});
+  }
 }
 
 const LIBC_SO = "libc.so.6";
@@ -430,6 +495,7 @@ export function finishStartup(start: StartupResult, options: FinishOptions): Fin
       // _dl_find_object_init: one dl_find_object_internal (32 bytes) per implicitly NODELETE object.
       const nodelete = rtld.ns.maps.filter((l) => l !== main && l.type === "library" && !l.faked).length;
       rtld.malloc.malloc(nodelete * 32);
+      rtldMallocInitReal(rtld, main);
       options.relocate(rtld, rtld.rtldMap, main.scope, { lazy: false });
       order.push(rtld.rtldMap);
     }
@@ -438,7 +504,7 @@ export function finishStartup(start: StartupResult, options: FinishOptions): Fin
     return { ...base, tls, relocationOrder: order, error: fatal(progname, e) };
   }
   const relocTime = process.hrtime.bigint() - t0;
-  const libcStartup = libcEarlyInit(rtld);
+  const libcStartup = libcEarlyInit(rtld, lazy);
   rDebug.states.push("RT_CONSISTENT");
   if (rtld.cacheMapping) syscall(rtld.proc, "munmap", rtld.cacheMapping.addr, rtld.cacheMapping.size);
   if (rtld.debug.on("statistics")) {
