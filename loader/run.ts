@@ -14,6 +14,7 @@ import { relocateObject, relocStats } from "./relocate.ts";
 import type { Rtld } from "./rtld.ts";
 import type { RtldProfile } from "./rtld-profile.ts";
 import { type FinishedStartup, finishStartup, libcPltCall, type StartupError, startFromExec } from "./startup.ts";
+import { lookupState } from "./symbol-lookup.ts";
 import { checkAllVersions } from "./version-check.ts";
 
 export interface RunOptions {
@@ -152,7 +153,8 @@ export function runToMain(proc: Process, file: string, options: RunOptions = {})
   const fin = finishStartup(start, {
     bindNow,
     relocate: relocateObject,
-    relocStats: (rtld) => relocStats(rtld),
+    // print_statistics: every _dl_lookup_symbol_x call counts as a relocation (dl-lookup.c), cache hits apart.
+    relocStats: (rtld) => ({ relocations: lookupState(rtld).lookups, fromCache: relocStats(rtld).fromCache }),
     startTime: t0,
     loadTime,
     ...(options.noVersionCheck ? {} : { checkVersions: (rtld: Rtld, main: LinkMap) => checkAllVersions(rtld, main) }),

@@ -33,9 +33,18 @@ int main(void) {
 }
 `;
 
+/**
+ * A constructor printing its name with an inline write syscall: no PLT call, so no lazy binding the
+ * model (which cannot run constructors) would have to predict in LD_DEBUG=symbols/bindings.
+ */
+const SAY = `static void say(const char *s, long n) {
+  long r;
+  __asm__ volatile("syscall" : "=a"(r) : "a"(1L), "D"(1L), "S"(s), "d"(n) : "rcx", "r11", "memory");
+  (void)r;
+}`;
 const ctor = (name: string) => `
-#include <unistd.h>
-__attribute__((constructor)) static void ctor_${name}(void) { write(1, "${name}\\n", ${name.length + 1}); }
+${SAY}
+__attribute__((constructor)) static void ctor_${name}(void) { say("${name}\\n", ${name.length + 1}); }
 `;
 
 function sh(cwd: string, cmd: string, args: string[]): void {
@@ -55,7 +64,7 @@ export function buildStartupPrograms(): StartupPrograms {
   w("maps.c", MAPS_MAIN);
   gcc("-O1", "-o", "maps", "maps.c");
 
-  w("d.c", `${ctor("d")}\nvoid d_init(void) { write(1, "d-init\\n", 7); }\nint d(void){return 1;}\n`);
+  w("d.c", `${ctor("d")}\nvoid d_init(void) { say("d-init\\n", 7); }\nint d(void){return 1;}\n`);
   w("b.c", `${ctor("b")}\nint d(void); int b(void){return d();}\n`);
   w("c2.c", `${ctor("c2")}\nint d(void); int c2(void){return d();}\n`);
   w(
