@@ -90,7 +90,7 @@ describe.skipIf(!ok)("/proc/self/maps at main = what the real program prints fir
     it(what, () => {
       const dir = b?.dir ?? "/";
       const real = realRun(exe, [exe], ENV, dir);
-      const realMaps = real.stdout.split("\n").filter((l) => /^[0-9a-f]+-/.test(l));
+      const realMaps = real.stdout.split("\n").filter((l) => /^[0-9a-f]+-[0-9a-f]+ /.test(l));
       const mine = sim(exe, ENV, dir);
       expect(mine.maps.split("\n").filter((l) => l !== "")).toEqual(realMaps);
     });
