@@ -1,49 +1,103 @@
 /**
- * perf.data replay throughput: samples per second replayed through the modelled kernel unwinder
- * (`ldsim perf script` without printing), next to the wall time of `perf script` on the same file in
- * the same run (perf's own DWARF unwinding, output to /dev/null). The file is recorded now when perf
- * can (the v3 fixture spinning for 4 s at 2 kHz, --call-graph dwarf,8192); otherwise the committed
- * test/fixtures/perf/spin.perf.data is used and perf script is timed only if perf is installed.
+ * perf.data replay throughput: samples per second replayed through the modelled kernel unwinder by
+ * `ldsim perf script`'s own path (read, replay, format the perf-script text, write it to /dev/null),
+ * next to `perf script` on the same file in the same run (perf's own DWARF unwinding, its text written
+ * to /dev/null). The file is recorded now when perf can (the v3 fixture spinning for 4 s at 2 kHz,
+ * --call-graph dwarf,8192); otherwise the committed test/fixtures/perf/spin.perf.data is used and
+ * perf script is timed only if perf is installed.
+ *
+ * Timing: the machine is shared, so after two warm-up runs of each the runs are interleaved (perf
+ * script, then each ldsim configuration, ROUNDS times) and medians are reported, with the median of
+ * the per-round ratios. ldsim is timed inside this process (JIT warm, Node's start-up excluded), perf
+ * script as a whole process (its start-up and symbol loading included), as each is used.
+ *
+ * With --libc-sframe from-eh-frame, libc's .eh_frame is converted to SFrame once per process (the
+ * conversion stands in for building glibc with --gsframe, which would put the section in the file)
+ * and kept for later replays: the steady-state rows exclude it; the first replay in the process,
+ * which includes it, is reported on its own line, as is the conversion alone.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EhFrame } from "../formats/dwarf/eh-frame.ts";
 import { ElfFile } from "../formats/elf/file.ts";
 import { PerfData } from "../formats/perf/perf-data.ts";
 import { sframeFromCfi } from "../formats/sframe/from-cfi.ts";
-import { sampleLines } from "../kernel-shim/replay/perf-script-text.ts";
+import { writeScriptText } from "../kernel-shim/replay/perf-script-text.ts";
 import { type ReplayOptions, replaySamples } from "../kernel-shim/replay/replay.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const MAIN = join(ROOT, "test", "fixtures", "sframe", "v3", "x86_64", "main");
+const ROUNDS = 9;
 
 function hasPerf(): boolean {
   const r = spawnSync("perf", ["--version"], { stdio: "ignore" });
   return !r.error && r.status === 0;
 }
 
-function replay(file: string, options: ReplayOptions): { samples: number; ms: number; frames: number } {
-  const t0 = performance.now();
+interface Run {
+  readonly samples: number;
+  readonly frames: number;
+  readonly bytes: number;
+  /** Wall time. */
+  readonly ms: number;
+  /** CPU time (user + system, every thread of the process): less disturbed by other work on the machine. */
+  readonly cpuMs: number;
+}
 
+/** `ldsim perf script -i file` minus Node's start-up: the CLI's replay and text, written to /dev/null. */
+function replay(file: string, options: ReplayOptions, devNull: number): Run {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const data = PerfData.openPath(file);
   let samples = 0;
   let frames = 0;
   let bytes = 0;
-  for (const s of replaySamples(data, options)) {
-    samples++;
-    frames += s.frames.length;
-    bytes += sampleLines(s).join("\n").length;
-  }
+  const counted = (function* () {
+    for (const s of replaySamples(data, options)) {
+      samples++;
+      frames += s.frames.length;
+      yield s;
+    }
+  })();
+  writeScriptText(counted, "ra", (text) => {
+    bytes += text.length;
+    writeSync(devNull, text);
+  });
   data.close();
-  void bytes;
-  return { samples, frames, ms: performance.now() - t0 };
+  const c = process.cpuUsage(c0);
+  return { samples, frames, bytes, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
+}
+
+/**
+ * `perf script -i file > /dev/null`: wall time of the whole process, and its CPU time as GNU time
+ * reports it (user + system) when /usr/bin/time is there.
+ */
+function perfScript(file: string, dir: string): { ms: number; cpuMs: number | undefined } | undefined {
+  const timeOut = join(dir, "time.txt");
+  const time = existsSync("/usr/bin/time");
+  const t0 = performance.now();
+  const r = time
+    ? spawnSync("/usr/bin/time", ["-f", "%U %S", "-o", timeOut, "perf", "script", "-i", file], { stdio: "ignore" })
+    : spawnSync("perf", ["script", "-i", file], { stdio: "ignore" });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) return undefined;
+  if (!time) return { ms, cpuMs: undefined };
+  const [u, sys] = readFileSync(timeOut, "latin1").trim().split(/\s+/).slice(-2).map(Number);
+  return { ms, cpuMs: u !== undefined && sys !== undefined ? (u + sys) * 1000 : undefined };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 export async function run(): Promise<void> {
   const perf = hasPerf();
   const dir = mkdtempSync(join(tmpdir(), "ldsim-perf-bench-"));
+  const devNull = openSync("/dev/null", "w");
   try {
     let file = join(ROOT, "test", "fixtures", "perf", "spin.perf.data");
     if (perf) {
@@ -68,32 +122,50 @@ export async function run(): Promise<void> {
         { registerRules: "unwound-sp-fp", libcSframe: "from-eh-frame" },
       ],
     ];
-    // perf script timed like the replay: best of five after two warm-up runs (warm page cache for both).
-    let perfMs: number | undefined;
-    if (perf) {
-      const times: number[] = [];
-      for (let i = 0; i < 7; i++) {
-        const t0 = performance.now();
-        const r = spawnSync("perf", ["script", "-i", file], { stdio: ["ignore", "ignore", "ignore"] });
-        if (r.status !== 0) break;
-        if (i > 1) times.push(performance.now() - t0);
-      }
-      perfMs = times.length > 0 ? Math.min(...times) : undefined;
+    // The first replay in this process of the from-eh-frame configuration: JIT cold, libc converted.
+    const first = replay(file, configs[1]?.[1] ?? {}, devNull);
+    // Warm-up: two of each (JIT, page cache for both).
+    for (let i = 0; i < 2; i++) {
+      if (perf) perfScript(file, dir);
+      for (const [, options] of configs) replay(file, options, devNull);
     }
-    for (const [name, options] of configs) {
-      // Two warm-up runs (JIT, page cache), then the best of five, as perf script is timed.
-      replay(file, options);
-      replay(file, options);
-      const runs = [0, 1, 2, 3, 4].map(() => replay(file, options));
-      const best = runs.sort((a, b) => a.ms - b.ms)[0] as ReturnType<typeof replay>;
-      const rate = best.samples / (best.ms / 1000);
-      let line = `ldsim perf script [${name}]: ${best.samples} samples, ${best.frames} frames in ${best.ms.toFixed(0)} ms = ${rate.toFixed(0)} samples/s`;
+    const perfRuns: Array<{ ms: number; cpuMs: number | undefined }> = [];
+    const ours: Run[][] = configs.map(() => []);
+    const ratios: number[][] = configs.map(() => []);
+    const cpuRatios: number[][] = configs.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      const p = perf ? perfScript(file, dir) : undefined;
+      if (p !== undefined) perfRuns.push(p);
+      configs.forEach(([, options], k) => {
+        const r = replay(file, options, devNull);
+        (ours[k] as Run[]).push(r);
+        if (p !== undefined) (ratios[k] as number[]).push(p.ms / r.ms);
+        if (p?.cpuMs !== undefined) (cpuRatios[k] as number[]).push(p.cpuMs / r.cpuMs);
+      });
+    }
+    const perfMs = perfRuns.length > 0 ? median(perfRuns.map((p) => p.ms)) : undefined;
+    const perfCpus = perfRuns.flatMap((p) => (p.cpuMs === undefined ? [] : [p.cpuMs]));
+    const perfCpu = perfCpus.length > 0 ? median(perfCpus) : undefined;
+    const x = (v: number) => `${v.toFixed(1)}x`;
+    configs.forEach(([name, _], k) => {
+      const runs = ours[k] as Run[];
+      const ms = median(runs.map((r) => r.ms));
+      const cpu = median(runs.map((r) => r.cpuMs));
+      const r0 = runs[0] as Run;
+      let line = `ldsim perf script [${name}]: ${r0.samples} samples, ${r0.frames} frames, ${(r0.bytes / 1e6).toFixed(2)} MB of text; median of ${runs.length}: ${ms.toFixed(0)} ms wall (${cpu.toFixed(0)} ms CPU) = ${(r0.samples / (ms / 1000)).toFixed(0)} samples/s`;
       if (perfMs !== undefined) {
-        line += `; perf script (DWARF): ${perfMs.toFixed(0)} ms = ${(best.samples / (perfMs / 1000)).toFixed(0)} samples/s; ldsim ${(perfMs / best.ms).toFixed(1)}x faster`;
+        const rs = ratios[k] as number[];
+        line += `\n  perf script (DWARF): median ${perfMs.toFixed(0)} ms wall${perfCpu === undefined ? "" : ` (${perfCpu.toFixed(0)} ms CPU)`} = ${(r0.samples / (perfMs / 1000)).toFixed(0)} samples/s`;
+        line += `\n  ldsim faster by (median of per-round ratios): ${x(median(rs))} wall (min ${x(Math.min(...rs))})`;
+        const cr = cpuRatios[k] as number[];
+        if (cr.length > 0) line += `, ${x(median(cr))} CPU (min ${x(Math.min(...cr))})`;
       }
       process.stdout.write(`${line}\n`);
-    }
-    // The fixed cost inside the second configuration: libc's .eh_frame converted to SFrame, once per process.
+    });
+    let firstLine = `first from-eh-frame replay in this process (JIT cold, libc converted): ${first.ms.toFixed(0)} ms wall (${first.cpuMs.toFixed(0)} ms CPU)`;
+    if (perfMs !== undefined) firstLine += `: ${x(perfMs / first.ms)} perf script's median wall`;
+    process.stdout.write(`${firstLine}\n`);
+    // The conversion alone: libc's .eh_frame to SFrame, done once per process and placement.
     const libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
     if (existsSync(libc)) {
       const elf = ElfFile.openPath(libc);
@@ -105,12 +177,13 @@ export async function run(): Promise<void> {
         const conv = sframeFromCfi(eh, 0n, 0n);
         const ms = performance.now() - t0;
         process.stdout.write(
-          `  of which, once per process: libc .eh_frame -> SFrame (${conv.functions} functions) ${ms.toFixed(0)} ms\n`,
+          `  of which, once per process: libc .eh_frame -> SFrame (${conv.functions} functions) ${ms.toFixed(0)} ms (JIT warm)\n`,
         );
       }
       elf.close();
     }
   } finally {
+    closeSync(devNull);
     rmSync(dir, { recursive: true, force: true });
   }
 }

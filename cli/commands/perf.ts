@@ -16,7 +16,7 @@ import {
   parsePerfScript,
   replayedKey,
   sampleKey,
-  sampleLines,
+  writeScriptText,
 } from "../../kernel-shim/replay/perf-script-text.ts";
 import { type ReplayContext, type ReplayOptions, replaySamples } from "../../kernel-shim/replay/replay.ts";
 import type { RegisterPolicy } from "../../kernel-shim/replay/replay-process.ts";
@@ -153,12 +153,9 @@ function runScript(data: PerfData, o: ScriptOptions, options: ReplayOptions): vo
     );
     return;
   }
-  const chunks: string[] = [];
-  for (const s of replaySamples(data, options, holder)) {
-    chunks.push(`${sampleLines(s, o.addresses as AddressConvention).join("\n")}\n\n`);
-    if (chunks.length >= 256) process.stdout.write(chunks.splice(0).join(""));
-  }
-  process.stdout.write(chunks.join(""));
+  writeScriptText(replaySamples(data, options, holder), o.addresses as AddressConvention, (t) =>
+    process.stdout.write(t),
+  );
   for (const w of holder.out?.warnings ?? []) process.stderr.write(`ldsim: perf script: warning: ${w}\n`);
 }
 

@@ -98,6 +98,26 @@ export function sampleLines(s: ReplayedSample, convention: AddressConvention = "
   return out;
 }
 
+/**
+ * The text `ldsim perf script` prints for `samples` (each sample's lines and a blank line, as perf
+ * script separates callchains), handed to `write` in chunks of 256 samples.
+ */
+export function writeScriptText(
+  samples: Iterable<ReplayedSample>,
+  convention: AddressConvention,
+  write: (text: string) => void,
+): void {
+  let chunk: string[] = [];
+  for (const s of samples) {
+    chunk.push(`${sampleLines(s, convention).join("\n")}\n\n`);
+    if (chunk.length >= 256) {
+      write(chunk.join(""));
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) write(chunk.join(""));
+}
+
 /** One sample of perf's own `perf script` output. */
 export interface PerfScriptSample {
   readonly comm: string;

@@ -13,6 +13,7 @@ import type { KernelSframe } from "../sframe/kernel-sframe.ts";
 import { MappedObject } from "../unwind/mapped-object.ts";
 import type { SframeFinder, SframeFindResult } from "../unwind/types.ts";
 import { BestSymbols } from "./best-symbol.ts";
+import { FunctionIndex } from "./function-index.ts";
 import type { LoadedFile, ObjectFiles } from "./object-files.ts";
 
 /** Which SFrame sections the modelled kernel is told about. */
@@ -50,6 +51,8 @@ export interface ReplayObject {
   readonly object: MappedObject;
   /** The names perf would print (its choice among aliases). */
   readonly best: BestSymbols;
+  /** Its function symbols, for symbolizing frames. */
+  readonly symbols: FunctionIndex;
   readonly role: "executable" | "interpreter" | "vdso" | "library";
   /** How its SFrame got registered (or why not), one line per PF_X segment. */
   readonly registration: readonly string[];
@@ -206,7 +209,8 @@ export class ReplayProcess {
     const registration = register
       ? this.register(f, bias, role)
       : ["fork: the child's SFrame tree starts empty (mm_init)"];
-    this.objects.push({ recordedPath: recorded, object, best: new BestSymbols(f.elf), role, registration });
+    const symbols = new FunctionIndex(object, f.buildId, this.debugRoot);
+    this.objects.push({ recordedPath: recorded, object, best: new BestSymbols(f.elf), symbols, role, registration });
   }
 
   private register(f: LoadedFile, bias: bigint, role: ReplayObject["role"]): string[] {

@@ -5,7 +5,6 @@ import type { SampleRecord, SampleRegs } from "../../formats/perf/records.ts";
 import type { MmArch } from "../mm/layout-constants.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../mm/prot-flags.ts";
 import { KernelSframe } from "../sframe/kernel-sframe.ts";
-import type { FunctionSymbol } from "../unwind/mapped-object.ts";
 import type { UnwindMemory, UnwindOptions, UnwindStop, UserRegs } from "../unwind/types.ts";
 import { unwindUser } from "../unwind/unwind-user.ts";
 import { ObjectFiles, type PathOptions } from "./object-files.ts";
@@ -334,18 +333,18 @@ function symbolizeFrame(
   const map = p.mapAt(pc);
   const rel = map ? pc - map.start + map.pgoff : pc;
   const obj: ReplayObject | undefined = p.objectAt(pc);
-  const found = obj?.object.symbolize(pc);
+  const found = obj?.symbols.symbolize(pc);
   const sym =
     obj && found
       ? { name: obj.best.nameAt(pc - obj.object.bias - found.offset) ?? found.name, offset: found.offset }
       : undefined;
   const at = first ? pc : pc - 1n;
   const callerObj = first ? obj : p.objectAt(at);
-  const cs = callerObj?.object.symbolize(at);
+  const cs = callerObj?.symbols.symbolize(at);
   let caller: ReplayFrame["caller"];
   if (callerObj && cs) {
     const start = at - callerObj.object.bias - cs.offset;
-    const names = namesAt(callerObj.object.functions, start);
+    const names = callerObj.symbols.namesAt(start);
     const best = callerObj.best.nameAt(start) ?? cs.name;
     caller = { names: names.length > 0 ? names : [cs.name], offset: cs.offset, name: best };
   }
@@ -358,19 +357,4 @@ function symbolizeFrame(
     ...(method ? { method } : {}),
     ...(sframeMiss ? { sframeMiss } : {}),
   };
-}
-
-/** Every function name at link address `value` (the table is sorted by address: a binary search). */
-function namesAt(fns: readonly FunctionSymbol[], value: bigint): string[] {
-  let lo = 0;
-  let hi = fns.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((fns[mid] as FunctionSymbol).value < value) lo = mid + 1;
-    else hi = mid;
-  }
-  const out: string[] = [];
-  for (let i = lo; i < fns.length && (fns[i] as FunctionSymbol).value === value; i++)
-    out.push((fns[i] as FunctionSymbol).name);
-  return out;
 }

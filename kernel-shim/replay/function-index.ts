@@ -1,0 +1,137 @@
+import { existsSync } from "node:fs";
+import { ElfFile } from "../../formats/elf/file.ts";
+import { dynamicSymbols, type SymbolTable, staticSymbols } from "../../formats/elf/symbols.ts";
+import type { FunctionSymbol, MappedObject } from "../unwind/mapped-object.ts";
+
+const STT_FUNC = 2;
+const STT_GNU_IFUNC = 10;
+const SHN_XINDEX = 0xffff;
+const SHT_SYMTAB = 2;
+const SHT_DYNSYM = 11;
+
+/**
+ * The function symbols of a mapped object for symbolizing replayed frames: the same list as
+ * `MappedObject.functions` (the build-id debug file's .symtab, then the file's .symtab and .dynsym;
+ * FUNC and IFUNC symbols that are defined and non-zero; one entry per name and address; sorted by
+ * address, table order kept among equal addresses), read straight from the 64-bit little-endian
+ * entries rather than through an ElfSymbol object per entry — a libc with its debug file has 13,000
+ * symbols, and building them was a third of a replay that reaches libc. Other layouts use
+ * `MappedObject.functions` itself.
+ */
+export class FunctionIndex {
+  private list: readonly FunctionSymbol[] | undefined;
+
+  constructor(
+    readonly object: MappedObject,
+    /** The object's build-id (hex), for the debug file perf and gdb would use. */
+    private readonly buildId: string | undefined,
+    private readonly debugRoot: string | null,
+  ) {}
+
+  get functions(): readonly FunctionSymbol[] {
+    if (!this.list) this.list = this.build() ?? this.object.functions;
+    return this.list;
+  }
+
+  /** The function containing run-time address `addr` and the offset into it (MappedObject.symbolize). */
+  symbolize(addr: bigint): { readonly name: string; readonly offset: bigint } | undefined {
+    const link = addr - this.object.bias;
+    const fns = this.functions;
+    let lo = 0;
+    let hi = fns.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((fns[mid] as FunctionSymbol).value <= link) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo - 1; i >= 0; i--) {
+      const f = fns[i] as FunctionSymbol;
+      if (link < f.value + (f.size === 0n ? 1n : f.size)) return { name: f.name, offset: link - f.value };
+      if (f.value < link && i < lo - 1) break;
+    }
+    return undefined;
+  }
+
+  /** Every function name at link address `value`, in list order. */
+  namesAt(value: bigint): string[] {
+    const fns = this.functions;
+    let lo = 0;
+    let hi = fns.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((fns[mid] as FunctionSymbol).value < value) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: string[] = [];
+    for (let i = lo; i < fns.length && (fns[i] as FunctionSymbol).value === value; i++) {
+      out.push((fns[i] as FunctionSymbol).name);
+    }
+    return out;
+  }
+
+  /** The list read directly, or undefined when a table is not 64-bit little-endian with 24-byte entries. */
+  private build(): FunctionSymbol[] | undefined {
+    const elf = this.object.elf;
+    const debug = this.debugFile();
+    const all: FunctionSymbol[] = [];
+    const tables: Array<[ElfFile | undefined, number]> = [
+      [debug, SHT_SYMTAB],
+      [elf, SHT_SYMTAB],
+      [elf, SHT_DYNSYM],
+    ];
+    for (const [file, type] of tables) if (file && !collect(file, type, all)) return undefined;
+    // Stable: among equal addresses the table order stays, and with it which duplicate is first.
+    all.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    const out: FunctionSymbol[] = [];
+    for (let i = 0; i < all.length; ) {
+      let j = i + 1;
+      while (j < all.length && (all[j] as FunctionSymbol).value === (all[i] as FunctionSymbol).value) j++;
+      for (let k = i; k < j; k++) {
+        const f = all[k] as FunctionSymbol;
+        let dup = false;
+        for (let m = i; m < k && !dup; m++) dup = (all[m] as FunctionSymbol).name === f.name;
+        if (!dup) out.push(f);
+      }
+      i = j;
+    }
+    return out;
+  }
+
+  /** `/usr/lib/debug/.build-id/xx/yyyy.debug` when installed (as MappedObject looks it up). */
+  private debugFile(): ElfFile | undefined {
+    const id = this.buildId;
+    if (this.debugRoot === null || !id || id.length < 3) return undefined;
+    const p = `${this.debugRoot}/.build-id/${id.slice(0, 2)}/${id.slice(2)}.debug`;
+    if (!existsSync(p)) return undefined;
+    try {
+      return ElfFile.openPath(p);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Append the defined, non-zero FUNC/IFUNC symbols of `elf`'s first table of `type` (the one
+ * staticSymbols / dynamicSymbols open) in table order; false for a layout other than ELF64 LE.
+ */
+function collect(elf: ElfFile, type: number, out: FunctionSymbol[]): boolean {
+  const table: SymbolTable | undefined = type === SHT_SYMTAB ? staticSymbols(elf) : dynamicSymbols(elf);
+  if (!table) return true;
+  const sec = elf.sections.find((s) => s.type === type);
+  if (!sec || !table.is64 || table.entsize !== 24 || !elf.littleEndian) return false;
+  const bytes = elf.sectionData(sec);
+  if (bytes.length < table.count * 24) return false;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 1; i < table.count; i++) {
+    const o = i * 24;
+    const st = (bytes[o + 4] as number) & 0xf;
+    if (st !== STT_FUNC && st !== STT_GNU_IFUNC) continue;
+    const raw = dv.getUint16(o + 6, true);
+    if (raw === 0 || (raw === SHN_XINDEX && table.symbol(i).shndx === 0)) continue;
+    const value = dv.getBigUint64(o + 8, true);
+    if (value === 0n) continue;
+    out.push({ name: table.name(i), value, size: dv.getBigUint64(o + 16, true) });
+  }
+  return true;
+}
