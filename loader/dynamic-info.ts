@@ -163,7 +163,7 @@ export class DynamicInfo {
     const gh = this.ptr(DT_GNU_HASH);
     const sh = this.ptr(DT_HASH);
     if (gh !== undefined) {
-      const hdr = new DataView(this.read(gh, 16).buffer);
+      const hdr = this.small(gh, 16);
       const nbuckets = hdr.getUint32(0, true);
       const symbias = hdr.getUint32(4, true);
       const bitmaskNwords = hdr.getUint32(8, true);
@@ -186,7 +186,7 @@ export class DynamicInfo {
       this.sysv = undefined;
       this.nbuckets = nbuckets;
     } else if (sh !== undefined) {
-      const hdr = new DataView(this.read(sh, 8).buffer);
+      const hdr = this.small(sh, 8);
       const nbucket = hdr.getUint32(0, true);
       const nchain = hdr.getUint32(4, true);
       if (nbucket > MAX_TABLE / 4 || nchain > MAX_TABLE / 4) {
@@ -233,6 +233,29 @@ export class DynamicInfo {
     return this.rtld.proc.mm.readUser(Number(addr), len);
   }
 
+  private readonly pages = new Map<number, Uint8Array>();
+
+  /**
+   * A small read from the object's read-only tables (symbols, hash chains, versym, version
+   * records), through a per-object copy of each 4 KiB page read: these tables are never written
+   * after mapping, and one user-memory access per entry dominated lookups.
+   */
+  private small(addr: bigint, len: number): DataView {
+    const a = Number(addr);
+    const page = a - (a % 4096);
+    const end = a + len;
+    if (end <= page + 4096) {
+      let p = this.pages.get(page);
+      if (!p) {
+        p = this.rtld.proc.mm.readUser(page, 4096);
+        this.pages.set(page, p);
+      }
+      return new DataView(p.buffer, p.byteOffset + (a - page), len);
+    }
+    const b = this.read(addr, len);
+    return new DataView(b.buffer, b.byteOffset, len);
+  }
+
   /** The bind-now decision of elf_get_dynamic_info: DT_BIND_NOW, DF_BIND_NOW, or DF_1_NOW. */
   get bindNow(): boolean {
     return (
@@ -260,8 +283,7 @@ export class DynamicInfo {
     let s = this.syms.get(index);
     if (s) return s;
     if (this.symtab === undefined) throw new DynamicInfoError(this.map.name, "no DT_SYMTAB");
-    const b = this.read(this.symtab + BigInt(index * SYM_SIZE), SYM_SIZE);
-    const dv = new DataView(b.buffer, b.byteOffset, SYM_SIZE);
+    const dv = this.small(this.symtab + BigInt(index * SYM_SIZE), SYM_SIZE);
     const info = dv.getUint8(4);
     s = {
       index,
@@ -307,18 +329,31 @@ export class DynamicInfo {
     if (w !== undefined) return w;
     const g = this.gnu;
     if (!g) throw new DynamicInfoError(this.map.name, "no DT_GNU_HASH");
-    const b = this.read(g.chainZero + BigInt(index * 4), 4);
-    w = new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+    w = this.small(g.chainZero + BigInt(index * 4), 4).getUint32(0, true);
     this.chainWords.set(index, w);
     return w;
+  }
+
+  /**
+   * The number of DT_SYMTAB entries the hash table covers (stored nowhere for DT_GNU_HASH: one past
+   * the end of the chain that starts at the highest bucket; DT_HASH's nchain).
+   */
+  symbolCount(): number {
+    if (this.sysv) return this.sysv.nchain;
+    const g = this.gnu;
+    if (!g) return 0;
+    let max = 0;
+    for (const b of g.buckets) if (b > max) max = b;
+    if (max === 0) return 0;
+    for (let i = max, n = 0; n < 1 << 24; i++, n++) if (this.chainWord(i) & 1) return i + 1;
+    throw new DynamicInfoError(this.map.name, "DT_GNU_HASH chain without an end");
   }
 
   /** DT_HASH chain[index]. */
   sysvChain(index: number): number {
     const s = this.sysv;
     if (!s || index >= s.nchain) throw new DynamicInfoError(this.map.name, `DT_HASH chain index ${index}`);
-    const b = this.read(s.chainAddr + BigInt(index * 4), 4);
-    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+    return this.small(s.chainAddr + BigInt(index * 4), 4).getUint32(0, true);
   }
 
   /** The versym half of symbol `index`; undefined when the object has no DT_VERSYM. */
@@ -326,8 +361,7 @@ export class DynamicInfo {
     if (this.versymAddr === undefined) return undefined;
     let v = this.versyms.get(index);
     if (v !== undefined) return v;
-    const b = this.read(this.versymAddr + BigInt(index * 2), 2);
-    v = new DataView(b.buffer, b.byteOffset, 2).getUint16(0, true);
+    v = this.small(this.versymAddr + BigInt(index * 2), 2).getUint16(0, true);
     this.versyms.set(index, v);
     return v;
   }
@@ -370,14 +404,14 @@ export class DynamicInfo {
     if (addr === undefined) return out;
     let ent = addr;
     for (let n = 0; n < 65536; n++) {
-      const b = new DataView(this.read(ent, 16).buffer);
+      const b = this.small(ent, 16);
       const cnt = b.getUint16(2, true);
       const file = this.string(b.getUint32(4, true));
       const aux = b.getUint32(8, true);
       const next = b.getUint32(12, true);
       let a = ent + BigInt(aux);
       for (let j = 0; j < Math.max(cnt, 1) && j < 65536; j++) {
-        const x = new DataView(this.read(a, 16).buffer);
+        const x = this.small(a, 16);
         out.push({
           file,
           hash: x.getUint32(0, true),
@@ -402,9 +436,9 @@ export class DynamicInfo {
     if (addr === undefined) return out;
     let ent = addr;
     for (let n = 0; n < 65536; n++) {
-      const b = new DataView(this.read(ent, 20).buffer);
+      const b = this.small(ent, 20);
       const aux = b.getUint32(12, true);
-      const x = new DataView(this.read(ent + BigInt(aux), 8).buffer);
+      const x = this.small(ent + BigInt(aux), 8);
       out.push({
         version: b.getUint16(0, true),
         flags: b.getUint16(2, true),
