@@ -1,0 +1,106 @@
+/**
+ * Simulated startup (execve → the point main would be called: search, mapping, versions, TLS,
+ * relocation with RELRO, libc's early init, constructors recorded) of several /usr/bin programs,
+ * next to the native peers measured in the same run:
+ *
+ * - `setarch -R ld.so --list PROG` wall time (a process that loads the dependencies and exits);
+ * - the real ld.so's own exec-to-main figure: LD_DEBUG=statistics' "total startup time in dynamic
+ *   loader" (TSC cycles, converted with the CPU clock /proc/cpuinfo reports), which covers the same
+ *   work as the simulation minus the kernel's execve.
+ *
+ * The ratio printed is simulated time / native ld.so startup time (target: within 5×).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { hostRtldProfile } from "../loader/host-profile.ts";
+import { runToMain, spawnForRun } from "../loader/run.ts";
+
+const RTLD = "/lib64/ld-linux-x86-64.so.2";
+const PROGRAMS = ["true", "cat", "grep", "bash", "perl", "python3", "git", "ssh", "curl", "gdb"]
+  .map((p) => `/usr/bin/${p}`)
+  .filter((p) => existsSync(p));
+
+function cpuMhz(): number | undefined {
+  try {
+    const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync("/proc/cpuinfo", "latin1"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Best of `n` of `f` (ms). */
+function best(n: number, f: () => void): number {
+  let b = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    f();
+    b = Math.min(b, performance.now() - t);
+  }
+  return b;
+}
+
+/** The real ld.so's "total startup time in dynamic loader" for PROG (cycles), best of n. */
+function nativeStartupCycles(prog: string, n: number): number | undefined {
+  let bestCycles: number | undefined;
+  for (let i = 0; i < n; i++) {
+    const dir = mkdtempSync(join(tmpdir(), "ldsim-bench-"));
+    try {
+      spawnSync("setarch", ["-R", prog, "--version"], {
+        env: { PATH: "/usr/bin:/bin", LD_DEBUG: "statistics", LD_DEBUG_OUTPUT: join(dir, "s") },
+        stdio: "ignore",
+        timeout: 10_000,
+      });
+      const f = readdirSync(dir).find((x) => x.startsWith("s."));
+      if (!f) continue;
+      // setarch (dynamic itself) execs PROG in the same pid: the file holds both startups; PROG's is the last.
+      const all = [
+        ...readFileSync(join(dir, f), "latin1").matchAll(/total startup time in dynamic loader: (\d+) cycles/g),
+      ];
+      const m = all[all.length - 1];
+      if (m) bestCycles = Math.min(bestCycles ?? Number.POSITIVE_INFINITY, Number(m[1]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return bestCycles;
+}
+
+export async function run(): Promise<void> {
+  const profile = hostRtldProfile();
+  const mhz = cpuMhz();
+  const hasSetarch = spawnSync("setarch", ["-R", "true"]).status === 0;
+  console.log(
+    `simulated exec→main vs native (best of 5; native ld.so startup from LD_DEBUG=statistics at ${mhz ?? "?"} MHz)`,
+  );
+  console.log(
+    `${"program".padEnd(18)} ${"objs".padStart(4)} ${"sim ms".padStart(8)} ${"sim/s".padStart(7)} ${"ld.so --list ms".padStart(16)} ${"native ld.so ms".padStart(16)} ${"ratio".padStart(7)}`,
+  );
+  let simTotal = 0;
+  let nativeTotal = 0;
+  for (const prog of PROGRAMS) {
+    let objs = 0;
+    const simMs = best(5, () => {
+      const proc = spawnForRun({ cwd: "/tmp" });
+      const r = runToMain(proc, prog, { argv: [prog, "--version"], env: { PATH: "/usr/bin:/bin" }, profile });
+      objs = r.rtld.ns.maps.length;
+    });
+    const listMs = hasSetarch
+      ? best(5, () => {
+          spawnSync("setarch", ["-R", RTLD, "--list", prog], { stdio: "ignore" });
+        })
+      : Number.NaN;
+    const cycles = hasSetarch ? nativeStartupCycles(prog, 5) : undefined;
+    const nativeMs = cycles !== undefined && mhz ? cycles / (mhz * 1000) : Number.NaN;
+    simTotal += simMs;
+    if (Number.isFinite(nativeMs)) nativeTotal += nativeMs;
+    console.log(
+      `${prog.padEnd(18)} ${String(objs).padStart(4)} ${simMs.toFixed(2).padStart(8)} ${(1000 / simMs).toFixed(0).padStart(7)} ${listMs.toFixed(2).padStart(16)} ${nativeMs.toFixed(3).padStart(16)} ${(simMs / nativeMs).toFixed(1).padStart(6)}×`,
+    );
+  }
+  console.log(
+    `all ${PROGRAMS.length}: simulated ${simTotal.toFixed(1)} ms (${((PROGRAMS.length * 1000) / simTotal).toFixed(0)} programs/s), native ld.so ${nativeTotal.toFixed(2)} ms: ${(simTotal / nativeTotal).toFixed(1)}× (target ≤ 5×)`,
+  );
+}
