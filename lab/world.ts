@@ -11,6 +11,7 @@ import { ElfFile } from "../formats/elf/file.ts";
 import { errnoName } from "../kernel-shim/errno.ts";
 import { execElf } from "../kernel-shim/exec/binfmt-elf.ts";
 import { HostFs } from "../kernel-shim/fs/host-fs.ts";
+import type { AddressSpace } from "../kernel-shim/mm/address-space.ts";
 import { VM_EXEC } from "../kernel-shim/mm/prot-flags.ts";
 import { Kernel } from "../kernel-shim/process/kernel.ts";
 import { Process } from "../kernel-shim/process/process.ts";
@@ -18,7 +19,7 @@ import type { SyscallEvent } from "../kernel-shim/strace/event.ts";
 import { StraceLog } from "../kernel-shim/strace/log.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
 import { MappedObject, ObjectSet } from "../kernel-shim/unwind/mapped-object.ts";
-import type { UnwindOptions, UnwindTrace } from "../kernel-shim/unwind/types.ts";
+import type { SframeFinder, UnwindOptions, UnwindTrace } from "../kernel-shim/unwind/types.ts";
 import { unwindUser } from "../kernel-shim/unwind/unwind-user.ts";
 import { type MappedLib, mapObject } from "../loader/map-object.ts";
 import { CachedFs } from "./cached-fs.ts";
@@ -105,6 +106,7 @@ export class World {
   private readonly truthFile: (path: string) => string;
   sampler: ((world: World) => void) | undefined;
   private readonly unwindOptions: UnwindOptions;
+  private finderCache: { changes: number; mm: AddressSpace; finder: SframeFinder | null } | undefined;
   /** The object ld.so is mapping right now (tracked as soon as its text appears). */
   private loading: { readonly path: string; tracked: Tracked | undefined } | undefined;
   private sampling = false;
@@ -374,7 +376,12 @@ export class World {
     const memory = {
       readWord: (a: bigint) => (a > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : mm.readU64(Number(a))),
     };
-    const trace = unwindUser("x86_64", regs, memory, this.rt.finder(mm), this.unwindOptions);
+    // A finder reads (and caches) section bytes when made: reuse it until the kernel's SFrame state changes.
+    const changes = this.rt.ks.events.length;
+    if (this.finderCache?.changes !== changes || this.finderCache.mm !== mm) {
+      this.finderCache = { changes, mm, finder: this.rt.finder(mm) };
+    }
+    const trace = unwindUser("x86_64", regs, memory, this.finderCache.finder, this.unwindOptions);
     const s = this.metrics.samples;
     s.count++;
     s.truthFrames += truth.length;

@@ -6,14 +6,17 @@ import { sframeQualityWorkload } from "./sframe-quality.ts";
 import { startupWorkload } from "./startup.ts";
 import type { Workload } from "./types.ts";
 
-/** The named workloads of `ldsim proposals compare --workload NAME`, in table order. */
-export const WORKLOADS: Readonly<Record<string, () => Workload>> = {
+/**
+ * The named workloads of `ldsim proposals compare --workload NAME`, in table order. `cycles` overrides
+ * the number of rounds of the cyclic ones (plugin-host 1000, sampler races 50, jit 200 by default).
+ */
+export const WORKLOADS: Readonly<Record<string, (cycles?: number) => Workload>> = {
   startup: () => startupWorkload(),
   fixtures: () => fixturesWorkload,
-  "plugin-host": () => pluginHostWorkload(),
-  "sampler-race": () => samplerRaceWorkload(),
-  "sampler-race-late-unregister": () => samplerRaceWorkload(50, "munmap-first"),
-  jit: () => jitWorkload(),
+  "plugin-host": (n) => pluginHostWorkload(n),
+  "sampler-race": (n) => samplerRaceWorkload(n),
+  "sampler-race-late-unregister": (n) => samplerRaceWorkload(n, "munmap-first"),
+  jit: (n) => jitWorkload(n),
   "sframe-quality": () => sframeQualityWorkload(),
 };
 

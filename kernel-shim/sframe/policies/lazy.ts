@@ -113,9 +113,12 @@ export class LazySframe {
   finder(mm: AddressSpace): SframeFinder {
     const owners = this.ownersOf(mm);
     const registry = this.ks.registryOf(mm);
+    let cached: { changes: number; inner: SframeFinder | null } | undefined;
     const lookup = (pc: bigint): SframeFindResult => {
-      // ks.finder caches section bytes by start; a fresh one after any change of the registry.
-      const inner = this.ks.finder(mm);
+      // ks.finder caches section bytes by start: a fresh one after any change of the kernel's SFrame state.
+      const changes = this.ks.events.length;
+      if (cached?.changes !== changes) cached = { changes, inner: this.ks.finder(mm) };
+      const inner = cached.inner;
       if (!inner) return { ok: false, errno: "EINVAL", reason: "no registered section" };
       const r = inner.find(pc);
       if (!r.ok && r.errno === "EFAULT") {
