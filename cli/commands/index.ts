@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { register as registerLdd } from "./ldd.ts";
 import { register as registerPerf } from "./perf.ts";
+import { register as registerProposals } from "./proposals.ts";
 import { register as registerReadelf } from "./readelf.ts";
 import { register as registerReport } from "./report.ts";
 import { register as registerRun } from "./run.ts";
@@ -17,6 +18,7 @@ export function registerCommands(program: Command): void {
   registerPerf(program);
   registerReport(program);
   registerUnwind(program);
+  registerProposals(program);
   registerScenario(program);
   registerRun(program);
 }
