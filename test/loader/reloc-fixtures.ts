@@ -36,6 +36,10 @@ export interface RelocPrograms {
   readonly textrel: string;
   /** Prints GOT values, &copy-relocated data and TLS offsets for the memory oracle. */
   readonly dump: string;
+  /** Prints dlsym/dlvsym/RTLD_NEXT answers for libv's versioned symbols. */
+  readonly dlsym: string;
+  /** Linked against an unversioned libv, run against the versioned one: prints &vsym, &only. */
+  readonly oldBinary: string;
 }
 
 const LIB_WEAK = `
@@ -195,6 +199,25 @@ extern __thread int tls_gd;
 int main(void) { (void)lib_array[0]; (void)tls_gd; dl_iterate_phdr(cb, 0); return 0; }
 `;
 
+const MAIN_DLSYM = `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+int vsym(void);
+int main(void) {
+  printf("%p %p %p %p %p %p\\n", dlsym(RTLD_DEFAULT, "vsym"), dlvsym(RTLD_DEFAULT, "vsym", "VER_1"),
+         dlvsym(RTLD_DEFAULT, "vsym", "VER_2"), dlsym(RTLD_NEXT, "vsym"), dlsym(RTLD_DEFAULT, "only"),
+         dlsym(RTLD_DEFAULT, "no_such_symbol"));
+  return vsym() == 2 ? 0 : 1;
+}
+`;
+const LIB_NOV = "int vsym(void) { return 0; }\nint only(void) { return 0; }\n";
+const MAIN_OLD = `
+#include <stdio.h>
+int vsym(void); int only(void);
+int main(void) { printf("%p %p\\n", (void *)vsym, (void *)only); return 0; }
+`;
+
 export function buildRelocPrograms(): RelocPrograms {
   const dir = mkdtempSync(join(tmpdir(), "ldsim-relocfx-"));
   const w = (name: string, text: string) => writeFileSync(join(dir, name), text);
@@ -261,8 +284,17 @@ export function buildRelocPrograms(): RelocPrograms {
     "-lv",
     rp,
   );
+  w("mdlsym.c", MAIN_DLSYM);
+  cc("-o", "dlsym", "mdlsym.c", "-L.", "-lv", rp);
+  execFileSync("mkdir", ["-p", join(dir, "nov")]);
+  w("nov/libv.c", LIB_NOV);
+  w("mold.c", MAIN_OLD);
+  cc("-shared", "-fPIC", "-o", "nov/libv.so", "nov/libv.c", "-Wl,-soname,libv.so");
+  cc("-o", "oldbin", "mold.c", "-Lnov", "-lv", rp);
   return {
     dir,
+    dlsym: join(dir, "dlsym"),
+    oldBinary: join(dir, "oldbin"),
     weak: join(dir, "weak"),
     versioned: join(dir, "versioned"),
     badVersion: join(dir, "badversion"),
