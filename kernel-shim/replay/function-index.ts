@@ -8,6 +8,7 @@ const STT_GNU_IFUNC = 10;
 const SHN_XINDEX = 0xffff;
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * The function symbols of a mapped object for symbolizing replayed frames: the same list as
@@ -81,15 +82,22 @@ export class FunctionIndex {
     ];
     for (const [file, type] of tables) if (file && !collect(file, type, all)) return undefined;
     // Stable: among equal addresses the table order stays, and with it which duplicate is first.
-    all.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    // Sorted by number keys when every address is exact as a double (bigint compares are slow).
+    let sorted: FunctionSymbol[];
+    if (all.every((f) => f.value <= MAX_EXACT)) {
+      const keys = new Float64Array(all.length);
+      for (let i = 0; i < all.length; i++) keys[i] = Number((all[i] as FunctionSymbol).value);
+      const order = Array.from(all.keys()).sort((a, b) => (keys[a] as number) - (keys[b] as number) || a - b);
+      sorted = order.map((i) => all[i] as FunctionSymbol);
+    } else sorted = all.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
     const out: FunctionSymbol[] = [];
-    for (let i = 0; i < all.length; ) {
+    for (let i = 0; i < sorted.length; ) {
       let j = i + 1;
-      while (j < all.length && (all[j] as FunctionSymbol).value === (all[i] as FunctionSymbol).value) j++;
+      while (j < sorted.length && (sorted[j] as FunctionSymbol).value === (sorted[i] as FunctionSymbol).value) j++;
       for (let k = i; k < j; k++) {
-        const f = all[k] as FunctionSymbol;
+        const f = sorted[k] as FunctionSymbol;
         let dup = false;
-        for (let m = i; m < k && !dup; m++) dup = (all[m] as FunctionSymbol).name === f.name;
+        for (let m = i; m < k && !dup; m++) dup = (sorted[m] as FunctionSymbol).name === f.name;
         if (!dup) out.push(f);
       }
       i = j;
@@ -122,6 +130,7 @@ function collect(elf: ElfFile, type: number, out: FunctionSymbol[]): boolean {
   if (!sec || !table.is64 || table.entsize !== 24 || !elf.littleEndian) return false;
   const bytes = elf.sectionData(sec);
   if (bytes.length < table.count * 24) return false;
+  const strtab = table.strtab;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 1; i < table.count; i++) {
     const o = i * 24;
@@ -131,7 +140,29 @@ function collect(elf: ElfFile, type: number, out: FunctionSymbol[]): boolean {
     if (raw === 0 || (raw === SHN_XINDEX && table.symbol(i).shndx === 0)) continue;
     const value = dv.getBigUint64(o + 8, true);
     if (value === 0n) continue;
-    out.push({ name: table.name(i), value, size: dv.getBigUint64(o + 16, true) });
+    out.push({
+      name: asciiName(strtab, dv.getUint32(o, true)) ?? table.name(i),
+      value,
+      size: dv.getBigUint64(o + 16, true),
+    });
   }
   return true;
+}
+
+/**
+ * The NUL-terminated name at `offset` when it is plain ASCII (what `SymbolTable.name` decodes it to),
+ * built without a TextDecoder call per name; undefined otherwise (a bad offset, a byte ≥ 0x80), for
+ * `SymbolTable.name` to decode or report.
+ */
+function asciiName(strtab: Uint8Array, offset: number): string | undefined {
+  if (offset >= strtab.length) return undefined;
+  let end = offset;
+  while (end < strtab.length) {
+    const b = strtab[end] as number;
+    if (b === 0) break;
+    if (b >= 0x80) return undefined;
+    end++;
+  }
+  if (end >= strtab.length) return undefined;
+  return String.fromCharCode.apply(null, strtab.subarray(offset, end) as unknown as number[]);
 }
