@@ -48,6 +48,28 @@ export type KernelFindResult =
 
 const MASK64 = (1n << 64n) - 1n;
 
+interface Where {
+  readonly fdeIndex?: number;
+  readonly freIndex?: number;
+}
+
+/** A failed check at user address `at` (reported as a section offset). Module-level: no per-lookup closures. */
+function fail(
+  sec: SframeKernelSection,
+  errno: SframeErrnoName,
+  check: string,
+  at: bigint,
+  expected: string,
+  message: string,
+  where: Where = {},
+): SframeCheckFailure {
+  return { ok: false, errno, check, offset: Number((at - sec.sframeStart) & MASK64), expected, message, ...where };
+}
+
+function fromFault(sec: SframeKernelSection, f: KernelReadFault, where: Where): SframeCheckFailure {
+  return fail(sec, f.errno, f.check, f.addr, f.expected, f.message, where);
+}
+
 /**
  * Look up `ip` in a registered section whose memory is `mem` (bytes from `sec.sframeStart`; fewer bytes
  * than the section models an unmapped tail: reads there fault with EFAULT).
@@ -59,17 +81,6 @@ export function kernelFindFrame(
   options: KernelFindOptions = {},
 ): KernelFindResult {
   const m = new KernelMemory(mem, sec.sframeStart, options.littleEndian ?? true);
-  const off = (a: bigint): number => Number((a - sec.sframeStart) & MASK64);
-  const fail = (
-    errno: SframeErrnoName,
-    check: string,
-    at: bigint,
-    expected: string,
-    message: string,
-    where: { fdeIndex?: number; freIndex?: number } = {},
-  ): SframeCheckFailure => ({ ok: false, errno, check, offset: off(at), expected, message, ...where });
-  const fromFault = (f: KernelReadFault, where: { fdeIndex?: number; freIndex?: number }) =>
-    fail(f.errno, f.check, f.addr, f.expected, f.message, where);
 
   // __find_fde: bisect on the i64 at each entry's start, checking sortedness on the way.
   const entry = kernelFdeEntrySize(sec.version);
@@ -83,11 +94,12 @@ export function kernelFindFrame(
     const at = addr64(sec.fdesStart, mid * entry);
     const raw = sec.version === 3 ? m.readI64(at) : m.read(at, 4, true);
     if (raw === undefined)
-      return fail("EFAULT", "__find_fde", at, "FDE entry in readable memory", `FDE ${mid}: read faulted`);
+      return fail(sec, "EFAULT", "__find_fde", at, "FDE entry in readable memory", `FDE ${mid}: read faulted`);
     const funcAddr = addr64(at, BigInt(raw));
     if (ip >= funcAddr) {
       if (funcAddr < addrLow) {
         return fail(
+          sec,
           "EFAULT",
           "__find_fde",
           at,
@@ -102,6 +114,7 @@ export function kernelFindFrame(
     } else {
       if (funcAddr > addrHigh) {
         return fail(
+          sec,
           "EFAULT",
           "__find_fde",
           at,
@@ -116,6 +129,7 @@ export function kernelFindFrame(
   }
   if (found < 0)
     return fail(
+      sec,
       "EINVAL",
       "__find_fde",
       sec.fdesStart,
@@ -123,9 +137,10 @@ export function kernelFindFrame(
       `no FDE for 0x${ip.toString(16)}`,
     );
   const fde = readFde(m, sec, found);
-  if (fde instanceof KernelReadFault) return fromFault(fde, { fdeIndex: found });
+  if (fde instanceof KernelReadFault) return fromFault(sec, fde, { fdeIndex: found });
   if (ip < fde.funcAddr || ip >= addr64(fde.funcAddr, fde.funcSize)) {
     return fail(
+      sec,
       "EINVAL",
       "__find_fde (gap)",
       fde.fdeAddr,
@@ -134,7 +149,7 @@ export function kernelFindFrame(
       { fdeIndex: found },
     );
   }
-  return findFre(m, sec, fde, ip, options, fail, fromFault);
+  return findFre(m, sec, fde, ip, options);
 }
 
 function findFre(
@@ -143,21 +158,13 @@ function findFre(
   fde: KernelFde,
   ip: bigint,
   options: KernelFindOptions,
-  fail: (
-    errno: SframeErrnoName,
-    check: string,
-    at: bigint,
-    expected: string,
-    message: string,
-    where?: { fdeIndex?: number; freIndex?: number },
-  ) => SframeCheckFailure,
-  fromFault: (f: KernelReadFault, where: { fdeIndex?: number; freIndex?: number }) => SframeCheckFailure,
 ): KernelFindResult {
   let ipOff = Number((ip - fde.funcAddr) & 0xffffffffn);
   if (fde.info & 0x10) {
     if (fde.repSize === 0) {
       // The kernel computes `ip_off %= rep_size` unchecked: a division by zero (reference Q6).
       return fail(
+        sec,
         "EINVAL",
         "__find_fre",
         fde.fdeAddr,
@@ -171,17 +178,19 @@ function findFre(
     ipOff %= fde.repSize;
   }
   let freAddr = addr64(sec.fresStart, fde.fresOff);
-  let prev: { fre: KernelFre; j: number } | undefined;
+  let prev: KernelFre | undefined;
+  let prevJ = -1;
   for (let j = 0; j < fde.fresNum; j++) {
     const fre = readFre(m, sec, fde, freAddr, j);
-    if (fre instanceof KernelReadFault) return fromFault(fre, { fdeIndex: fde.index, freIndex: j });
+    if (fre instanceof KernelReadFault) return fromFault(sec, fre, { fdeIndex: fde.index, freIndex: j });
     freAddr = addr64(freAddr, fre.size);
-    if (prev && fre.ipOff <= prev.fre.ipOff) {
+    if (prev && fre.ipOff <= prev.ipOff) {
       return fail(
+        sec,
         "EFAULT",
         "__find_fre",
         fre.addr,
-        `FRE start > 0x${prev.fre.ipOff.toString(16)}`,
+        `FRE start > 0x${prev.ipOff.toString(16)}`,
         `FDE ${fde.index}: FRE ${j} not sorted`,
         {
           fdeIndex: fde.index,
@@ -190,7 +199,8 @@ function findFre(
       );
     }
     if (fre.ipOff > ipOff) break;
-    prev = { fre, j };
+    prev = fre;
+    prevJ = j;
   }
   const signal = (fde.info & 0x80) !== 0;
   if (!prev) {
@@ -205,6 +215,7 @@ function findFre(
       };
     }
     return fail(
+      sec,
       "EINVAL",
       "__find_fre",
       fde.fdeAddr,
@@ -215,12 +226,13 @@ function findFre(
       },
     );
   }
-  const { fre, j } = prev;
+  const fre = prev;
+  const j = prevJ;
   const regs = options.regs ?? X86_64_REGS;
-  const dw = readDatawords(m, sec, fde, fre, `FDE ${fde.index} FRE ${j}`, regs);
-  if (dw instanceof KernelReadFault) return fromFault(dw, { fdeIndex: fde.index, freIndex: j });
-  const outermost = fre.dwCount === 0;
   const where = { fdeIndex: fde.index, freIndex: j };
+  const dw = readDatawords(m, sec, fde, fre, where, regs);
+  if (dw instanceof KernelReadFault) return fromFault(sec, dw, where);
+  const outermost = fre.dwCount === 0;
   if (outermost && (options.outermost ?? "einval") === "outermost") {
     const cfa: SframeCfaRule = { base: "sp", regnum: regs.sp, offset: 0, deref: false };
     return {
@@ -239,6 +251,7 @@ function findFre(
   }
   if ((dw.cfaCtl & 1) === 0) {
     return fail(
+      sec,
       "EINVAL",
       "sframe_init_cfa_rule_data",
       fre.addr,

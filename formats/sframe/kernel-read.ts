@@ -59,18 +59,22 @@ export class KernelReadFault {
 /** The section's memory as the kernel reads it through `unsafe_get_user` (native byte order). */
 export class KernelMemory {
   private readonly view: DataView;
+  private readonly lengthBig: bigint;
   constructor(
     readonly bytes: Uint8Array,
     readonly base: bigint,
     readonly littleEndian: boolean,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.lengthBig = BigInt(bytes.length);
   }
   /** Byte index of [addr, addr+size) or -1 when any of it is outside the memory (a fault). */
   index(addr: bigint, size: number): number {
     const rel = (addr - this.base) & MASK64;
-    if (rel > BigInt(this.bytes.length - size) || this.bytes.length < size) return -1;
-    return Number(rel);
+    // One bigint compare against the length computed once; the rest in numbers (no BigInt per read).
+    if (rel >= this.lengthBig) return -1;
+    const i = Number(rel);
+    return i + size > this.bytes.length ? -1 : i;
   }
   /** Unsigned (or signed) read of 1/2/4/8 bytes; undefined on a fault. */
   read(addr: bigint, size: number, signed: boolean): number | undefined {
@@ -244,10 +248,10 @@ export function readFre(
   addr: bigint,
   j: number,
 ): KernelFre | KernelReadFault {
-  const where = `FDE ${fde.index} FRE ${j}`;
+  // Messages are formatted on failure only (this runs for every FRE walked by every lookup).
   const freType = fde.info & 0xf;
   if (freType > 2) {
-    return fault("__read_fre", fde.fdeAddr, "FRE type 0, 1 or 2", `${where}: FRE type ${freType}`);
+    return fault("__read_fre", fde.fdeAddr, "FRE type 0, 1 or 2", `FDE ${fde.index} FRE ${j}: FRE type ${freType}`);
   }
   const addrSize = 1 << freType;
   if (addr64(addr, addrSize + 1) > sec.fresEnd) {
@@ -255,26 +259,33 @@ export function readFre(
       "__read_fre",
       addr,
       `FRE start and info before fres_end 0x${sec.fresEnd.toString(16)}`,
-      `${where}: FRE header extends past fres_end`,
+      `FDE ${fde.index} FRE ${j}: FRE header extends past fres_end`,
     );
   }
   const ipOff = mem.read(addr, addrSize, false);
-  if (ipOff === undefined) return fault("__read_fre", addr, "FRE in readable memory", `${where}: read faulted`);
+  if (ipOff === undefined)
+    return fault("__read_fre", addr, "FRE in readable memory", `FDE ${fde.index} FRE ${j}: read faulted`);
   if ((fde.info & 0x10) === 0 && ipOff > fde.funcSize) {
     return fault(
       "__read_fre",
       addr,
       `FRE start offset <= func_size (0x${fde.funcSize.toString(16)})`,
-      `${where}: start offset 0x${ipOff.toString(16)} lies beyond the function`,
+      `FDE ${fde.index} FRE ${j}: start offset 0x${ipOff.toString(16)} lies beyond the function`,
     );
   }
   const infoAddr = addr64(addr, addrSize);
   const info = mem.read(infoAddr, 1, false);
-  if (info === undefined) return fault("__read_fre", infoAddr, "FRE in readable memory", `${where}: read faulted`);
+  if (info === undefined)
+    return fault("__read_fre", infoAddr, "FRE in readable memory", `FDE ${fde.index} FRE ${j}: read faulted`);
   const dwCount = (info >> 1) & 0xf;
   const sizeCode = (info >> 5) & 3;
   if (sizeCode > 2) {
-    return fault("__read_fre", infoAddr, "data-word size code 0, 1 or 2", `${where}: data-word size code 3`);
+    return fault(
+      "__read_fre",
+      infoAddr,
+      "data-word size code 0, 1 or 2",
+      `FDE ${fde.index} FRE ${j}: data-word size code 3`,
+    );
   }
   const dwSize = 1 << sizeCode;
   const dwAddr = addr64(infoAddr, 1);
@@ -283,58 +294,83 @@ export function readFre(
       "__read_fre",
       infoAddr,
       `data words before fres_end 0x${sec.fresEnd.toString(16)}`,
-      `${where}: ${dwCount} data words extend past fres_end`,
+      `FDE ${fde.index} FRE ${j}: ${dwCount} data words extend past fres_end`,
     );
   }
   return { addr, size: addrSize + 1 + dwCount * dwSize, ipOff, info, dwAddr, dwCount, dwSize };
 }
 
-/** `__read_fre_datawords`: control words and offsets for CFA, RA, FP (DEFAULT and FLEX FDEs). */
+/** Where a data-word read is, for messages: a ready string or (FDE, FRE) indices formatted on failure only. */
+export type KernelWhere = string | { readonly fdeIndex: number; readonly freIndex: number };
+
+function whereText(where: KernelWhere): string {
+  return typeof where === "string" ? where : `FDE ${where.fdeIndex} FRE ${where.freIndex}`;
+}
+
+const NO_DATAWORDS: KernelDatawords = Object.freeze({ cfaCtl: 0, cfaOff: 0, raCtl: 0, raOff: 0, fpCtl: 0, fpOff: 0 });
+
+/** A data word of `fre` at byte `k` past its first data word; undefined on a fault. */
+function dataword(mem: KernelMemory, fre: KernelFre, k: number, signed: boolean): number | undefined {
+  return mem.read(addr64(fre.dwAddr, k), fre.dwSize, signed);
+}
+
+function dwFault(fre: KernelFre, k: number, where: KernelWhere): KernelReadFault {
+  return fault(
+    "__read_fre_datawords",
+    addr64(fre.dwAddr, k),
+    "data word in readable memory",
+    `${whereText(where)}: read faulted`,
+  );
+}
+
+function leftover(fre: KernelFre, count: number, where: KernelWhere): KernelReadFault {
+  return fault(
+    "__read_fre_datawords",
+    fre.addr,
+    "no data words beyond CFA/RA/FP",
+    `${whereText(where)}: ${count} data word(s) left over`,
+  );
+}
+
+/**
+ * `__read_fre_datawords`: control words and offsets for CFA, RA, FP (DEFAULT and FLEX FDEs).
+ * Reads the words in order through a byte cursor (no closures: this runs once per unwound frame).
+ */
 export function readDatawords(
   mem: KernelMemory,
   sec: SframeKernelSection,
   fde: KernelFde,
   fre: KernelFre,
-  where: string,
+  where: KernelWhere,
   regs: KernelRegs = X86_64_REGS,
 ): KernelDatawords | KernelReadFault {
-  if (fre.dwCount === 0) return { cfaCtl: 0, cfaOff: 0, raCtl: 0, raOff: 0, fpCtl: 0, fpOff: 0 };
-  let cur = fre.dwAddr;
+  if (fre.dwCount === 0) return NO_DATAWORDS;
+  const size = fre.dwSize;
+  let k = 0; // byte cursor from fre.dwAddr
   let count = fre.dwCount;
-  const get = (signed: boolean): number | KernelReadFault => {
-    const v = mem.read(cur, fre.dwSize, signed);
-    if (v === undefined)
-      return fault("__read_fre_datawords", cur, "data word in readable memory", `${where}: read faulted`);
-    cur = addr64(cur, fre.dwSize);
-    return v;
-  };
-  const leftover = (): KernelReadFault =>
-    fault(
-      "__read_fre_datawords",
-      fre.addr,
-      "no data words beyond CFA/RA/FP",
-      `${where}: ${count} data word(s) left over`,
-    );
   const fdeType = fde.info2 & SFRAME_V3_FDE_TYPE_MASK;
   if (fdeType === SFRAME_FDE_TYPE_DEFAULT) {
-    const cfaOff = get(true);
-    if (cfaOff instanceof KernelReadFault) return cfaOff;
+    const cfaOff = dataword(mem, fre, k, true);
+    if (cfaOff === undefined) return dwFault(fre, k, where);
+    k += size;
     count--;
     let raOff = sec.raOff;
     if (!raOff && count) {
       count--;
-      const v = get(true);
-      if (v instanceof KernelReadFault) return v;
+      const v = dataword(mem, fre, k, true);
+      if (v === undefined) return dwFault(fre, k, where);
+      k += size;
       raOff = v;
     }
     let fpOff = sec.fpOff;
     if (!fpOff && count) {
       count--;
-      const v = get(true);
-      if (v instanceof KernelReadFault) return v;
+      const v = dataword(mem, fre, k, true);
+      if (v === undefined) return dwFault(fre, k, where);
+      k += size;
       fpOff = v;
     }
-    if (count) return leftover();
+    if (count) return leftover(fre, count, where);
     // Synthetic control word `(SFRAME_REG_FP or SFRAME_REG_SP) << 3 | 1`, as the kernel builds it.
     const cfaReg = (fre.info & 1) === 1 ? regs.sp : regs.fp;
     return {
@@ -352,43 +388,56 @@ export function readDatawords(
         "__read_flex_fde_fre_datawords",
         fre.addr,
         "at least 2 data words",
-        `${where}: FLEX FRE with ${count} data word`,
+        `${whereText(where)}: FLEX FRE with ${count} data word`,
       );
-    const cfaCtl = get(false);
-    if (cfaCtl instanceof KernelReadFault) return cfaCtl;
-    const cfaOff = get(true);
-    if (cfaOff instanceof KernelReadFault) return cfaOff;
+    const cfaCtl = dataword(mem, fre, k, false);
+    if (cfaCtl === undefined) return dwFault(fre, k, where);
+    k += size;
+    const cfaOff = dataword(mem, fre, k, true);
+    if (cfaOff === undefined) return dwFault(fre, k, where);
+    k += size;
     count -= 2;
-    const entity = (fixed: number): { ctl: number; off: number } | KernelReadFault => {
-      let off = fixed;
-      let ctl = off ? 2 : 0;
-      if (count >= 2) {
-        const c = get(false);
-        if (c instanceof KernelReadFault) return c;
+    // RA then FP: a (control, offset) pair when at least two words remain; a zero control word is
+    // padding (one word) and re-deduces the rule from the header's fixed offset.
+    let raOff = sec.raOff;
+    let raCtl = raOff ? 2 : 0;
+    if (count >= 2) {
+      const c = dataword(mem, fre, k, false);
+      if (c === undefined) return dwFault(fre, k, where);
+      k += size;
+      count--;
+      if (c) {
+        const d = dataword(mem, fre, k, true);
+        if (d === undefined) return dwFault(fre, k, where);
+        k += size;
         count--;
-        if (c) {
-          const d = get(true);
-          if (d instanceof KernelReadFault) return d;
-          count--;
-          ctl = c;
-          off = d;
-        } else {
-          ctl = off ? 2 : 0; // padding: re-deduce from the header
-        }
+        raCtl = c;
+        raOff = d;
       }
-      return { ctl, off };
-    };
-    const ra = entity(sec.raOff);
-    if (ra instanceof KernelReadFault) return ra;
-    const fp = entity(sec.fpOff);
-    if (fp instanceof KernelReadFault) return fp;
-    if (count) return leftover();
-    return { cfaCtl, cfaOff: cfaDecode(regs, cfaOff), raCtl: ra.ctl, raOff: ra.off, fpCtl: fp.ctl, fpOff: fp.off };
+    }
+    let fpOff = sec.fpOff;
+    let fpCtl = fpOff ? 2 : 0;
+    if (count >= 2) {
+      const c = dataword(mem, fre, k, false);
+      if (c === undefined) return dwFault(fre, k, where);
+      k += size;
+      count--;
+      if (c) {
+        const d = dataword(mem, fre, k, true);
+        if (d === undefined) return dwFault(fre, k, where);
+        k += size;
+        count--;
+        fpCtl = c;
+        fpOff = d;
+      }
+    }
+    if (count) return leftover(fre, count, where);
+    return { cfaCtl, cfaOff: cfaDecode(regs, cfaOff), raCtl, raOff, fpCtl, fpOff };
   }
   return fault(
     "__read_fre_datawords",
     fde.fdeAddr,
     "FDE type DEFAULT (0) or FLEX (1)",
-    `${where}: unknown FDE type ${fdeType}`,
+    `${whereText(where)}: unknown FDE type ${fdeType}`,
   );
 }
