@@ -1,6 +1,15 @@
 import type { ProgramHeader } from "../formats/elf/types.ts";
 import { dlState } from "./dl-state.ts";
-import type { Rtld } from "./rtld.ts";
+import { Rtld } from "./rtld.ts";
+import { initStartupTls } from "./tls.ts";
+
+/** The vDSO's program headers, from its ELF header in memory (setup_vdso reads them the same way). */
+function vdsoPhdrs(rtld: Rtld, base: bigint): readonly ProgramHeader[] {
+  const r = rtld.proc.mm.tryReadUser(Number(base), 64);
+  if (!r.ok) return [];
+  const dv = new DataView(r.bytes.buffer, r.bytes.byteOffset, 64);
+  return Rtld.phdrsFromMemory(rtld.proc, base + dv.getBigUint64(32, true), dv.getUint16(56, true));
+}
 
 /** `struct dl_phdr_info` as the callback sees it. */
 export interface DlPhdrInfo {
@@ -22,13 +31,16 @@ export interface DlPhdrInfo {
  */
 export function dlIteratePhdr(rtld: Rtld, callback: (info: DlPhdrInfo) => number): number {
   const st = dlState(rtld);
+  // Module ids of the startup objects are assigned by then (init_tls).
+  initStartupTls(rtld);
   const loaded = rtld.ns.maps.filter((m) => !m.faked);
   for (const l of loaded) {
+    const phdrs = l.isVdso && l.phdrs.length === 0 ? vdsoPhdrs(rtld, l.addr) : l.phdrs;
     const r = callback({
       dlpi_addr: l.addr,
       dlpi_name: l.name,
-      dlpi_phdr: l.phdrs,
-      dlpi_phnum: l.phdrs.length,
+      dlpi_phdr: phdrs,
+      dlpi_phnum: phdrs.length,
       dlpi_adds: st.loadAdds,
       dlpi_subs: st.loadAdds - loaded.length,
       dlpi_tls_modid: l.tlsModid,

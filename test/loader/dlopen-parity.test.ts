@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,9 +10,12 @@ import { Kernel } from "../../kernel-shim/process/kernel.ts";
 import { Process } from "../../kernel-shim/process/process.ts";
 import { StraceLog } from "../../kernel-shim/strace/log.ts";
 import { replayStrace } from "../../kernel-shim/strace/replay.ts";
+import { dlIteratePhdr } from "../../loader/dl-iterate-phdr.ts";
+import { dladdr } from "../../loader/dladdr.ts";
 import { dlclose } from "../../loader/dlclose.ts";
 import { dlerror } from "../../loader/dlerror.ts";
 import { dlopen } from "../../loader/dlopen.ts";
+import { type DlHandle, dlvsym } from "../../loader/dlsym.ts";
 import { hostRtldProfile } from "../../loader/host-profile.ts";
 import type { LinkMap } from "../../loader/link-map.ts";
 import { startFromExec } from "../../loader/startup.ts";
@@ -38,12 +41,21 @@ const TRACE = ["openat", "mmap", "munmap", "mprotect", "close", "read", "newfsta
  * write(2), RESULT being "ok", or "NULL " + dlerror() (or "(null)"), or dlclose's status.
  */
 const DRIVER = String.raw`
+#define _GNU_SOURCE
 #include <dlfcn.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 static void out(const char *s) { write(1, s, strlen(s)); }
+static int cb(struct dl_phdr_info *info, size_t size, void *data) {
+  char b[512];
+  snprintf(b, sizeof b, "+P %s %p %d %llu %llu %zu\n", info->dlpi_name, (void *) info->dlpi_addr, info->dlpi_phnum,
+           (unsigned long long) info->dlpi_adds, (unsigned long long) info->dlpi_subs, info->dlpi_tls_modid);
+  out(b);
+  return 0;
+}
 int main(int argc, char **argv) {
   void *h[64]; int nh = 0; char buf[4096];
   for (int i = 1; i < argc; i++) {
@@ -57,12 +69,33 @@ int main(int argc, char **argv) {
     } else if (op[0] == 'c') {
       int r = dlclose(h[atoi(op + 2)]);
       snprintf(buf, sizeof buf, "=%d %d\n", i, r);
+    } else if (op[0] == 's' || op[0] == 'v' || op[0] == 'a') {
+      /* s:K:SYM (K = -1: RTLD_DEFAULT, -2: RTLD_NEXT), v:K:SYM:VER dlvsym, a:K:SYM dladdr of sym+1 */
+      char *k = op + 2; char *sym = strchr(k, ':') + 1; char *ver = NULL;
+      sym[-1] = 0;
+      if (op[0] == 'v') { ver = strchr(sym, ':'); *ver++ = 0; }
+      int kk = atoi(k);
+      void *hd = kk == -1 ? RTLD_DEFAULT : kk == -2 ? RTLD_NEXT : h[kk];
+      dlerror();
+      void *p = ver ? dlvsym(hd, sym, ver) : dlsym(hd, sym);
+      if (!p) { const char *e = dlerror(); snprintf(buf, sizeof buf, "=%d NULL %s\n", i, e ? e : "(null)"); }
+      else if (op[0] == 'a') {
+        Dl_info di;
+        if (dladdr((char *) p + 1, &di)) snprintf(buf, sizeof buf, "=%d %s %p %s %p\n", i, di.dli_fname, di.dli_fbase, di.dli_sname ? di.dli_sname : "(null)", di.dli_saddr);
+        else snprintf(buf, sizeof buf, "=%d 0\n", i);
+      } else snprintf(buf, sizeof buf, "=%d %p\n", i, p);
+    } else if (op[0] == 'i') {
+      dl_iterate_phdr(cb, NULL);
+      snprintf(buf, sizeof buf, "=%d done\n", i);
     }
     out(buf);
   }
   return 0;
 }
 `;
+
+/** printf's %p. */
+const ptr = (v: bigint | null) => (v === null || v === 0n ? "(nil)" : `0x${v.toString(16)}`);
 
 interface Built {
   readonly dir: string;
@@ -87,6 +120,12 @@ function build(): Built {
   gcc("-shared", "-fPIC", "-o", "libnd.so", "foo.c", "-Wl,-z,nodelete");
   w("u.c", "int missing_fn(void); int u(void){return missing_fn();}\n");
   gcc("-shared", "-fPIC", "-o", "libu.so", "u.c");
+  w(
+    "v.c",
+    'int vsym_1(void){return 1;} int vsym_2(void){return 2;}\n__asm__(".symver vsym_1,vsym@VER_1");\n__asm__(".symver vsym_2,vsym@@VER_2");\n',
+  );
+  w("v.map", "VER_1 { global: vsym; }; VER_2 { global: vsym; } VER_1;\n");
+  gcc("-shared", "-fPIC", "-o", "libv.so", "v.c", "-Wl,--version-script,v.map");
   w("notelf.so", `${"this is not an ELF file\n".repeat(60)}`);
   w("empty.so", "");
   let i686 = false;
@@ -154,7 +193,7 @@ function realRun(b: Built, args: string[], inject?: string): { trace: string[]; 
     .filter((l) => l !== "" && !l.startsWith("+++"));
   const answers = stdout
     .split("\n")
-    .filter((l) => l.startsWith("="))
+    .filter((l) => l.startsWith("=") || l.startsWith("+"))
     .map((l) => l.replace(/^=\d+ /, ""));
   return { trace, answers };
 }
@@ -176,7 +215,10 @@ function simulated(b: Built, args: string[], realBefore: readonly string[], faul
   const kernel = new Kernel(new HostFs());
   const log = new StraceLog({ trace: new Set(TRACE) });
   const proc = Process.spawn(kernel, { cwd: b.dir, log });
-  expect(execElf(proc, b.driver, { argv: [b.driver], envp: [] }).ok).toBe(true);
+  // The running kernel's vDSO image (its program headers show in dl_iterate_phdr).
+  const vdso = new URL("../fixtures/vdso/x86_64-linux-6.18.so", import.meta.url).pathname;
+  const vdsoImage = existsSync(vdso) ? new Uint8Array(readFileSync(vdso)) : undefined;
+  expect(execElf(proc, b.driver, { argv: [b.driver], envp: [], ...(vdsoImage ? { vdsoImage } : {}) }).ok).toBe(true);
   log.clear();
   const s = startFromExec(proc, { profile: hostRtldProfile() });
   expect(s.error).toBeUndefined();
@@ -203,9 +245,28 @@ function simulated(b: Built, args: string[], realBefore: readonly string[], faul
         handles.push(h);
         answer = "ok";
       } else answer = `NULL ${dlerror(s.rtld) ?? "(null)"}`;
-    } else {
+    } else if (a.startsWith("c:")) {
       const h = handles[Number(a.slice(2))] as LinkMap;
       answer = String(dlclose(s.rtld, h));
+    } else if (a === "i") {
+      const lines: string[] = [];
+      dlIteratePhdr(s.rtld, (info) => {
+        lines.push(
+          `+P ${info.dlpi_name} ${ptr(info.dlpi_addr)} ${info.dlpi_phnum} ${info.dlpi_adds} ${info.dlpi_subs} ${info.dlpi_tls_modid}`,
+        );
+        return 0;
+      });
+      answer = [...lines, "done"].join("\n");
+    } else {
+      const [op, k, sym, ver] = a.split(":") as [string, string, string, string | undefined];
+      const kk = Number(k);
+      const handle: DlHandle = kk === -1 ? "RTLD_DEFAULT" : kk === -2 ? "RTLD_NEXT" : (handles[kk] as LinkMap);
+      const p = dlvsym(s.rtld, handle, sym, op === "v" ? ver : undefined);
+      if (p === null) answer = `NULL ${dlerror(s.rtld) ?? "(null)"}`;
+      else if (op === "a") {
+        const d = dladdr(s.rtld, p + 1n);
+        answer = d ? `${d.dli_fname} ${ptr(d.dli_fbase)} ${d.dli_sname ?? "(null)"} ${ptr(d.dli_saddr)}` : "0";
+      } else answer = ptr(p);
     }
     ops.push({ lines: log.lines(), answer });
   }
@@ -257,13 +318,39 @@ describe.skipIf(!ok)(
       ["undefined symbol under RTLD_LAZY loads (the PLT is not bound yet)", [`o:./libu.so:${LAZY}`, "c:0"]],
     ];
     if (b?.i686) cases.push(["wrong ELF class", [`o:./lib32.so:${NOW}`]]);
+    cases.push(
+      [
+        "dlsym: handle, undefined symbol, RTLD_DEFAULT (local scope invisible, then GLOBAL), dladdr",
+        [
+          `o:./liba.so:${NOW}`,
+          "s:0:a_func",
+          "s:0:b_func",
+          "s:0:nosuch",
+          "s:-1:a_func",
+          "a:0:a_func",
+          `o:./liba.so:${NOW | 0x100}`,
+          "s:-1:b_func",
+          "c:0",
+          "c:1",
+        ],
+      ],
+      [
+        "dlvsym / dlsym of a versioned symbol",
+        [`o:./libv.so:${NOW}`, "s:0:vsym", "v:0:vsym:VER_1", "v:0:vsym:VER_2", "v:0:vsym:VER_9"],
+      ],
+      ["dl_iterate_phdr before and after a dlopen/dlclose", ["i", `o:./liba.so:${NOW}`, "i", "c:0", "i"]],
+      [
+        "RTLD_DEFAULT from the main program pins the object (NODELETE)",
+        [`o:./libfoo.so:${NOW | 0x100}`, "s:-1:foo", "c:0", `o:./libfoo.so:${NOW | 4}`],
+      ],
+    );
     for (const [what, args] of cases) {
       it(what, () => {
         if (!b) return;
         const real = realRun(b, args);
         const r = splitOps(real.trace);
         const mine = simulated(b, args, r.before);
-        expect(mine.ops.map((o) => o.answer)).toEqual(real.answers);
+        expect(mine.ops.flatMap((o) => o.answer.split("\n"))).toEqual(real.answers);
         expect(mine.ops.map((o) => o.lines.map(normalise))).toEqual(r.ops.map((o) => o.lines.map(normalise)));
       });
     }
@@ -280,7 +367,7 @@ describe.skipIf(!ok)(
         const r = splitOps(real.trace);
         const mine = simulated(b, args, r.before, { mmapAfter: k });
         expect(
-          mine.ops.map((o) => o.answer),
+          mine.ops.flatMap((o) => o.answer.split("\n")),
           `mmap #${k}`,
         ).toEqual(real.answers);
         expect(
