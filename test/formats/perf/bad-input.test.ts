@@ -2,7 +2,8 @@
  * Truncated and corrupted perf.data: a typed PerfDataError naming the offset of the record (or header
  * structure) at fault — the offsets `perf script -D` prints — never a crash, hang or huge allocation.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -84,6 +85,64 @@ describe("corrupted perf.data", () => {
     expect(e).toBeInstanceOf(PerfDataError);
     expect(e.offset).toBe(s.offset);
     expect(e.structure).toBe("record SAMPLE");
+  });
+
+  it("a sample whose dyn_size exceeds its stack copy, or whose callchain count runs past it, names the sample", () => {
+    const s = RECORDS.find((r) => r.kind === "sample") as PerfRecord & { kind: "sample" };
+    // dyn_size follows the stack copy, whose size u64 (8192 here) follows the registers.
+    const b = BYTES.slice();
+    let sizeAt = -1;
+    for (let i = s.offset + 8; i < s.offset + s.size - 8 && sizeAt < 0; i += 8) {
+      if (dv(b).getBigUint64(i, true) === BigInt(s.stackUser?.size ?? -1)) sizeAt = i;
+    }
+    expect(sizeAt).toBeGreaterThan(0);
+    const dynAt = sizeAt + 8 + (s.stackUser?.size ?? 0);
+    expect(dv(b).getBigUint64(dynAt, true)).toBe(BigInt(s.stackUser?.dynSize ?? -1));
+    dv(b).setBigUint64(dynAt, 0x10000n, true);
+    const e = errorOf(b) as PerfDataError;
+    expect(e).toBeInstanceOf(PerfDataError);
+    expect(e.offset).toBe(s.offset);
+    expect(e.message).toContain("dyn_size");
+    // The callchain count follows the fixed fields: find it by its value inside the record.
+    const c = BYTES.slice();
+    const nr = BigInt(s.callchain?.length ?? -1);
+    let at = -1;
+    for (let i = s.offset + 8; i < s.offset + 64; i += 8) {
+      if (dv(c).getBigUint64(i, true) === nr) at = i;
+    }
+    expect(at).toBeGreaterThan(0);
+    dv(c).setBigUint64(at, 1n << 20n, true);
+    const e2 = errorOf(c) as PerfDataError;
+    expect(e2).toBeInstanceOf(PerfDataError);
+    expect(e2.offset).toBe(s.offset);
+    expect(e2.message).toContain("callchain nr");
+  });
+
+  it("the replay's reader (a file, reused read buffers) names the truncated record too", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ldsim-perf-bad-"));
+    try {
+      const samples = RECORDS.filter((r) => r.kind === "sample");
+      const r = samples[Math.floor(samples.length / 2)] as PerfRecord;
+      const path = join(dir, "cut.perf.data");
+      writeFileSync(path, BYTES.slice(0, r.offset + 100));
+      const d = PerfData.openPath(path, { windowBytes: 20000 });
+      let e: unknown;
+      try {
+        for (const _ of d.ordered({ transient: true })) {
+          // drain
+        }
+      } catch (x) {
+        e = x;
+      }
+      d.close();
+      expect(e).toBeInstanceOf(PerfDataError);
+      expect((e as PerfDataError).offset).toBe(r.offset);
+      expect((e as PerfDataError).message).toContain(
+        `record SAMPLE at offset 0x${r.offset.toString(16)}: file truncated`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a bad magic and a bad attrs section are typed errors at their offsets", () => {
