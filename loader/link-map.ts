@@ -50,6 +50,8 @@ export class LinkMap {
   readonly isVdso: boolean;
 
   // ---- relocation, scopes, TLS (loader/relocate.ts, loader/symbol-lookup.ts, loader/tls.ts) ----
+  /** Address of the `struct link_map` in ld.so's memory (its calloc): what lazy binding puts in GOT[1]. */
+  lmAddr: bigint | undefined;
   /** l_relocated. */
   relocated = false;
   /** l_scope: the scopes a lookup from this object searches (l_scope[0] is the main search list). */

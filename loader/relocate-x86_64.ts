@@ -182,8 +182,7 @@ function runtimeSetup(ctx: RelocContext, lazy: boolean): void {
 
 /** The link map's address in ld.so's memory (its minimal-malloc calloc), when the map records it. */
 export function linkMapAddress(ctx: RelocContext): bigint {
-  const m = ctx.map as { lmAddr?: bigint };
-  return m.lmAddr ?? 0n;
+  return ctx.map.lmAddr ?? 0n;
 }
 
 export const X86_64_RELOCATOR: ArchRelocator = {

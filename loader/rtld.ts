@@ -191,13 +191,14 @@ export class Rtld implements SearchPathContext {
   ): LinkMap {
     const worst = kind.openexec || kind.vdso;
     const lib = kind.openexec ? "" : libname;
-    this.malloc.calloc(
+    const lmAddr = this.malloc.calloc(
       this.profile.linkMapAllocBase +
         (worst ? this.profile.auditSpaceWorstCase : 0) +
         Buffer.byteLength(lib, "latin1") +
         1,
     );
     const l = new LinkMap(realname, lib, type, loader, kind);
+    l.lmAddr = lmAddr;
     if (realname !== "") l.origin = this.computeOrigin(realname);
     return l;
   }

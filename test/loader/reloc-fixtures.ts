@@ -40,6 +40,8 @@ export interface RelocPrograms {
   readonly dlsym: string;
   /** Linked against an unversioned libv, run against the versioned one: prints &vsym, &only. */
   readonly oldBinary: string;
+  /** Lazy non-PIE: prints its GOT[1..5] (link map, resolver, JUMP_SLOTs not yet called) before any call. */
+  readonly lazyGot: string;
 }
 
 const LIB_WEAK = `
@@ -218,6 +220,21 @@ int vsym(void); int only(void);
 int main(void) { printf("%p %p\\n", (void *)vsym, (void *)only); return 0; }
 `;
 
+const MAIN_LAZYGOT = `
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+extern void *_GLOBAL_OFFSET_TABLE_[];
+int main(int argc, char **argv) {
+  /* Constant indices (a variable one makes gcc address _GLOBAL_OFFSET_TABLE_ as GOTPC), before any PLT call. */
+  void *g1 = _GLOBAL_OFFSET_TABLE_[1], *g2 = _GLOBAL_OFFSET_TABLE_[2], *g3 = _GLOBAL_OFFSET_TABLE_[3];
+  void *g4 = _GLOBAL_OFFSET_TABLE_[4], *g5 = _GLOBAL_OFFSET_TABLE_[5];
+  printf("%p\\n%p\\n%p\\n%p\\n%p\\n", g1, g2, g3, g4, g5);
+  if (argc > 5) { puts(argv[0]); exit(strlen(argv[1])); }
+  return 0;
+}
+`;
+
 export function buildRelocPrograms(): RelocPrograms {
   const dir = mkdtempSync(join(tmpdir(), "ldsim-relocfx-"));
   const w = (name: string, text: string) => writeFileSync(join(dir, name), text);
@@ -291,8 +308,11 @@ export function buildRelocPrograms(): RelocPrograms {
   w("mold.c", MAIN_OLD);
   cc("-shared", "-fPIC", "-o", "nov/libv.so", "nov/libv.c", "-Wl,-soname,libv.so");
   cc("-o", "oldbin", "mold.c", "-Lnov", "-lv", rp);
+  w("mlazygot.c", MAIN_LAZYGOT);
+  cc("-no-pie", "-fno-pie", "-Wl,-z,lazy", "-o", "lazygot", "mlazygot.c");
   return {
     dir,
+    lazyGot: join(dir, "lazygot"),
     dlsym: join(dir, "dlsym"),
     oldBinary: join(dir, "oldbin"),
     weak: join(dir, "weak"),

@@ -127,6 +127,22 @@ describe.skipIf(!ok)("memory written by relocation = the real process's (setarch
     }
   });
 
+  it("lazy binding: GOT[1] = the link map, GOT[2] = _dl_runtime_resolve, JUMP_SLOTs → their PLT entries", () => {
+    const b = programs();
+    const real = realRun(b.lazyGot, { cwd: b.dir, categories: [] });
+    expect(real.status).toBe(0);
+    const sim = simulateStartup(b.lazyGot, { cwd: b.dir, categories: [] });
+    expect(sim.error).toBeUndefined();
+    const got = dynamicInfo(sim.rtld, sim.main).pltgot ?? 0n;
+    const words: string[] = [];
+    for (let i = 1; i < 6; i++) {
+      const bytes = sim.proc.mm.readUser(Number(got + BigInt(8 * i)), 8);
+      const v = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+      words.push(v === 0n ? "(nil)" : `0x${v.toString(16)}`);
+    }
+    expect(words).toEqual(real.stdout.trim().split("\n"));
+  });
+
   it("static TLS offsets (variant II) = the real thread-pointer distances", () => {
     const b = programs();
     const real = realRun(b.tls, { cwd: b.dir, categories: [] });
