@@ -118,17 +118,20 @@ const normaliseDebug = (l: string) =>
 describe.skipIf(!ok)("LD_DEBUG at main = the real ld.so's (LD_DEBUG_OUTPUT, pid normalised)", () => {
   const b = ok ? buildStartupPrograms() : undefined;
   const cats = ["libs", "files", "symbols", "bindings", "reloc", "scopes", "versions", "statistics"];
-  const progs: [string, string][] = b
+  const progs: [string, string, Record<string, string>][] = b
     ? [
-        ["libc only", b.maps],
-        ["diamond", b.diamond],
+        ["libc only", b.maps, {}],
+        ["diamond", b.diamond, {}],
+        ["TLS, preinit array", b.tls, {}],
+        ["-z now, RELR, libm", b.now, {}],
+        ["LD_BIND_NOW=1", b.maps, { LD_BIND_NOW: "1" }],
       ]
     : [];
-  for (const [what, exe] of progs) {
+  for (const [what, exe, extra] of progs) {
     for (const cat of cats) {
       it(`${cat}: ${what}`, () => {
         const dir = b?.dir ?? "/";
-        const env = { ...ENV, LD_DEBUG: cat };
+        const env = { ...ENV, ...extra, LD_DEBUG: cat };
         const real = debugUntilMain(realRun(exe, [exe], env, dir).debug).map(normaliseDebug);
         const mine = sim(exe, { ...env, LD_DEBUG_OUTPUT: "/dev/null" }, dir).debug.map(normaliseDebug);
         expect(real.length).toBeGreaterThan(3);

@@ -93,7 +93,7 @@ export function buildStartupPrograms(): StartupPrograms {
   );
   w(
     "tls.c",
-    `#include <unistd.h>\nstatic void pre(int a, char **v, char **e){ (void)a; (void)v; (void)e; write(1, "pre\\n", 4); }\n__attribute__((section(".preinit_array"), used)) static void (*pre_p)(int, char **, char **) = pre;\n__thread long tl_main = 5;\nextern __thread int tl_lib;\nint *t(void);\n${MAPS_MAIN.replace("int main(void) {", "int main(void) { tl_main += tl_lib + *t();")}`,
+    `${SAY}\nstatic void pre(int a, char **v, char **e){ (void)a; (void)v; (void)e; say("pre\\n", 4); }\n__attribute__((section(".preinit_array"), used)) static void (*pre_p)(int, char **, char **) = pre;\n__thread long tl_main = 5;\nextern __thread int tl_lib;\nint *t(void);\n${MAPS_MAIN.replace("int main(void) {", "int main(void) { tl_main += tl_lib + *t();")}`,
   );
   gcc("-shared", "-fPIC", "-ftls-model=initial-exec", "-o", "lib/libt.so", "t.c", "-Wl,-soname,libt.so");
   gcc("-o", "tls", "tls.c", "-Llib", "-lt", "-Wl,-rpath,$ORIGIN/lib");
