@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PT_GNU_SFRAME } from "../../formats/elf/constants.ts";
@@ -9,8 +9,10 @@ import { LIBB } from "./fixture-files.ts";
 let dir: string | undefined;
 function labDir(): string {
   if (!dir) {
-    dir = join(tmpdir(), `ldsim-lab-${process.pid}`);
-    mkdirSync(dir, { recursive: true });
+    const d = join(tmpdir(), `ldsim-lab-${process.pid}`);
+    mkdirSync(d, { recursive: true });
+    process.once("exit", () => rmSync(d, { recursive: true, force: true }));
+    dir = d;
   }
   return dir;
 }
