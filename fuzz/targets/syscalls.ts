@@ -71,7 +71,8 @@ const LIBS: Readonly<Record<MmArch, Uint8Array>> = {
 };
 const TINY = new Uint8Array(readFileSync(join(FIX, "readelf/x86_64/tiny-static")));
 
-const FULL_COUNTS = process.env["FUZZ_SYSCALLS_FULL_COUNTS"] === "1";
+/** FUZZ_SYSCALLS_CAP_COUNTS=1 caps read/write/pread64 counts at 1 MiB (the shim now copies in bounded chunks). */
+const CAP_COUNTS = process.env["FUZZ_SYSCALLS_CAP_COUNTS"] === "1";
 const COUNT_ARG: Readonly<Record<string, number>> = { read: 2, write: 2, pread64: 2 };
 /** Small enough that the copies stay inside the allocation bound's fixed 8 MiB. */
 const COUNT_CAP = 1n << 20n;
@@ -234,11 +235,10 @@ export const syscallsTarget: FuzzTarget = {
       const [name, arity] = CALLS[r.u8() % CALLS.length] ?? ["getpid", 0];
       const args: SyscallArg[] = [];
       for (let a = 0; a < arity; a++) args.push(readArg(r, proc, lastRet));
-      // Open finding (fuzz/README.md): read/write copy `count` bytes of user memory into host
-      // memory, so a 2 GiB count over a 2 GiB mapping allocates gigabytes and takes seconds. Counts
-      // are capped (1 MiB) so long runs keep going; FUZZ_SYSCALLS_FULL_COUNTS=1 lifts the cap.
+      // Fixed finding (fuzz/README.md): read/write copied `count` bytes of user memory at once; they
+      // now copy in bounded chunks, so counts are no longer capped unless FUZZ_SYSCALLS_CAP_COUNTS=1.
       const countArg = COUNT_ARG[name];
-      if (countArg !== undefined && !FULL_COUNTS) args[countArg] = capCount(args[countArg]);
+      if (countArg !== undefined && CAP_COUNTS) args[countArg] = capCount(args[countArg]);
       const t0 = TRACE ? performance.now() : 0;
       const ret = syscall(proc, name, ...args);
       if (TRACE) {

@@ -25,6 +25,17 @@ export class PageStore {
     return this.pages.has(vpn);
   }
 
+  /** The lowest page number in [first, last) that holds a page, or undefined (cost: min(range, stored pages)). */
+  firstIn(first: number, last: number): number | undefined {
+    if (last - first <= this.pages.size) {
+      for (let p = first; p < last; p++) if (this.pages.has(p)) return p;
+      return undefined;
+    }
+    let best: number | undefined;
+    for (const p of this.pages.keys()) if (p >= first && p < last && (best === undefined || p < best)) best = p;
+    return best;
+  }
+
   /** zap_page_range: forget every page in [start, end) (byte addresses, page-aligned). */
   dropRange(start: number, end: number): void {
     if (this.pages.size === 0) return;

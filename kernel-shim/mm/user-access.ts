@@ -200,9 +200,8 @@ export function untouchedZeroRun(as: AddressSpace, addr: number, max: number): n
     const vma = as.tree.containing(cur);
     if (!vma || vma.file || !readable(as, vma.flags)) break;
     const stop = Math.min(end, vma.end);
-    let p = Math.floor(cur / ps) * ps;
-    while (p < stop && !as.pages.has(p / ps)) p += ps;
-    if (p < stop) return Math.max(cur, p) - addr;
+    const written = as.pages.firstIn(Math.floor(cur / ps), Math.ceil(stop / ps));
+    if (written !== undefined) return Math.max(cur, written * ps) - addr;
     cur = stop;
   }
   return cur - addr;
