@@ -3,6 +3,7 @@ import { HostFs } from "../kernel-shim/fs/host-fs.ts";
 import type { KernelFs } from "../kernel-shim/fs/types.ts";
 import { Kernel } from "../kernel-shim/process/kernel.ts";
 import { Process } from "../kernel-shim/process/process.ts";
+import { type KernelSframe, stacktraceSetupHandler } from "../kernel-shim/sframe/kernel-sframe.ts";
 import { StraceLog } from "../kernel-shim/strace/log.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
 import { procContents } from "../kernel-shim/syscalls/procfs.ts";
@@ -104,11 +105,15 @@ export function spawnForRun(
     readonly fs?: KernelFs;
     /** The [vdso] image exec maps (default: this machine's, when it can be read). */
     readonly vdsoImage?: Uint8Array;
+    /** A kernel implementing the RFC's stacktrace_setup (kernel-shim/sframe); without it the call is ENOSYS. */
+    readonly sframeKernel?: KernelSframe;
   } = {},
 ): Process {
   const vdsoImage = options.vdsoImage ?? hostVdsoImage();
+  const ks = options.sframeKernel;
   const kernel = new Kernel(options.fs ?? new HostFs(), {
     ...(options.aslrSeed !== undefined ? { aslrSeed: options.aslrSeed } : {}),
+    ...(ks ? { sframe: ks, stacktraceSetup: stacktraceSetupHandler(ks) } : {}),
     ...(vdsoImage ? { exec: { vdsoImage } } : {}),
   });
   return Process.spawn(kernel, { cwd: options.cwd ?? process.cwd(), log: new StraceLog() });

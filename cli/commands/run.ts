@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { KernelSframe } from "../../kernel-shim/sframe/kernel-sframe.ts";
 import { hostRtldProfile } from "../../loader/host-profile.ts";
 import { RunError, type RunResult, runToMain, spawnForRun } from "../../loader/run.ts";
 
@@ -97,7 +98,12 @@ export function register(program: Command): void {
         return;
       }
       const argv = [file, ...args];
-      const proc = spawnForRun(seed !== undefined ? { aslrSeed: seed } : {});
+      const sframe = o.registerSframe || o.fatalSframe;
+      const proc = spawnForRun({
+        ...(seed !== undefined ? { aslrSeed: seed } : {}),
+        // The RFC's kernel side, so the registrations get the kernel's answers (not ENOSYS).
+        ...(sframe ? { sframeKernel: new KernelSframe() } : {}),
+      });
       let r: RunResult;
       try {
         r = runToMain(proc, file, {
