@@ -472,7 +472,13 @@ export function finishStartup(start: StartupResult, options: FinishOptions): Fin
     const message = lines && lines.length > 0 ? lines.join("\n") : `${progname}: ${e.object}: ${e.reason}`;
     return { ...base, error: { message, status: 1 } };
   }
-  const tls = initTls(rtld);
+  let tls: InitialTls;
+  try {
+    tls = initTls(rtld);
+  } catch (e) {
+    if (!(e instanceof LoaderError)) throw e;
+    return { ...base, error: fatal(progname, e) };
+  }
   if (rtld.debug.on("scopes")) {
     rtld.debug.emit("scopes", "");
     rtld.debug.emit("scopes", "Initial object scopes");
