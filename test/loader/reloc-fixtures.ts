@@ -34,6 +34,8 @@ export interface RelocPrograms {
   readonly unique: string | undefined;
   /** Text relocations (-z notext, non-PIC code in a library). */
   readonly textrel: string;
+  /** A -Bsymbolic library defining a symbol the executable also defines. */
+  readonly symbolic: string;
   /** Prints GOT values, &copy-relocated data and TLS offsets for the memory oracle. */
   readonly dump: string;
   /** Prints dlsym/dlvsym/RTLD_NEXT answers for libv's versioned symbols. */
@@ -286,6 +288,16 @@ export function buildRelocPrograms(): RelocPrograms {
   w("mtr.c", MAIN_TEXTREL);
   cc("-shared", "-fno-pic", "-mcmodel=large", "-o", "libtr.so", "libtr.c", "-Wl,-z,notext");
   cc("-o", "textrel", "mtr.c", "-L.", "-ltr", rp);
+  w(
+    "libsym.c",
+    'int shared_name(void) { return 1; }\nint call_shared(void) { return shared_name(); }\nextern int puts(const char *);\nint say(void) { return puts("x"); }\n',
+  );
+  w(
+    "msym.c",
+    "int shared_name(void) { return 2; }\nint call_shared(void);\nint main(void) { return call_shared(); }\n",
+  );
+  cc("-shared", "-fPIC", "-o", "libsym.so", "libsym.c", "-Wl,-Bsymbolic");
+  cc("-o", "symbolic", "msym.c", "-L.", "-lsym", rp);
   w("dump.c", DUMP);
   cc(
     "-o",
@@ -323,6 +335,7 @@ export function buildRelocPrograms(): RelocPrograms {
     ifunc: join(dir, "ifunc"),
     unique,
     textrel: join(dir, "textrel"),
+    symbolic: join(dir, "symbolic"),
     dump: join(dir, "dump"),
   };
 }

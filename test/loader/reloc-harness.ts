@@ -18,6 +18,7 @@ import { Kernel } from "../../kernel-shim/process/kernel.ts";
 import { Process } from "../../kernel-shim/process/process.ts";
 import type { StraceLog } from "../../kernel-shim/strace/log.ts";
 import { type DebugCategory, DebugLog } from "../../loader/debug.ts";
+import { dynamicInfo } from "../../loader/dynamic-info.ts";
 import { hostRtldProfile } from "../../loader/host-profile.ts";
 import type { LinkMap } from "../../loader/link-map.ts";
 import { LoaderError } from "../../loader/map-object.ts";
@@ -77,7 +78,11 @@ export function simulateStartup(exe: string, o: RunOptions = {}): SimRun {
   const lines = () => debug.lines.filter((l) => l.category !== "libs" && l.category !== "files").map((l) => l.text);
   if (s.error) return { rtld, main, proc, lines: lines(), error: { stderr: [s.error.message], status: 127 } };
   const sl = main.searchlist ?? [main];
-  for (const m of rtld.ns.maps) if (m.scope.length === 0) m.scope = [sl];
+  // l_scope as _dl_new_object and _dl_map_object_from_fd set it: the global scope (main's search
+  // list), preceded by the object alone when it has DT_SYMBOLIC.
+  for (const m of rtld.ns.maps) {
+    if (m.scope.length === 0) m.scope = !m.isRtld && m !== main && dynamicInfo(rtld, m).symbolic ? [[m], sl] : [sl];
+  }
   try {
     checkAllVersions(rtld, main);
     const order = sortMaps(sl, false);
