@@ -112,46 +112,57 @@ function searchFdes(section: SframeSection, pc: number): number {
  */
 export function findFreInto(section: SframeSection, pc: number, out: SframeFreHit): boolean {
   if (!section.sorted) return miss(out, "SFRAME_ERR_FDE_NOTSORTED", "FDE table is not flagged SFRAME_F_FDE_SORTED");
-  if (!Number.isSafeInteger(pc)) return miss(out, "SFRAME_ERR_FDE_NOTFOUND", `pc ${pc} is not an integer offset`);
-  const idx = searchFdes(section, pc);
-  if (idx < 0) {
-    if (idx === -1) return miss(out, "SFRAME_ERR_FDE_NOTFOUND", `no FDE covers section offset ${pc}`);
-    return miss(
-      out,
-      "SFRAME_ERR_FDE_INVAL",
-      formatErrorOf(() => section.funcStartAt(-2 - idx)),
-    );
-  }
+  if ((pc | 0) !== pc && !Number.isSafeInteger(pc))
+    return miss(out, "SFRAME_ERR_FDE_NOTFOUND", `pc ${pc} is not an integer offset`);
+  const starts = section.funcStarts();
   const dv = section.view;
   const le = section.littleEndian;
   const layout = section.layout;
+  const stride = layout.fdeEntrySize;
+  const sizeAt = section.sizeFieldOffset;
+  // The binary search (see findFdeIndex), inline.
+  let idx = -1;
+  let funcStart = 0;
+  let funcSize = 0;
+  let low = 0;
+  let high = starts.length - 1;
+  while (low <= high) {
+    const mid = (low + high) >>> 1;
+    const start = starts[mid] as number;
+    if (start <= pc) {
+      const d = pc - start;
+      const size = dv.getUint32(sizeAt + mid * stride, le);
+      if ((d < U32 ? d : u32(d)) < size) {
+        idx = mid;
+        funcStart = start;
+        funcSize = size;
+        break;
+      }
+      if (start < pc) low = mid + 1;
+      else high = mid - 1;
+    } else if (start > pc) {
+      high = mid - 1;
+    } else {
+      return miss(out, "SFRAME_ERR_FDE_INVAL", formatErrorOf(section, "start", mid));
+    }
+  }
+  if (idx < 0) return miss(out, "SFRAME_ERR_FDE_NOTFOUND", `no FDE covers section offset ${pc}`);
   const fresEnd = layout.fresEnd;
-  const entry = layout.fdesOffset + idx * layout.fdeEntrySize;
-  // The function's FDE fields, read where `SframeSection.fde` reads them (same bounds checks).
+  const entry = layout.fdesOffset + idx * stride;
   let numFres: number;
   let info: number;
   let repSize: number;
   let at: number;
   if (section.version === 3) {
     const attr = layout.fresOffset + dv.getUint32(entry + 12, le);
-    if (attr + 5 > fresEnd)
-      return miss(
-        out,
-        "bounds",
-        formatErrorOf(() => section.fde(idx)),
-      );
+    if (attr + 5 > fresEnd) return miss(out, "bounds", formatErrorOf(section, "fde", idx));
     numFres = dv.getUint16(attr, le);
     info = dv.getUint8(attr + 2);
     repSize = dv.getUint8(attr + 4);
     at = attr + 5;
   } else {
     at = layout.fresOffset + dv.getUint32(entry + 8, le);
-    if (at > fresEnd)
-      return miss(
-        out,
-        "bounds",
-        formatErrorOf(() => section.fde(idx)),
-      );
+    if (at > fresEnd) return miss(out, "bounds", formatErrorOf(section, "fde", idx));
     numFres = dv.getUint32(entry + 12, le);
     info = dv.getUint8(entry + 16);
     repSize = section.version === 2 ? dv.getUint8(entry + 17) : 0;
@@ -159,16 +170,17 @@ export function findFreInto(section: SframeSection, pc: number, out: SframeFreHi
   const freType = info & 0xf;
   const addrSize = freType === 0 ? 1 : freType === 1 ? 2 : freType === 2 ? 4 : 0;
   if (addrSize === 0) return miss(out, "SFRAME_ERR_FRE_INVAL", `FDE ${idx} has invalid FRE type ${freType}`);
-  // V1 has no rep_size: libsframe 2.40, the last reader of V1, searches PC-MASK FDEs like PC-INC ones.
   const mask = (info & 0x10) !== 0 && section.version !== 1;
   if (mask && repSize === 0) return miss(out, "SFRAME_ERR_FDE_INVAL", `FDE ${idx} has PC type MASK with rep_size 0`);
-  const funcSize = dv.getUint32(section.sizeFieldOffset + idx * layout.fdeEntrySize, le);
-  const rawOff = u32(pc - (section.funcStarts()[idx] as number));
+  const d = pc - funcStart;
+  const rawOff = d < U32 ? d : u32(d);
   const pcOffset = mask ? rawOff % repSize : rawOff;
+  let start = -1; // the FRE's start, read ahead as the previous FRE's end
   for (let i = 0; i < numFres; i++) {
     if (at + addrSize + 1 > fresEnd)
       return miss(out, "bounds", `FRE ${i} of FDE ${idx} at 0x${at.toString(16)} lies outside the FRE sub-section`);
-    const start = addrSize === 1 ? dv.getUint8(at) : addrSize === 2 ? dv.getUint16(at, le) : dv.getUint32(at, le);
+    if (start < 0)
+      start = addrSize === 1 ? dv.getUint8(at) : addrSize === 2 ? dv.getUint16(at, le) : dv.getUint32(at, le);
     const freInfo = dv.getUint8(at + addrSize);
     const sizeCode = (freInfo >> 5) & 3;
     if (sizeCode === 3) return miss(out, "SFRAME_ERR_FRE_INVAL", `FRE ${i} of FDE ${idx} has data-word size code 3`);
@@ -184,12 +196,12 @@ export function findFreInto(section: SframeSection, pc: number, out: SframeFreHi
         `FRE ${i} of FDE ${idx} starts at +0x${start.toString(16)}, beyond the PC`,
       );
     let end: number;
+    let nextStart = -1;
+    const next = at + size;
     if (i < numFres - 1) {
-      const next = at + size;
       if (next + addrSize > fresEnd)
         return miss(out, "bounds", `FRE ${i + 1} of FDE ${idx} lies outside the FRE sub-section`);
-      const nextStart =
-        addrSize === 1 ? dv.getUint8(next) : addrSize === 2 ? dv.getUint16(next, le) : dv.getUint32(next, le);
+      nextStart = addrSize === 1 ? dv.getUint8(next) : addrSize === 2 ? dv.getUint16(next, le) : dv.getUint32(next, le);
       end = nextStart === 0 ? U32 - 1 : nextStart - 1;
     } else {
       end = funcSize === 0 ? U32 - 1 : funcSize - 1;
@@ -212,15 +224,20 @@ export function findFreInto(section: SframeSection, pc: number, out: SframeFreHi
       out.message = "";
       return true;
     }
-    at += size;
+    at = next;
+    start = nextStart;
   }
   return miss(out, "SFRAME_ERR_FDE_INVAL", `no FRE of FDE ${idx} covers offset +0x${pcOffset.toString(16)}`);
 }
 
-/** The message of the SframeFormatError `read` throws (the slow path of a failed lookup). */
-function formatErrorOf(read: () => unknown): string {
+/**
+ * The message of the SframeFormatError that `funcStartAt(i)` / `fde(i)` throws: the slow path of a
+ * failed lookup (no closure in the lookup itself: a captured variable would cost a context per call).
+ */
+function formatErrorOf(section: SframeSection, what: "start" | "fde", i: number): string {
   try {
-    read();
+    if (what === "start") section.funcStartAt(i);
+    else section.fde(i);
   } catch (e) {
     if (e instanceof SframeFormatError) return e.message;
     throw e;
