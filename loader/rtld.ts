@@ -430,6 +430,7 @@ export class Rtld implements SearchPathContext {
    * openat, newfstatat, mmap, close), then `search_cache`; the hit is strdup'ed.
    */
   cacheLookup(name: string): string | undefined {
+    this.cacheUnmappedElsewhere();
     if (this.cache === undefined) {
       this.cache = null;
       const fd = syscall(this.proc, "openat", AT_FDCWD, this.profile.ldSoCache, O_RDONLY | O_CLOEXEC);
@@ -484,10 +485,25 @@ export class Rtld implements SearchPathContext {
    * unusable cache stays unusable (`(void *) -1`), as in glibc.
    */
   unloadCache(): void {
-    if (this.cacheMapping === undefined) return;
+    if (this.cacheMapping === undefined || this.cacheUnmappedElsewhere()) return;
     syscall(this.proc, "munmap", this.cacheMapping.addr, this.cacheMapping.size);
     this.cacheMapping = undefined;
     this.cache = undefined;
+  }
+
+  /**
+   * The cache mapping was already dropped by code that munmapped it directly (startup's
+   * `_dl_unload_cache` step): forget it, so nothing unmaps whatever lives at that address now.
+   */
+  private cacheUnmappedElsewhere(): boolean {
+    const m = this.cacheMapping;
+    if (m === undefined) return false;
+    const vma = this.proc.mm.findVma(Number(m.addr));
+    if (vma !== undefined && vma.start === Number(m.addr) && vma.file?.inode.path === this.profile.ldSoCache)
+      return false;
+    this.cacheMapping = undefined;
+    this.cache = undefined;
+    return true;
   }
 
   // ---- _dl_map_object ----

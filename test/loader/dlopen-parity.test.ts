@@ -3,14 +3,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { execElf } from "../../kernel-shim/exec/binfmt-elf.ts";
 import { armFaults } from "../../kernel-shim/fault/fault-plan.ts";
-import { HostFs } from "../../kernel-shim/fs/host-fs.ts";
-import { Kernel } from "../../kernel-shim/process/kernel.ts";
-import { Process } from "../../kernel-shim/process/process.ts";
-import { StraceLog } from "../../kernel-shim/strace/log.ts";
-import { replayStrace } from "../../kernel-shim/strace/replay.ts";
+import { formatEvent } from "../../kernel-shim/strace/format.ts";
 import { dlIteratePhdr } from "../../loader/dl-iterate-phdr.ts";
+import { dlState } from "../../loader/dl-state.ts";
 import { dladdr } from "../../loader/dladdr.ts";
 import { dlclose } from "../../loader/dlclose.ts";
 import { dlerror } from "../../loader/dlerror.ts";
@@ -18,7 +14,7 @@ import { dlopen } from "../../loader/dlopen.ts";
 import { type DlHandle, dlvsym } from "../../loader/dlsym.ts";
 import { hostRtldProfile } from "../../loader/host-profile.ts";
 import type { LinkMap } from "../../loader/link-map.ts";
-import { startFromExec } from "../../loader/startup.ts";
+import { runToMain, spawnForRun } from "../../loader/run.ts";
 import { hasGcc } from "./build-fixtures.ts";
 
 function hasStrace(): boolean {
@@ -126,6 +122,30 @@ function build(): Built {
   );
   w("v.map", "VER_1 { global: vsym; }; VER_2 { global: vsym; } VER_1;\n");
   gcc("-shared", "-fPIC", "-o", "libv.so", "v.c", "-Wl,--version-script,v.map");
+  // Constructors/destructors that print their name: p NEEDED q r, q NEEDED r (init r q p, fini p q r).
+  for (const [n, deps] of [
+    ["r", []],
+    ["q", ["r"]],
+    ["p", ["q", "r"]],
+  ] as [string, string[]][]) {
+    w(
+      `${n}.c`,
+      `#include <unistd.h>\n__attribute__((constructor)) static void c(void){write(1,"i:${n}\\n",4);}\n` +
+        `__attribute__((destructor)) static void d(void){write(1,"f:${n}\\n",4);}\n`,
+    );
+    gcc(
+      "-shared",
+      "-fPIC",
+      "-o",
+      `lib${n}.so`,
+      `${n}.c`,
+      `-Wl,-soname,lib${n}.so`,
+      "-L.",
+      "-Wl,--no-as-needed",
+      ...deps.map((d) => `-l${d}`),
+      "-Wl,-rpath,$ORIGIN",
+    );
+  }
   w("notelf.so", `${"this is not an ELF file\n".repeat(60)}`);
   w("empty.so", "");
   let i686 = false;
@@ -193,7 +213,7 @@ function realRun(b: Built, args: string[], inject?: string): { trace: string[]; 
     .filter((l) => l !== "" && !l.startsWith("+++"));
   const answers = stdout
     .split("\n")
-    .filter((l) => l.startsWith("=") || l.startsWith("+"))
+    .filter((l) => l.startsWith("=") || l.startsWith("+") || /^[if]:/.test(l))
     .map((l) => l.replace(/^=\d+ /, ""));
   return { trace, answers };
 }
@@ -211,32 +231,29 @@ const normalise = (l: string) =>
     );
 
 /** The same operations in ldsim, from the state the real program had at its first marker. */
-function simulated(b: Built, args: string[], realBefore: readonly string[], faults?: { mmapAfter: number }) {
-  const kernel = new Kernel(new HostFs());
-  const log = new StraceLog({ trace: new Set(TRACE) });
-  const proc = Process.spawn(kernel, { cwd: b.dir, log });
-  // The running kernel's vDSO image (its program headers show in dl_iterate_phdr).
-  const vdso = new URL("../fixtures/vdso/x86_64-linux-6.18.so", import.meta.url).pathname;
-  const vdsoImage = existsSync(vdso) ? new Uint8Array(readFileSync(vdso)) : undefined;
-  expect(execElf(proc, b.driver, { argv: [b.driver], envp: [], ...(vdsoImage ? { vdsoImage } : {}) }).ok).toBe(true);
-  log.clear();
-  const s = startFromExec(proc, { profile: hostRtldProfile() });
-  expect(s.error).toBeUndefined();
-  // The rest of the real startup (static TLS block, RELRO of the startup objects, the cache unmap)
-  // is replayed from the real trace: this test is about what dlopen/dlclose do after it.
-  const tail = realBefore
-    .slice(log.lines().length)
-    .filter((l) => /^(mmap|munmap|mprotect)\(/.test(l) && !l.includes("ENOMEM"));
-  const cache = s.rtld.cacheMapping;
-  for (const l of tail) {
-    if (cache && l.startsWith(`munmap(0x${cache.addr.toString(16)},`)) s.rtld.unloadCache();
-    else replayStrace(proc, [l]);
-  }
+function simulated(b: Built, args: string[], _realBefore: readonly string[], faults?: { mmapAfter: number }) {
+  // The whole startup as ld.so does it (STARTUP's runToMain: relocation, TLS, cache unmap, init).
+  const proc = spawnForRun({ cwd: b.dir });
+  const run = runToMain(proc, b.driver, { argv: [b.driver], profile: hostRtldProfile() });
+  expect(run.error).toBeUndefined();
+  const s = { rtld: run.rtld };
+  const kernel = proc.kernel;
+  const traced = new Set(TRACE);
+  const mark = () => proc.log.events.length;
+  const since = (n: number) =>
+    proc.log.events
+      .slice(n)
+      .filter((e) => traced.has(e.name))
+      .map((e) => {
+        const { pid: _pid, ...rest } = e;
+        return formatEvent(rest);
+      });
   if (faults) armFaults(kernel, [{ syscall: "mmap", nth: faults.mmapAfter, errno: "ENOMEM" }]);
   const handles: LinkMap[] = [];
   const ops: OpResult[] = [];
+  let evPos = dlState(s.rtld).events.length;
   for (const a of args) {
-    log.clear();
+    const from = mark();
     let answer: string;
     if (a.startsWith("o:")) {
       const m = /^o:(.*):(\d+)$/.exec(a);
@@ -268,7 +285,17 @@ function simulated(b: Built, args: string[], realBefore: readonly string[], faul
         answer = d ? `${d.dli_fname} ${ptr(d.dli_fbase)} ${d.dli_sname ?? "(null)"} ${ptr(d.dli_saddr)}` : "0";
       } else answer = ptr(p);
     }
-    ops.push({ lines: log.lines(), answer });
+    // Constructors/destructors of the test libraries print "i:NAME"/"f:NAME" before the call returns.
+    const calls = dlState(s.rtld)
+      .events.slice(evPos)
+      .filter((e) => (e.kind === "init" || e.kind === "fini") && /\/lib[pqr]\.so$/.test(e.name))
+      .map(
+        (e) =>
+          `${e.kind === "init" ? "i" : "f"}:${/lib([pqr])\.so$/.exec(e.kind === "init" || e.kind === "fini" ? e.name : "")?.[1]}`,
+      );
+    evPos = dlState(s.rtld).events.length;
+    if (calls.length > 0) answer = [...calls, answer].join("\n");
+    ops.push({ lines: since(from), answer });
   }
   return { ops, rtld: s.rtld, proc };
 }
@@ -337,6 +364,10 @@ describe.skipIf(!ok)(
       [
         "dlvsym / dlsym of a versioned symbol",
         [`o:./libv.so:${NOW}`, "s:0:vsym", "v:0:vsym:VER_1", "v:0:vsym:VER_2", "v:0:vsym:VER_9"],
+      ],
+      [
+        "init/fini order of a dlopen'ed tree (constructors dependencies first, destructors dependents first)",
+        [`o:./libp.so:${NOW}`, `o:./libq.so:${NOW | 4}`, "c:0", "c:1"],
       ],
       ["dl_iterate_phdr before and after a dlopen/dlclose", ["i", `o:./liba.so:${NOW}`, "i", "c:0", "i"]],
       [
