@@ -177,7 +177,7 @@ function runtimeSetup(ctx: RelocContext, lazy: boolean): void {
   ctx.write64(got + 8n, linkMapAddress(ctx));
   ctx.write64(got + 16n, ctx.rtld.rtldMap.addr + RUNTIME_RESOLVE_OFFSET);
   const tg = ctx.info.tlsdescGot;
-  if (tg !== undefined) ctx.write64(tg + ctx.map.addr, TLSDESC_STANDIN);
+  if (tg !== undefined) ctx.write64(tg, TLSDESC_STANDIN);
 }
 
 /** The link map's address in ld.so's memory (its minimal-malloc calloc), when the map records it. */

@@ -34,6 +34,8 @@ export interface RelocPrograms {
   readonly unique: string | undefined;
   /** Text relocations (-z notext, non-PIC code in a library). */
   readonly textrel: string;
+  /** TLS descriptors (-mtls-dialect=gnu2): R_X86_64_TLSDESC, resolved at load even when lazy. */
+  readonly tlsdesc: string;
   /** A -Bsymbolic library defining a symbol the executable also defines. */
   readonly symbolic: string;
   /** Prints GOT values, &copy-relocated data and TLS offsets for the memory oracle. */
@@ -269,6 +271,9 @@ export function buildRelocPrograms(): RelocPrograms {
   cc("-shared", "-fPIC", "-o", "libtlsgd.so", "libtlsgd.c");
   cc("-shared", "-fPIC", "-o", "libtlsie.so", "libtlsie.c");
   cc("-o", "tls", "mtls.c", "-L.", "-ltlsgd", "-ltlsie", rp);
+  cc("-shared", "-fPIC", "-mtls-dialect=gnu2", "-o", "libtlsd.so", "libtlsgd.c");
+  w("mtlsd.c", "extern __thread int tls_gd;\nint *gd_addr(void);\nint main(void) { return *gd_addr() + tls_gd; }\n");
+  cc("-mtls-dialect=gnu2", "-o", "tlsdesc", "mtlsd.c", "-L.", "-ltlsd", rp);
   w("libifunc.c", LIB_IFUNC);
   w("mifunc.c", MAIN_IFUNC);
   cc("-shared", "-fPIC", "-o", "libifunc.so", "libifunc.c");
@@ -336,6 +341,7 @@ export function buildRelocPrograms(): RelocPrograms {
     unique,
     textrel: join(dir, "textrel"),
     symbolic: join(dir, "symbolic"),
+    tlsdesc: join(dir, "tlsdesc"),
     dump: join(dir, "dump"),
   };
 }

@@ -55,6 +55,7 @@ describe.skipIf(!ok)("LD_DEBUG=bindings,symbols,versions,reloc: the model's line
     ["versioned references (default @@, hidden @) through a version script", "versioned"],
     ["non-PIE with COPY relocations and canonical PLT addresses", "copy"],
     ["TLS in the executable and in two libraries (GD and IE)", "tls"],
+    ["TLS descriptors (R_X86_64_TLSDESC)", "tlsdesc"],
     ["an IFUNC in a library", "ifunc"],
     ["C++ STB_GNU_UNIQUE in two libraries", "unique"],
     ["text relocations (-z notext)", "textrel"],
