@@ -54,6 +54,45 @@ describe.skipIf(!ok)("strace from execve to main = strace of the real program (s
       expect(mine.strace.map(normaliseStrace)).toEqual(realPre.map(normaliseStrace));
     });
   }
+  it("an undefined symbol under LD_BIND_NOW: 'symbol lookup error', exit status 127, the same calls up to its write", () => {
+    const dir = b?.dir ?? "/";
+    const exe = b?.symbolMissing ?? "";
+    const env = { ...ENV, LD_BIND_NOW: "1" };
+    const real = realRun(exe, [exe], env, dir);
+    const mine = sim(exe, env, dir);
+    let stderr = "";
+    let status = 0;
+    try {
+      execFileSync("setarch", ["-R", exe], { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] });
+    } catch (e) {
+      stderr = String((e as { stderr: Buffer }).stderr);
+      status = (e as { status: number }).status;
+    }
+    expect(status).toBe(127);
+    expect(mine.error).toEqual({ message: stderr.trimEnd(), status });
+    const n = mine.strace.length;
+    expect(mine.strace.map(normaliseStrace)).toEqual(real.strace.slice(0, n).map(normaliseStrace));
+    expect(real.strace[n]).toMatch(/^write(v)?\(2, /);
+  });
+  it("a required version missing: ld.so's message, exit status 1, the same calls up to its write", () => {
+    const dir = b?.dir ?? "/";
+    const exe = b?.versionMissing ?? "";
+    const real = realRun(exe, [exe], ENV, dir);
+    const mine = sim(exe, ENV, dir);
+    let stderr = "";
+    let status = 0;
+    try {
+      execFileSync("setarch", ["-R", exe], { cwd: dir, env: ENV, stdio: ["ignore", "ignore", "pipe"] });
+    } catch (e) {
+      stderr = String((e as { stderr: Buffer }).stderr);
+      status = (e as { status: number }).status;
+    }
+    expect(mine.error).toEqual({ message: stderr.trimEnd(), status });
+    expect(status).toBe(1);
+    const n = mine.strace.length;
+    expect(mine.strace.map(normaliseStrace)).toEqual(real.strace.slice(0, n).map(normaliseStrace));
+    expect(real.strace[n]).toMatch(/^write(v)?\(2, /);
+  });
   // System programs have no marker: the simulated run must be a prefix of the real trace (what
   // follows is libc's or the program's own work: getrandom for malloc, libselinux's constructor, …).
   const system = ["true", "cat", "grep", "sed", "python3", "git", "perl", "bash", "strace", "ssh", "curl"]

@@ -16,6 +16,10 @@ export interface StartupPrograms {
   readonly diamond: string;
   /** Initial-exec TLS in a library and the program, a preinit array in the program. */
   readonly tls: string;
+  /** Calls u2, which u/libu.so no longer defines: with LD_BIND_NOW, "symbol lookup error", exit 127. */
+  readonly symbolMissing: string;
+  /** Needs version VERS_2 of v/libv.so, which only defines VERS_1: "version `VERS_2' not found", exit 1. */
+  readonly versionMissing: string;
   /** Linked with -z now and RELR (-z pack-relative-relocs), a dependency on libm. */
   readonly now: string;
 }
@@ -107,8 +111,27 @@ export function buildStartupPrograms(): StartupPrograms {
   } catch {
     gcc("-o", "now", "now.c", "-lm", "-Wl,-z,now");
   }
+  // libv.so v1 exports VERS_1 and VERS_2; the program needs VERS_2; libv.so is then rebuilt with VERS_1 only.
+  mkdirSync(join(dir, "v"), { recursive: true });
+  w("v.c", "int v1(void){return 1;}\nint v2(void){return 2;}\n");
+  w("v12.map", "VERS_1 { global: v1; local: *; };\nVERS_2 { global: v2; } VERS_1;\n");
+  w("v1.map", "VERS_1 { global: v1; v2; local: *; };\n");
+  w("vm.c", `int v2(void);\n${MAPS_MAIN.replace("int main(void) {", "int main(void) { v2();")}`);
+  gcc("-shared", "-fPIC", "-o", "v/libv.so", "v.c", "-Wl,-soname,libv.so", "-Wl,--version-script,v12.map");
+  gcc("-o", "vmissing", "vm.c", "-Lv", "-lv", "-Wl,-rpath,$ORIGIN/v");
+  gcc("-shared", "-fPIC", "-o", "v/libv.so", "v.c", "-Wl,-soname,libv.so", "-Wl,--version-script,v1.map");
+  // libu.so loses u2 after the program was linked: under LD_BIND_NOW the startup relocation fails.
+  mkdirSync(join(dir, "u"), { recursive: true });
+  w("u.c", "int u1(void){return 1;}\nint u2(void){return 2;}\n");
+  w("u1.c", "int u1(void){return 1;}\n");
+  w("um.c", `int u2(void);\n${MAPS_MAIN.replace("int main(void) {", "int main(void) { u2();")}`);
+  gcc("-shared", "-fPIC", "-o", "u/libu.so", "u.c", "-Wl,-soname,libu.so");
+  gcc("-o", "umissing", "um.c", "-Lu", "-lu", "-Wl,-rpath,$ORIGIN/u");
+  gcc("-shared", "-fPIC", "-o", "u/libu.so", "u1.c", "-Wl,-soname,libu.so");
   built = {
     dir,
+    symbolMissing: join(dir, "umissing"),
+    versionMissing: join(dir, "vmissing"),
     maps: join(dir, "maps"),
     diamond: join(dir, "diamond"),
     tls: join(dir, "tls"),
