@@ -12,7 +12,7 @@ export { ElfFile } from "./formats/elf/file.ts";
 export { FormatError, LdsimError, RangeOverflowError } from "./formats/errors.ts";
 export { decodeSframe, decodeSframeData } from "./formats/sframe/decode.ts";
 export { encodeSframe } from "./formats/sframe/encode.ts";
-export { findFre, findFreByAddress } from "./formats/sframe/find-fre.ts";
+export { findFre, findFreByAddress, findFreInto, SframeFreHit } from "./formats/sframe/find-fre.ts";
 export { sframeFromCfi } from "./formats/sframe/from-cfi.ts";
 export { locateSframe } from "./formats/sframe/locate.ts";
 export { checkHeaderForRegistration, validateSframeForKernel } from "./formats/sframe/validate.ts";
