@@ -43,6 +43,8 @@ export interface Tracked {
   phase: Phase;
 }
 
+const MAP_CHANGING = new Set(["mmap", "munmap", "mprotect", "brk", "execve"]);
+
 /** A StraceLog that calls back after each recorded call (the observer's clock). */
 class ObservedLog extends StraceLog {
   constructor(private readonly onCall: (ev: SyscallEvent) => void) {
@@ -106,10 +108,14 @@ export class World {
   private readonly truthFile: (path: string) => string;
   sampler: ((world: World) => void) | undefined;
   private readonly unwindOptions: UnwindOptions;
-  private finderCache: { changes: number; mm: AddressSpace; finder: SframeFinder | null } | undefined;
+  private finderCache:
+    | { changes: number; mapChanges: number; mm: AddressSpace; finder: SframeFinder | null }
+    | undefined;
   /** The object ld.so is mapping right now (tracked as soon as its text appears). */
   private loading: { readonly path: string; tracked: Tracked | undefined } | undefined;
   private sampling = false;
+  /** Calls that may have changed what memory holds (a finder's cached section bytes then go stale). */
+  private mapChanges = 0;
 
   constructor(
     readonly design: Design,
@@ -134,6 +140,7 @@ export class World {
 
   private afterCall(ev: SyscallEvent): void {
     this.metrics.syscalls.total++;
+    if (MAP_CHANGING.has(ev.name)) this.mapChanges++;
     if (ev.name === "stacktrace_setup" || ev.name === "prctl") {
       const where = this.where ?? "other";
       this.metrics.syscalls.added++;
@@ -376,12 +383,14 @@ export class World {
     const memory = {
       readWord: (a: bigint) => (a > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : mm.readU64(Number(a))),
     };
-    // A finder reads (and caches) section bytes when made: reuse it until the kernel's SFrame state changes.
+    // A finder reads (and caches) section bytes when made: reuse it only while neither the kernel's
+    // SFrame state nor the mappings changed (a new mapping under a stale entry must be read afresh).
     const changes = this.rt.ks.events.length;
-    if (this.finderCache?.changes !== changes || this.finderCache.mm !== mm) {
-      this.finderCache = { changes, mm, finder: this.rt.finder(mm) };
+    const c = this.finderCache;
+    if (c?.changes !== changes || c.mapChanges !== this.mapChanges || c.mm !== mm) {
+      this.finderCache = { changes, mapChanges: this.mapChanges, mm, finder: this.rt.finder(mm) };
     }
-    const trace = unwindUser("x86_64", regs, memory, this.finderCache.finder, this.unwindOptions);
+    const trace = unwindUser("x86_64", regs, memory, this.finderCache?.finder ?? null, this.unwindOptions);
     const s = this.metrics.samples;
     s.count++;
     s.truthFrames += truth.length;
