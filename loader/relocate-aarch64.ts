@@ -4,8 +4,9 @@
  * JUMP_SLOT add the addend, and TPREL offsets are positive (variant I: TCB then blocks).
  */
 import { SHN_UNDEF } from "../formats/elf/constants.ts";
+import { DT_AARCH64_VARIANT_PCS } from "../formats/elf/dynamic-tags.ts";
 import type { RelaRecord } from "../formats/elf/relocations.ts";
-import { STT_GNU_IFUNC } from "../formats/elf/symbol-constants.ts";
+import { STO_AARCH64_VARIANT_PCS, STT_GNU_IFUNC } from "../formats/elf/symbol-constants.ts";
 import { callIfuncResolver } from "./ifunc.ts";
 import type { ArchRelocator, RelocContext } from "./relocate.ts";
 import { badRelocType, minBig, symbolAddress } from "./relocate.ts";
@@ -110,6 +111,12 @@ function lazyRel(ctx: RelocContext, r: RelaRecord): void {
   const { map } = ctx;
   const at = map.addr + r.offset;
   if (r.type === R_AARCH64_JUMP_SLOT) {
+    // Calls to variant-PCS functions cannot go through the lazy resolver (it clobbers registers
+    // they preserve): bound now when the object has DT_AARCH64_VARIANT_PCS and the symbol is marked.
+    if (ctx.info.has(DT_AARCH64_VARIANT_PCS) && (ctx.info.symbol(r.sym).other & STO_AARCH64_VARIANT_PCS) !== 0) {
+      rela(ctx, r);
+      return;
+    }
     // The GOT slot holds PLT0's link-time address.
     ctx.write64(at, ctx.read64(at) + map.addr);
   } else if (r.type === R_AARCH64_TLSDESC) {
