@@ -3,7 +3,6 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ElfFile } from "../formats/elf/file.ts";
 import { LdsimError } from "../formats/errors.ts";
-import { execElf } from "../kernel-shim/exec/binfmt-elf.ts";
 import { armFaults } from "../kernel-shim/fault/fault-plan.ts";
 import { HostFs } from "../kernel-shim/fs/host-fs.ts";
 import { Kernel } from "../kernel-shim/process/kernel.ts";
@@ -26,7 +25,7 @@ import { type DlHandle, dlvsym } from "../loader/dlsym.ts";
 import { hostRtldProfile } from "../loader/host-profile.ts";
 import type { LinkMap } from "../loader/link-map.ts";
 import type { Rtld } from "../loader/rtld.ts";
-import { startFromExec } from "../loader/startup.ts";
+import { hostVdsoImage, runToMain } from "../loader/run.ts";
 import type { Assertion, Interleave, Scenario, Step } from "./format.ts";
 
 /** The repository root ($ROOT in scenario paths). */
@@ -100,28 +99,29 @@ export function runScenario(sc: Scenario, baseDir: string = process.cwd()): Scen
     ...(sc.kernel?.acceptedVersions ? { acceptedVersions: sc.kernel.acceptedVersions } : {}),
     ...(sc.kernel?.requirePcrel !== undefined ? { requirePcrel: sc.kernel.requirePcrel } : {}),
   });
+  const vdsoImage = hostVdsoImage();
   const kernel = new Kernel(new HostFs(), {
     sframe: ks,
     stacktraceSetup: stacktraceSetupHandler(ks),
     forkKeepsSframe: sc.kernel?.forkKeepsSframe ?? false,
+    ...(vdsoImage ? { exec: { vdsoImage } } : {}),
   });
   const log = new StraceLog({
     trace: new Set(["openat", "mmap", "munmap", "mprotect", "close", "stacktrace_setup", "fork", "exit_group"]),
   });
   let proc = Process.spawn(kernel, { cwd: sc.cwd ? path(sc.cwd) : baseDir, log });
   const exe = path(sc.exec);
-  const ex = execElf(proc, exe, { argv: sc.argv ? [...sc.argv] : [exe], envp: [] });
-  if (!ex.ok) throw new ScenarioError(`exec ${exe} failed: ${ex.errno}`);
-  const s = startFromExec(proc, {
+  // The whole startup (STARTUP's runToMain): mapping, SFrame registration, relocation, TLS, init.
+  const s = runToMain(proc, exe, {
+    argv: sc.argv ? [...sc.argv] : [exe],
     profile: hostRtldProfile(),
     registerSframe: sc.loader?.registerSframe ?? true,
     fatalSframeRegistration: sc.loader?.fatalRegistration ?? false,
-    ...(sc.loader?.libraryPath !== undefined ? { libraryPath: sc.loader.libraryPath } : {}),
+    ...(sc.loader?.libraryPath !== undefined ? { env: { LD_LIBRARY_PATH: sc.loader.libraryPath } } : {}),
   });
   if (s.error) throw new ScenarioError(s.error.message);
+  const loadBias = BigInt(proc.image?.loadBias ?? 0);
   const rtld = s.rtld;
-  // End of startup as far as mappings go: ld.so drops the cache before main.
-  rtld.unloadCache();
   const st = dlState(rtld);
   st.options = { unregisterAfterMunmap: sc.loader?.unregisterAfterMunmap ?? false };
   if (sc.faults) armFaults(kernel, sc.faults);
@@ -138,7 +138,7 @@ export function runScenario(sc: Scenario, baseDir: string = process.cwd()): Scen
   let lastSample: UnwindTrace | undefined;
 
   const remember = () => {
-    const list: [string, bigint][] = [[exe, BigInt(ex.image.loadBias)]];
+    const list: [string, bigint][] = [[exe, loadBias]];
     for (const m of rtld.ns.maps) if (m.name.startsWith("/") || m.name.startsWith(".")) list.push([m.name, m.addr]);
     for (const [name, bias] of list) {
       const key = `${name}@${bias}`;
