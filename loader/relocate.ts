@@ -16,6 +16,12 @@
  *    `_dl_lookup_symbol_x` with the versym's version (when its hash is non-zero);
  * 6. l_relocated, TEXTREL protections restored in reverse, `_dl_protect_relro`.
  *
+ * Callers pass the object's l_scope: the namespace's global scope (main's search list), preceded by
+ * `[map]` alone when the object has DT_SYMBOLIC (`dynamicInfo(rtld, map).symbolic`; glibc's
+ * `_dl_map_object_from_fd` does that). At startup rtld.c relocates main's l_initfini from last to
+ * first (ld.so skipped), looks up libc's malloc family from the main map (`__rtld_malloc_init_real`),
+ * then relocates ld.so, not lazily; test/loader/reloc-harness.ts does exactly that.
+ *
  * ld.so itself: in the real process `_dl_start` has applied its RELR and RELATIVE relocations before
  * anything else runs; the model does that (silently) the first time ld.so's map is relocated, so
  * its memory ends as the real one does.
