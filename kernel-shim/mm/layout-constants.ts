@@ -44,7 +44,12 @@ export interface MmLayout {
   readonly stackTop: number;
   /** mm->mmap_base: top-down placement searches below this (arch_get_mmap_base). */
   readonly mmapBase: number;
-  /** vm.mmap_min_addr (4096 on this host) and, for the search, never below one page. */
+  /**
+   * The kernel's effective mmap_min_addr: max(vm.mmap_min_addr, CONFIG_LSM_MMAP_MIN_ADDR)
+   * (security/min_addr.c). A hint below it is raised to it (round_hint_to_min), searches and stack
+   * growth stay above it. On the reference 6.18 kernel vm.mmap_min_addr reads 4096 but the LSM
+   * floor is 65536: `mmap((void *)0x1000, …)` without MAP_FIXED returns 0x10000.
+   */
   readonly mmapMinAddr: number;
   /** stack_guard_gap: 256 pages (mm/mmap.c), kept free below a VM_GROWSDOWN mapping. */
   readonly stackGuardGap: number;
@@ -70,6 +75,8 @@ export interface LayoutOptions {
   readonly randomizeSeed?: number;
   /** THP alignment rules; default THP_LINUX_6_18. */
   readonly thp?: ThpPolicy;
+  /** Effective mmap_min_addr; default 65536 (CONFIG_LSM_MMAP_MIN_ADDR of the reference kernel). */
+  readonly mmapMinAddr?: number;
 }
 
 const SIZE_128M = 128 * 1024 * 1024;
@@ -174,7 +181,7 @@ export function layoutFor(arch: MmArch, options: LayoutOptions = {}): MmLayout {
     taskSize: p.taskSize,
     stackTop,
     mmapBase,
-    mmapMinAddr: 4096,
+    mmapMinAddr: options.mmapMinAddr ?? 65536,
     stackGuardGap,
     stackRlimit,
     elfEtDynBase: etDyn,

@@ -101,6 +101,10 @@ function hintOps(): Op[] {
     M(2 * MiB, 0, 1, PRIVATE | MAP_32BIT, 2), // bottom-up in [1 GiB, 2 GiB), still aligned
     M(2 * MiB, 0, 3, PRIVATE | ANON | MAP_32BIT, 0),
     M(3 * MiB, MiB, 1, PRIVATE | MAP_32BIT, 2),
+    // Hints below mmap_min_addr are raised to it (65536 with CONFIG_LSM_MMAP_MIN_ADDR, not the sysctl's 4096).
+    M(0x1000, 0, 3, PRIVATE | ANON, 0, { abs: 0x1000n }),
+    M(0x1000, 0, 3, PRIVATE | ANON, 0, { abs: 0x8000n }),
+    M(2 * MiB, 0, 1, PRIVATE, 2, { abs: 0x2000n }),
     // Offsets beyond MAX_LFS_FILESIZE fail after placement (EOVERFLOW) whatever the padding.
     { op: "M", addr: { abs: 0n }, len: 4n * BigInt(MiB), prot: 1, flags: PRIVATE, fd: 2, off: 0x7fffffffffe00000n },
     { op: "M", addr: { abs: 0n }, len: 4n * BigInt(MiB), prot: 1, flags: PRIVATE, fd: 2, off: 0xfffffffffff00000n },
