@@ -1,0 +1,87 @@
+/**
+ * The in-process `ldsim ldd` sweep of /usr/bin next to the real `ld.so --list` loop, in the same run
+ * and over the same list of files (issue #6, target: the simulation at least 5× faster).
+ *
+ * - simulated: `ldd(FILE)` of loader/ldd.ts, exactly the call `npm run parity:ldd` compares with the
+ *   real ldd (trace mode, a fresh simulated process and kernel per file, ASLR off);
+ * - real: `spawnSync("/lib64/ld-linux-x86-64.so.2", ["--list", FILE])` per file, WITHOUT setarch -R
+ *   (setarch would add the exec and dynamic startup of a second program to every real run).
+ *
+ * The files: the dynamic executables (PT_INTERP) of /usr/bin in name order, a fixed evenly spaced
+ * sample of LDSIM_BENCH_LDD_N (default 200) of them; LDSIM_BENCH_LDD_N=all for every one. The two
+ * sides run interleaved in chunks of 20 files so a change in machine load hits both alike. The sweep's
+ * outputs are also checked against the real ones with the load addresses masked (ASLR is on for the
+ * real side); `npm run parity:ldd` is the exact, address-included check.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { DEFAULT_RTLD, ldd } from "../loader/ldd.ts";
+import { dynamicExecutables } from "../scripts/parity-ldd.ts";
+
+const CHUNK = 20;
+
+function sample(all: readonly string[], n: number): string[] {
+  if (n >= all.length) return [...all];
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(all[Math.floor((i * all.length) / n)] as string);
+  return out;
+}
+
+const maskAddresses = (s: string) => s.replace(/\(0x[0-9a-f]+\)/g, "(0x…)");
+
+function simulated(file: string): string {
+  try {
+    const r = ldd(file);
+    return r.stdout + r.stderr;
+  } catch (e) {
+    return `ldsim error: ${(e as Error).message}\n`;
+  }
+}
+
+function real(file: string): string {
+  const r = spawnSync(DEFAULT_RTLD, ["--list", file], { encoding: "latin1", stdio: ["ignore", "pipe", "pipe"] });
+  return `${r.stdout ?? ""}${r.stderr ?? ""}`;
+}
+
+export async function run(): Promise<void> {
+  if (!existsSync(DEFAULT_RTLD)) {
+    console.log(`skipped: ${DEFAULT_RTLD} not present`);
+    return;
+  }
+  const all = dynamicExecutables(["/usr/bin"]);
+  const want = process.env["LDSIM_BENCH_LDD_N"];
+  const files = sample(all, want === "all" ? all.length : Number(want ?? 200) || 200);
+  // Warm-up (module loading, JIT) outside the timed loop, on files outside the sample where possible.
+  for (const f of all.slice(0, 5)) simulated(f);
+
+  let simMs = 0;
+  let realMs = 0;
+  let same = 0;
+  const differ: string[] = [];
+  for (let at = 0; at < files.length; at += CHUNK) {
+    const chunk = files.slice(at, at + CHUNK);
+    const mine: string[] = [];
+    let t = performance.now();
+    for (const f of chunk) mine.push(simulated(f));
+    simMs += performance.now() - t;
+    const theirs: string[] = [];
+    t = performance.now();
+    for (const f of chunk) theirs.push(real(f));
+    realMs += performance.now() - t;
+    chunk.forEach((f, i) => {
+      if (maskAddresses(mine[i] ?? "") === maskAddresses(theirs[i] ?? "")) same++;
+      else differ.push(f);
+    });
+  }
+  const simRate = (files.length * 1000) / simMs;
+  const realRate = (files.length * 1000) / realMs;
+  const load = (await import("node:os")).loadavg()[0]?.toFixed(1);
+  console.log(`${files.length} of the ${all.length} dynamic executables in /usr/bin (load average ${load})`);
+  console.log(
+    `ldsim ldd (in process)        ${simMs.toFixed(0).padStart(7)} ms  ${simRate.toFixed(1).padStart(7)} files/s`,
+  );
+  console.log(`${DEFAULT_RTLD} --list ${realMs.toFixed(0).padStart(7)} ms  ${realRate.toFixed(1).padStart(7)} files/s`);
+  console.log(`ratio: ldsim is ${(simRate / realRate).toFixed(2)}× the real loop's rate (target ≥ 5×)`);
+  console.log(`outputs equal to ld.so --list with addresses masked: ${same}/${files.length}`);
+  for (const f of differ.slice(0, 5)) console.log(`  differs: ${f}`);
+}
