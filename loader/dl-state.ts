@@ -1,4 +1,3 @@
-import { decodeDynamic, readDynamicFromMemory } from "../formats/elf/dynamic.ts";
 import {
   DT_FINI,
   DT_FINI_ARRAY,
@@ -7,6 +6,7 @@ import {
   DT_INIT_ARRAY,
   DT_INIT_ARRAYSZ,
 } from "../formats/elf/dynamic-tags.ts";
+import { dynamicInfo } from "./dynamic-info.ts";
 import type { LinkMap } from "./link-map.ts";
 import type { Rtld } from "./rtld.ts";
 
@@ -93,7 +93,8 @@ export function dlState(rtld: Rtld): DlState {
 export function initFiniCalls(rtld: Rtld, l: LinkMap, which: "init" | "fini"): InitFiniCall[] {
   if (l.ld === undefined) return [];
   const read = (a: bigint, n: number) => rtld.proc.mm.readUser(Number(a), n);
-  const d = decodeDynamic(readDynamicFromMemory(read, l.ld, true, true, { source: l.name }).entries).values;
+  // The dynamic section as relocation read it (cached per map by dynamic-info.ts).
+  const d = dynamicInfo(rtld, l).values;
   const array = (tag: bigint, sizeTag: bigint): bigint[] => {
     const p = d.get(tag);
     const n = Number((d.get(sizeTag) ?? 0n) / 8n);
