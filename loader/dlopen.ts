@@ -3,6 +3,7 @@ import { Errno } from "../kernel-shim/errno.ts";
 import { dlState, initFiniCalls } from "./dl-state.ts";
 import { closeWorker } from "./dlclose.ts";
 import { clearDlerror, formatDlerror, recordOf, setDlerror } from "./dlerror.ts";
+import { dynamicInfo } from "./dynamic-info.ts";
 import type { LinkMap } from "./link-map.ts";
 import { mapObjectDeps } from "./load-deps.ts";
 import { LoaderError } from "./map-object.ts";
@@ -138,6 +139,8 @@ function openWorker(rtld: Rtld, file: string, mode: number, call: DlopenCall): L
     const deepbind = (mode & RTLD_DEEPBIND) !== 0;
     for (const m of added) {
       m.scope = initialScope(rtld, rootLoaderOf(m, root), deepbind);
+      // _dl_map_object_from_fd: DT_SYMBOLIC (without RTLD_DEEPBIND) puts the object alone first.
+      if (!deepbind && dynamicInfo(rtld, m).symbolic) m.scope.unshift([m]);
       // _dl_map_object_from_fd: PT_TLS gets the next module id when the object is mapped.
       assignTlsModid(rtld, m);
     }
