@@ -125,11 +125,14 @@ export class DynamicInfo {
   readonly nbuckets: number;
   readonly gnu:
     | {
-        readonly bitmask: readonly bigint[];
+        /** l_gnu_bitmask as 32-bit halves (word i = [2i] low, [2i+1] high): bloom tests stay in numbers. */
+        readonly bitmask: Uint32Array;
         readonly shift: number;
         readonly buckets: Uint32Array;
         /** Address of l_gnu_chain_zero (chain words are indexed by symbol index). */
         readonly chainZero: bigint;
+        /** chainZero as a number (user addresses are below 2^53). */
+        readonly chainZeroN: number;
       }
     | undefined;
   readonly sysv: { readonly buckets: Uint32Array; readonly chainAddr: bigint; readonly nchain: number } | undefined;
@@ -138,9 +141,8 @@ export class DynamicInfo {
   readonly relro: { readonly addr: bigint; readonly size: bigint } | undefined;
   /** l_versions[] (built from VERNEED and non-base VERDEF entries); undefined when there are none. */
   private versionsCache: FoundVersion[] | null | undefined;
-  private readonly syms = new Map<number, MemSymbol>();
-  private readonly chainWords = new Map<number, number>();
-  private readonly versyms = new Map<number, number>();
+  private readonly syms: (MemSymbol | undefined)[] = [];
+  private readonly versymN: number | undefined;
   /** l_lookup_cache: the last relocation's symbol index and type class and its result. */
   lookupCache: { sym: number; typeClass: number; result: unknown } | undefined;
 
@@ -159,6 +161,7 @@ export class DynamicInfo {
     this.strtab = strtab === undefined || strsz === 0n ? new Uint8Array(0) : this.read(strtab, Number(strsz));
     this.symtab = this.ptr(DT_SYMTAB);
     this.versymAddr = this.ptr(DT_VERSYM);
+    this.versymN = this.versymAddr === undefined ? undefined : Number(this.versymAddr);
     // _dl_setup_hash: DT_GNU_HASH preferred, else DT_HASH.
     const gh = this.ptr(DT_GNU_HASH);
     const sh = this.ptr(DT_HASH);
@@ -174,15 +177,15 @@ export class DynamicInfo {
       if (nbuckets > MAX_TABLE / 4) throw new DynamicInfoError(object, `DT_GNU_HASH nbuckets ${nbuckets} too large`);
       const bm = this.read(gh + 16n, bitmaskNwords * 8);
       const bdv = new DataView(bm.buffer, bm.byteOffset, bm.byteLength);
-      const bitmask: bigint[] = [];
-      for (let i = 0; i < bitmaskNwords; i++) bitmask.push(bdv.getBigUint64(i * 8, true));
+      const bitmask = new Uint32Array(bitmaskNwords * 2);
+      for (let i = 0; i < bitmaskNwords * 2; i++) bitmask[i] = bdv.getUint32(i * 4, true);
       const bucketsAddr = gh + 16n + BigInt(bitmaskNwords * 8);
       const bb = this.read(bucketsAddr, nbuckets * 4);
       const buckets = new Uint32Array(nbuckets);
       const bbv = new DataView(bb.buffer, bb.byteOffset, bb.byteLength);
       for (let i = 0; i < nbuckets; i++) buckets[i] = bbv.getUint32(i * 4, true);
       const chainZero = bucketsAddr + BigInt(nbuckets * 4) - BigInt(symbias) * 4n;
-      this.gnu = { bitmask, shift, buckets, chainZero };
+      this.gnu = { bitmask, shift, buckets, chainZero, chainZeroN: Number(chainZero) };
       this.sysv = undefined;
       this.nbuckets = nbuckets;
     } else if (sh !== undefined) {
@@ -256,6 +259,42 @@ export class DynamicInfo {
     return new DataView(b.buffer, b.byteOffset, len);
   }
 
+  /** The cached copy of the 4 KiB page at `page` (page-aligned). */
+  private page(page: number): Uint8Array {
+    let p = this.pages.get(page);
+    if (!p) {
+      p = this.rtld.proc.mm.readUser(page, 4096);
+      this.pages.set(page, p);
+    }
+    return p;
+  }
+
+  /** A little-endian u32 of the read-only tables at `a`, through the page copies (no DataView, no bigint). */
+  private u32(a: number): number {
+    const o = a % 4096;
+    if (o <= 4092) {
+      const p = this.page(a - o);
+      return (
+        ((p[o] as number) |
+          ((p[o + 1] as number) << 8) |
+          ((p[o + 2] as number) << 16) |
+          ((p[o + 3] as number) << 24)) >>>
+        0
+      );
+    }
+    return this.small(BigInt(a), 4).getUint32(0, true);
+  }
+
+  /** A little-endian u16 of the read-only tables at `a`. */
+  private u16(a: number): number {
+    const o = a % 4096;
+    if (o <= 4094) {
+      const p = this.page(a - o);
+      return (p[o] as number) | ((p[o + 1] as number) << 8);
+    }
+    return this.small(BigInt(a), 2).getUint16(0, true);
+  }
+
   /** The bind-now decision of elf_get_dynamic_info: DT_BIND_NOW, DF_BIND_NOW, or DF_1_NOW. */
   get bindNow(): boolean {
     return (
@@ -280,7 +319,7 @@ export class DynamicInfo {
 
   /** Symbol `index` of DT_SYMTAB. */
   symbol(index: number): MemSymbol {
-    let s = this.syms.get(index);
+    let s = this.syms[index];
     if (s) return s;
     if (this.symtab === undefined) throw new DynamicInfoError(this.map.name, "no DT_SYMTAB");
     const dv = this.small(this.symtab + BigInt(index * SYM_SIZE), SYM_SIZE);
@@ -296,7 +335,7 @@ export class DynamicInfo {
       value: dv.getBigUint64(8, true),
       size: dv.getBigUint64(16, true),
     };
-    this.syms.set(index, s);
+    this.syms[index] = s;
     return s;
   }
 
@@ -325,13 +364,9 @@ export class DynamicInfo {
 
   /** The GNU hash chain word of symbol `index` (l_gnu_chain_zero[index]). */
   chainWord(index: number): number {
-    let w = this.chainWords.get(index);
-    if (w !== undefined) return w;
     const g = this.gnu;
     if (!g) throw new DynamicInfoError(this.map.name, "no DT_GNU_HASH");
-    w = this.small(g.chainZero + BigInt(index * 4), 4).getUint32(0, true);
-    this.chainWords.set(index, w);
-    return w;
+    return this.u32(g.chainZeroN + index * 4);
   }
 
   /**
@@ -353,28 +388,20 @@ export class DynamicInfo {
   sysvChain(index: number): number {
     const s = this.sysv;
     if (!s || index >= s.nchain) throw new DynamicInfoError(this.map.name, `DT_HASH chain index ${index}`);
-    return this.small(s.chainAddr + BigInt(index * 4), 4).getUint32(0, true);
+    return this.u32(Number(s.chainAddr) + index * 4);
   }
 
   /** The versym half of symbol `index`; undefined when the object has no DT_VERSYM. */
   versym(index: number): number | undefined {
-    if (this.versymAddr === undefined) return undefined;
-    let v = this.versyms.get(index);
-    if (v !== undefined) return v;
-    v = this.small(this.versymAddr + BigInt(index * 2), 2).getUint16(0, true);
-    this.versyms.set(index, v);
-    return v;
+    if (this.versymN === undefined) return undefined;
+    return this.u16(this.versymN + index * 2);
   }
 
   /** Candidate symbol indices of `name` in hash-chain order (the bloom filter, then the chain). */
   *candidates(name: string, newHash: number, oldHash: () => number): IterableIterator<number> {
     const g = this.gnu;
     if (g) {
-      const word = g.bitmask[Math.floor(newHash / 64) & (g.bitmask.length - 1)] as bigint;
-      const b1 = BigInt(newHash & 63);
-      const b2 = BigInt((newHash >>> g.shift) & 63);
-      if (((word >> b1) & (word >> b2) & 1n) === 0n) return;
-      const bucket = g.buckets[newHash % g.buckets.length] as number;
+      const bucket = this.gnuStart(newHash);
       if (bucket === 0) return;
       // A corrupt chain without an end bit stops at the symbol table's plausible end.
       for (let i = bucket, n = 0; n < 1 << 24; i++, n++) {
@@ -393,6 +420,30 @@ export class DynamicInfo {
       i = this.sysvChain(i);
     }
     void name;
+  }
+
+  /**
+   * The GNU hash walk's first chain index for `newHash` (do_lookup_x's bloom filter test, then
+   * l_gnu_buckets[hash % nbuckets]); 0 = the filter or the bucket rules the object out.
+   */
+  gnuStart(newHash: number): number {
+    const g = this.gnu;
+    if (!g) return 0;
+    // bitmask_word = l_gnu_bitmask[(hash / 64) & l_gnu_bitmask_idxbits]; two bits of it must be set.
+    const w = (Math.floor(newHash / 64) & (g.bitmask.length / 2 - 1)) * 2;
+    const b1 = newHash & 63;
+    const b2 = (newHash >>> g.shift) & 63;
+    const bit1 = ((g.bitmask[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & 1;
+    const bit2 = ((g.bitmask[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1;
+    if ((bit1 & bit2) === 0) return 0;
+    return g.buckets[newHash % g.buckets.length] as number;
+  }
+
+  /** The DT_HASH walk's first index for the SysV hash `h` (0 = empty bucket). */
+  sysvStart(h: number): number {
+    const s = this.sysv;
+    if (!s) return 0;
+    return s.buckets[h % s.buckets.length] as number;
   }
 
   // ---- versions ----

@@ -119,7 +119,9 @@ function makeContext(
   const arch = archRelocator(rtld);
   const st = relocStats(rtld);
   const mm = rtld.proc.mm;
+  // One scratch buffer for every write: writeUser copies the bytes into the page, never keeps them.
   const buf = new Uint8Array(8);
+  const buf4 = buf.subarray(0, 4);
   const dv = new DataView(buf.buffer);
   return {
     rtld,
@@ -175,11 +177,11 @@ function makeContext(
     },
     write64(addr, value) {
       dv.setBigUint64(0, BigInt.asUintN(64, value), true);
-      mm.writeUser(Number(addr), buf.slice(0, 8));
+      mm.writeUser(Number(addr), buf);
     },
     write32(addr, value) {
       dv.setUint32(0, Number(BigInt.asUintN(32, value)), true);
-      mm.writeUser(Number(addr), buf.slice(0, 4));
+      mm.writeUser(Number(addr), buf4);
     },
     copy(dst, src, len) {
       if (len > 0n) mm.writeUser(Number(dst), mm.readUser(Number(src), Number(len)));

@@ -191,9 +191,27 @@ function doLookupX(
     if (info.nbuckets === 0) continue;
     const counter = { num: 0, versioned: undefined as MemSymbol | undefined };
     let sym: MemSymbol | undefined;
-    for (const idx of info.candidates(name, hashes.gnu, hashes.sysv)) {
-      sym = checkMatch(info, name, ref, version, newest, typeClass, idx, counter);
-      if (sym) break;
+    // info.candidates() unrolled (a generator per object per lookup dominated the profile).
+    if (info.gnu) {
+      const h = hashes.gnu;
+      const first = info.gnuStart(h);
+      // A corrupt chain without an end bit stops at the symbol table's plausible end.
+      for (let i = first, n = 0; first !== 0 && n < 1 << 24; i++, n++) {
+        const w = info.chainWord(i);
+        if ((w ^ h) >>> 1 === 0) {
+          sym = checkMatch(info, name, ref, version, newest, typeClass, i, counter);
+          if (sym) break;
+        }
+        if (w & 1) break;
+      }
+    } else if (info.sysv) {
+      const nchain = info.sysv.nchain;
+      let steps = 0;
+      for (let i = info.sysvStart(hashes.sysv()); i !== 0 && steps <= nchain; steps++) {
+        sym = checkMatch(info, name, ref, version, newest, typeClass, i, counter);
+        if (sym) break;
+        i = info.sysvChain(i);
+      }
     }
     const fromChain = sym !== undefined;
     if (!sym && counter.num === 1) sym = counter.versioned;
