@@ -143,6 +143,7 @@ export class DynamicInfo {
   private versionsCache: FoundVersion[] | null | undefined;
   private readonly syms: (MemSymbol | undefined)[] = [];
   private readonly versymN: number | undefined;
+  private defsCache: DefinedVersion[] | undefined;
   /** l_lookup_cache: the last relocation's symbol index and type class and its result. */
   lookupCache: { sym: number; typeClass: number; result: unknown } | undefined;
 
@@ -481,10 +482,15 @@ export class DynamicInfo {
   }
 
   /** The Verdef entries (name = first Verdaux), in table order. */
-  definedVersions(): DefinedVersion[] {
+  definedVersions(): readonly DefinedVersion[] {
+    // Read once: every object that needs a version of this one walks the same chain (match_symbol).
+    if (this.defsCache) return this.defsCache;
     const addr = this.ptr(DT_VERDEF);
     const out: DefinedVersion[] = [];
-    if (addr === undefined) return out;
+    if (addr === undefined) {
+      this.defsCache = out;
+      return out;
+    }
     let ent = addr;
     for (let n = 0; n < 65536; n++) {
       const b = this.small(ent, 20);
@@ -501,6 +507,8 @@ export class DynamicInfo {
       if (next === 0) break;
       ent += BigInt(next);
     }
+    // Cached only when the whole chain was read (a fault above propagates and is met again next time).
+    this.defsCache = out;
     return out;
   }
 

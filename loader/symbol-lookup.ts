@@ -18,24 +18,41 @@
  *   definition found is their own. `_dl_check_protected_symbol` only acts for objects marked
  *   GNU_PROPERTY_1_NEEDED_INDIRECT_EXTERN_ACCESS, which the model does not read (see report).
  */
-import { SHN_ABS, SHN_UNDEF } from "../formats/elf/constants.ts";
+import { SHN_ABS as SHN_ABS_, SHN_UNDEF as SHN_UNDEF_ } from "../formats/elf/constants.ts";
 import {
-  STB_GLOBAL,
-  STB_GNU_UNIQUE,
-  STB_WEAK,
-  STT_COMMON,
-  STT_FUNC,
-  STT_GNU_IFUNC,
-  STT_NOTYPE,
-  STT_OBJECT,
-  STT_TLS,
-  STV_HIDDEN,
-  STV_INTERNAL,
-  STV_PROTECTED,
+  STB_GLOBAL as STB_GLOBAL_,
+  STB_GNU_UNIQUE as STB_GNU_UNIQUE_,
+  STB_WEAK as STB_WEAK_,
+  STT_COMMON as STT_COMMON_,
+  STT_FUNC as STT_FUNC_,
+  STT_GNU_IFUNC as STT_GNU_IFUNC_,
+  STT_NOTYPE as STT_NOTYPE_,
+  STT_OBJECT as STT_OBJECT_,
+  STT_TLS as STT_TLS_,
+  STV_HIDDEN as STV_HIDDEN_,
+  STV_INTERNAL as STV_INTERNAL_,
+  STV_PROTECTED as STV_PROTECTED_,
 } from "../formats/elf/symbol-constants.ts";
 import { type DynamicInfo, dynamicInfo, type MemSymbol, symbolHashes } from "./dynamic-info.ts";
 import type { LinkMap } from "./link-map.ts";
 import type { Rtld } from "./rtld.ts";
+
+// Module-local copies of the ELF constants: tsx runs this as CommonJS, where every read of an
+// imported binding is a getter call, and these are read in the innermost lookup loop.
+const SHN_ABS = SHN_ABS_;
+const SHN_UNDEF = SHN_UNDEF_;
+const STB_GLOBAL = STB_GLOBAL_;
+const STB_GNU_UNIQUE = STB_GNU_UNIQUE_;
+const STB_WEAK = STB_WEAK_;
+const STT_COMMON = STT_COMMON_;
+const STT_FUNC = STT_FUNC_;
+const STT_GNU_IFUNC = STT_GNU_IFUNC_;
+const STT_NOTYPE = STT_NOTYPE_;
+const STT_OBJECT = STT_OBJECT_;
+const STT_TLS = STT_TLS_;
+const STV_HIDDEN = STV_HIDDEN_;
+const STV_INTERNAL = STV_INTERNAL_;
+const STV_PROTECTED = STV_PROTECTED_;
 
 /** ELF_RTYPE_CLASS_PLT / ELF_RTYPE_CLASS_COPY (sysdeps/generic/ldsodefs.h). */
 export const ELF_RTYPE_CLASS_PLT = 1;
@@ -171,7 +188,7 @@ function doLookupX(
   name: string,
   hashes: ReturnType<typeof symbolHashes>,
   ref: RefSymbol | undefined,
-  result: { found: Found | undefined },
+  result: { found: Found | undefined; unique?: boolean },
   scope: readonly LinkMap[],
   start: number,
   version: VersionReq | undefined,
@@ -223,6 +240,7 @@ function doLookupX(
           return 1;
         }
         if (sym.bind === STB_GNU_UNIQUE) {
+          result.unique = true;
           doLookupUnique(rtld, name, map, info, result, typeClass, sym, ref, undefMap);
           return 1;
         }
@@ -269,6 +287,33 @@ function doLookupUnique(
   result.found = { sym, map, info };
 }
 
+interface ScopeMemo {
+  /** The scope lists' contents when the memo was filled (any change empties it). */
+  readonly snapshot: (readonly LinkMap[])[];
+  readonly results: Map<string, Found | null>;
+}
+const memos = new WeakMap<readonly (readonly LinkMap[])[], ScopeMemo>();
+
+/** The lookup memo of a scope array, emptied when a list in it changed since it was filled. */
+function scopeMemo(scopes: readonly (readonly LinkMap[])[]): Map<string, Found | null> {
+  let m = memos.get(scopes);
+  if (m && sameScopes(m.snapshot, scopes)) return m.results;
+  m = { snapshot: scopes.map((l) => [...l]), results: new Map() };
+  memos.set(scopes, m);
+  return m.results;
+}
+
+function sameScopes(snap: readonly (readonly LinkMap[])[], scopes: readonly (readonly LinkMap[])[]): boolean {
+  if (snap.length !== scopes.length) return false;
+  for (let i = 0; i < snap.length; i++) {
+    const a = snap[i] as readonly LinkMap[];
+    const b = scopes[i] as readonly LinkMap[];
+    if (a.length !== b.length) return false;
+    for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
+  }
+  return true;
+}
+
 /**
  * `add_dependency`: a binding from `undefMap` into a dlopen'ed object outside undefMap's own
  * dependencies (l_initfini) records it in l_reldeps, so dlclose keeps the target while the
@@ -308,30 +353,43 @@ export function lookupSymbol(
   const newest = flags.dlsym === true;
   const ref = flags.ref;
   const skip = flags.skip;
-  const result: { found: Found | undefined } = { found: undefined };
+  const result: { found: Found | undefined; unique?: boolean } = { found: undefined };
   let start = 0;
   if (skip) {
     const first = scopes[0] ?? [];
     const i = first.indexOf(skip);
     start = i < 0 ? first.length : i;
   }
-  for (let s = 0; s < scopes.length; s++) {
-    const r = doLookupX(
-      rtld,
-      name,
-      hashes,
-      ref,
-      result,
-      scopes[s] as readonly LinkMap[],
-      s === 0 ? start : 0,
-      version,
-      newest,
-      skip,
-      typeClass,
-      undefMap,
-    );
-    if (r !== 0) break;
-  }
+  // The walk below is a pure function of (scope contents, name, version, type class, newest) unless
+  // it meets a GNU_UNIQUE definition (namespace table, NODELETE), RTLD_NEXT's skip, a COPY lookup or
+  // LD_DEBUG=symbols (a line per object): outside those, the result of an earlier identical walk is
+  // reused. undefMap-dependent steps (protected, add_dependency, bindings, errors) still run below.
+  const memo =
+    !skip && (typeClass & ELF_RTYPE_CLASS_COPY) === 0 && !rtld.debug.on("symbols") ? scopeMemo(scopes) : undefined;
+  const key = memo
+    ? `${typeClass}${newest ? "n" : "o"}${version ? `${version.hash}:${version.hidden ? 1 : 0}:${version.filename ?? ""}:${version.name}` : ""}\0${name}`
+    : "";
+  const hit = memo?.get(key);
+  if (hit !== undefined) result.found = hit ?? undefined;
+  else
+    for (let s = 0; s < scopes.length; s++) {
+      const r = doLookupX(
+        rtld,
+        name,
+        hashes,
+        ref,
+        result,
+        scopes[s] as readonly LinkMap[],
+        s === 0 ? start : 0,
+        version,
+        newest,
+        skip,
+        typeClass,
+        undefMap,
+      );
+      if (r !== 0) break;
+    }
+  if (memo && hit === undefined && !result.unique) memo.set(key, result.found ?? null);
   let found = result.found;
   if (!found) {
     if (ref === undefined || ref.bind !== STB_WEAK) {

@@ -60,7 +60,9 @@ function matchSymbol(
   o: VersionCheckOptions,
 ): number {
   const file = dsoName(rtld, needed);
-  rtld.debug.emit("versions", `checking for version \`${name}' in file ${file} [0] required by file ${requirer} [0]`);
+  if (rtld.debug.on("versions")) {
+    rtld.debug.emit("versions", `checking for version \`${name}' in file ${file} [0] required by file ${requirer} [0]`);
+  }
   const info = dynamicInfo(rtld, needed);
   const defs = info.definedVersions();
   const report = (message: string, result: number): number => {
