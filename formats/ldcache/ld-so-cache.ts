@@ -71,8 +71,28 @@ function startsWith(bytes: Uint8Array, at: number, text: string): boolean {
   return true;
 }
 
+/**
+ * The last cache parsed, kept by content: every simulated ld.so run reads the same /etc/ld.so.cache
+ * (through its own mapping, so the bytes are a new array each time), and a parse is a pure function
+ * of the bytes and the source name. A byte comparison (memcmp) is far cheaper than the ~2000
+ * string decodes of a parse.
+ */
+let lastParse: { readonly bytes: Uint8Array; readonly source: string; readonly cache: LdSoCache } | undefined;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
 /** Parse the whole cache file. Little-endian unless the header says big (flags = 3). */
 export function parseLdSoCache(bytes: Uint8Array, source = "/etc/ld.so.cache"): LdSoCache {
+  if (lastParse && lastParse.source === source && sameBytes(lastParse.bytes, bytes)) return lastParse.cache;
+  const cache = parseLdSoCacheUncached(bytes, source);
+  // A copy: the caller's array may be reused or modified after we return.
+  lastParse = { bytes: bytes.slice(), source, cache };
+  return cache;
+}
+
+function parseLdSoCacheUncached(bytes: Uint8Array, source: string): LdSoCache {
   let newAt = 0;
   let format: LdSoCache["format"] = "new";
   let oldCount = 0;

@@ -1,5 +1,7 @@
 import { Errno, type ErrnoName } from "../errno.ts";
+import { HostPageCache } from "./page-cache.ts";
 import {
+  type FilePages,
   type FsFile,
   type FsOpenOptions,
   type FsResult,
@@ -103,6 +105,11 @@ class NodeFile implements FsFile {
     private readonly fs: NodeFsLike,
     readonly path: string,
     fd: number,
+    /** The page cache shared across kernels (HostFs), or none (memfs sysroots). */
+    private readonly cache: HostPageCache | undefined,
+    /** The backend path (root included) and the stat at open: the page cache may reopen it after close. */
+    private readonly realPath: string,
+    private readonly openStat: FsStat,
   ) {
     this.fd = fd;
   }
@@ -112,9 +119,46 @@ class NodeFile implements FsFile {
       return fsErr("EINVAL");
     }
     const fd = this.fd;
+    const st = toStat(this.fs.fstatSync(fd, { bigint: true }));
     // Never allocate more than the file can give: the request is clamped to what lies past `offset`.
-    const size = Number(toStat(this.fs.fstatSync(fd, { bigint: true })).size);
+    const size = Number(st.size);
     const want = Math.max(0, Math.min(length, size - offset));
+    // Through the page cache when there is one: a copy of its bytes (the caller owns the result).
+    const cached = this.cache?.file(st, this.windowReader()).read(offset, want);
+    if (cached) return fsOk(cached.slice());
+    return this.readAt(fd, offset, want);
+  }
+  pages(): FilePages | undefined {
+    if (this.cache === undefined || this.fd === undefined) return undefined;
+    return this.cache.file(toStat(this.fs.fstatSync(this.fd, { bigint: true })), this.windowReader());
+  }
+  /**
+   * How the page cache fills a window: through this fd while it is open, else by opening the path
+   * again and reading only if it is still the same file (the key: dev, ino, size, mtime, ctime).
+   */
+  private windowReader(): (offset: number, length: number) => Uint8Array | undefined {
+    return (offset, length) => {
+      if (this.fd !== undefined) {
+        const r = this.readAt(this.fd, offset, length);
+        return r.ok ? r.value : undefined;
+      }
+      const cache = this.cache;
+      if (!cache) return undefined;
+      let fd: number | undefined;
+      try {
+        const want = HostPageCache.key(this.openStat);
+        fd = this.fs.openSync(this.realPath, "r");
+        if (HostPageCache.key(toStat(this.fs.fstatSync(fd, { bigint: true }))) !== want) return undefined;
+        const r = this.readAt(fd, offset, length);
+        return r.ok ? r.value : undefined;
+      } catch {
+        return undefined;
+      } finally {
+        if (fd !== undefined) this.fs.closeSync(fd);
+      }
+    };
+  }
+  private readAt(fd: number, offset: number, want: number): FsResult<Uint8Array> {
     const out = new Uint8Array(want);
     return attempt(() => {
       let done = 0;
@@ -145,6 +189,8 @@ export class NodeKernelFs implements KernelFs {
     protected readonly fs: NodeFsLike,
     /** Prefix every path with this root (a host directory standing in for "/"); "" for none. */
     protected readonly root = "",
+    /** File contents kept across kernels (the host's page cache); none for synthetic trees. */
+    protected readonly cache: HostPageCache | undefined = undefined,
   ) {}
 
   protected real(path: string): string {
@@ -171,7 +217,7 @@ export class NodeKernelFs implements KernelFs {
     if (options.directory) return fsErr("ENOTDIR");
     const fd = attempt(() => this.fs.openSync(this.real(path), "r"));
     if (!fd.ok) return fd;
-    return fsOk(new NodeFile(this.fs, path, fd.value));
+    return fsOk(new NodeFile(this.fs, path, fd.value, this.cache, this.real(path), st.value));
   }
   readlink(path: string): FsResult<string> {
     return attempt(() => String(this.fs.readlinkSync(this.real(path))));

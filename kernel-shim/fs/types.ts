@@ -40,8 +40,21 @@ export interface FsFile {
   readonly path: string;
   /** Read up to `length` bytes at `offset`; a short (or empty) result means end of file. */
   pread(offset: number, length: number): FsResult<Uint8Array>;
+  /**
+   * The file's contents in a page cache that outlives this open file and this kernel
+   * (fs/page-cache.ts), read lazily; the bytes it returns are shared and must not be modified.
+   * Optional (absent or undefined: read everything through pread while the file is open).
+   */
+  pages?(): FilePages | undefined;
   fstat(): FsStat;
   close(): void;
+}
+
+/** Cached contents of one file (fs/page-cache.ts CachedFile). */
+export interface FilePages {
+  readonly size: number;
+  /** Up to `length` bytes at `offset`, shared (read-only); undefined when the file cannot be read. */
+  read(offset: number, length: number): Uint8Array | undefined;
 }
 
 export interface FsOpenOptions {

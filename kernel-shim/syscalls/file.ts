@@ -1,5 +1,6 @@
 import { isDir, isReg } from "../fs/types.ts";
 import type { MappedInode, OpenFile } from "../mm/vma.ts";
+import { fillBeforeLastClose } from "../process/inode-cache.ts";
 import type { OpenDescription } from "../process/open-file.ts";
 import { procStat } from "../process/open-file.ts";
 import { errno, MAX_RW_COUNT, type SyscallContext } from "./context.ts";
@@ -123,7 +124,7 @@ export function sysClose(ctx: SyscallContext): bigint {
   const fd = ctx.int(0);
   const d = ctx.proc.fds.get(fd);
   if (d?.kind === "file" && d.refs === 1 && d.mmFile && (vmaRefs.get(d.mmFile) ?? 0) > 0) {
-    d.mmFile.inode.read(0, d.mmFile.inode.size);
+    fillBeforeLastClose(d.mmFile.inode);
   }
   return ctx.proc.fds.close(fd) ? 0n : errno("EBADF");
 }

@@ -1,0 +1,97 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { HostFs } from "../../../kernel-shim/fs/host-fs.ts";
+import { HostPageCache, READAHEAD } from "../../../kernel-shim/fs/page-cache.ts";
+import { fillBeforeLastClose, InodeCache } from "../../../kernel-shim/process/inode-cache.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "ldsim-pagecache-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function pattern(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+}
+
+describe("host page cache shared across kernels", () => {
+  const path = join(dir, "lib.so");
+  const contents = pattern(3 * READAHEAD + 123, 7);
+  writeFileSync(path, contents);
+
+  it("serves the file's bytes (as read by node:fs) through any window, after close, to a new kernel", () => {
+    const disk = new Uint8Array(readFileSync(path));
+    const f = new HostFs().open(path);
+    if (!f.ok) throw new Error(f.errno);
+    const inode = new InodeCache().get(f.value, path);
+    fillBeforeLastClose(inode);
+    f.value.close();
+    // Read after close: the cache reopens the same file (dev/ino/size/times unchanged).
+    for (const [off, len] of [
+      [0, 64],
+      [READAHEAD - 10, 20],
+      [2 * READAHEAD + 5, READAHEAD + 118],
+      [contents.length - 1, 1],
+    ] as const) {
+      expect(inode.read(off, len)).toEqual(disk.subarray(off, off + len));
+    }
+    // A second kernel (new HostFs, new InodeCache) sees the same bytes.
+    const g = new HostFs().open(path);
+    if (!g.ok) throw new Error(g.errno);
+    const again = new InodeCache().get(g.value, path);
+    expect(again.read(0, disk.length)).toEqual(disk);
+    expect(g.value.pread(100, 50)).toEqual({ ok: true, value: disk.slice(100, 150) });
+    g.value.close();
+  });
+
+  it("a MAP_SHARED store changes only that kernel's inode, never the shared pages", () => {
+    const f = new HostFs().open(path);
+    if (!f.ok) throw new Error(f.errno);
+    const inode = new InodeCache().get(f.value, path);
+    inode.write?.(10, new Uint8Array([1, 2, 3]));
+    expect([...inode.read(10, 3)]).toEqual([1, 2, 3]);
+    const g = new HostFs().open(path);
+    if (!g.ok) throw new Error(g.errno);
+    expect(new InodeCache().get(g.value, path).read(10, 3)).toEqual(contents.subarray(10, 13));
+    f.value.close();
+    g.value.close();
+  });
+
+  it("a file rewritten on disk is a new entry: its new bytes are served", () => {
+    const p = join(dir, "changing");
+    writeFileSync(p, pattern(5000, 1));
+    const a = new HostFs().open(p);
+    if (!a.ok) throw new Error(a.errno);
+    expect(new InodeCache().get(a.value, p).read(0, 5000)).toEqual(pattern(5000, 1));
+    a.value.close();
+    writeFileSync(p, pattern(6000, 2));
+    const b = new HostFs().open(p);
+    if (!b.ok) throw new Error(b.errno);
+    expect(new InodeCache().get(b.value, p).read(0, 6000)).toEqual(pattern(6000, 2));
+    b.value.close();
+  });
+
+  it("stays within its bound, dropping the least recently used files", () => {
+    const cache = new HostPageCache(2 * READAHEAD);
+    const st = (ino: bigint) => ({
+      dev: 1n,
+      ino,
+      mode: 0o100644,
+      nlink: 1n,
+      uid: 0,
+      gid: 0,
+      rdev: 0n,
+      size: BigInt(READAHEAD),
+      blksize: 4096n,
+      blocks: 0n,
+      atimeNs: 0n,
+      mtimeNs: 0n,
+      ctimeNs: 0n,
+    });
+    const reader = () => new Uint8Array(READAHEAD);
+    for (let i = 1n; i <= 5n; i++) cache.file(st(i), reader).read(0, 1);
+    expect(cache.stats.bytes).toBeLessThanOrEqual(2 * READAHEAD);
+    expect(cache.stats.files).toBe(2);
+  });
+});
