@@ -292,14 +292,20 @@ interface ScopeMemo {
   readonly snapshot: (readonly LinkMap[])[];
   readonly results: Map<string, Found | null>;
 }
-const memos = new WeakMap<readonly (readonly LinkMap[])[], ScopeMemo>();
+const memos = new WeakMap<readonly LinkMap[], ScopeMemo>();
 
-/** The lookup memo of a scope array, emptied when a list in it changed since it was filled. */
-function scopeMemo(scopes: readonly (readonly LinkMap[])[]): Map<string, Found | null> {
-  let m = memos.get(scopes);
+/**
+ * The lookup memo of a scope, emptied when its lists changed since it was filled. Keyed by the first
+ * list: startup gives every object its own `[searchlist]` array (rtld.c's l_scope), all sharing the
+ * main search list, and they should share one memo.
+ */
+function scopeMemo(scopes: readonly (readonly LinkMap[])[]): Map<string, Found | null> | undefined {
+  const first = scopes[0];
+  if (!first) return undefined;
+  let m = memos.get(first);
   if (m && sameScopes(m.snapshot, scopes)) return m.results;
   m = { snapshot: scopes.map((l) => [...l]), results: new Map() };
-  memos.set(scopes, m);
+  memos.set(first, m);
   return m.results;
 }
 
