@@ -28,7 +28,7 @@
  */
 import { EM_AARCH64, PF_R, PF_W, PF_X, PT_LOAD } from "../formats/elf/constants.ts";
 import { DT_GNU_PRELINKED } from "../formats/elf/dynamic-tags.ts";
-import type { RelaRecord } from "../formats/elf/relocations.ts";
+import { decodeRelocations, type RelaRecord } from "../formats/elf/relocations.ts";
 import { STB_LOCAL, STV_HIDDEN, STV_INTERNAL } from "../formats/elf/symbol-constants.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
 import { type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
@@ -202,6 +202,10 @@ function doRela(
   lazy: boolean,
 ): void {
   const { map, info } = ctx;
+  if (!lazy && nrelative > 0n && size % 24n === 0n && size <= 0x7fffffffn) {
+    doRelaWithRelative(ctx, arch, start, size, nrelative);
+    return;
+  }
   const recs = info.rela(start, size);
   const ireloc: RelaRecord[] = [];
   if (lazy) {
@@ -224,6 +228,62 @@ function doRela(
   st.relative += nrel;
   for (let i = nrel; i < recs.length; i++) {
     const r = recs[i] as RelaRecord;
+    if (r.type === arch.irelative) {
+      ireloc.push(r);
+      continue;
+    }
+    arch.rela(ctx, r);
+  }
+  for (const r of ireloc) arch.rela(ctx, r);
+}
+
+/**
+ * doRela for a non-lazy range with a DT_RELACOUNT prefix, the RELATIVE entries applied straight from
+ * the table bytes with number arithmetic (no record objects, no bigint: they are most of a
+ * library's relocations). Same reads, writes and order as the general path; a value that does not
+ * fit 2^53 falls back to bigint.
+ */
+function doRelaWithRelative(
+  ctx: RelocContext,
+  arch: ArchRelocator,
+  start: bigint,
+  size: bigint,
+  nrelative: bigint,
+): void {
+  const { map, info } = ctx;
+  const bytes = info.read(start, Number(size));
+  const count = bytes.length / 24;
+  const nrel = nrelative < BigInt(count) ? Number(nrelative) : count;
+  const st = relocStats(ctx.rtld);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!map.isRtld && (map.addr !== 0n || !info.has(DT_GNU_PRELINKED))) {
+    const mm = ctx.rtld.proc.mm;
+    const base = Number(map.addr);
+    const out = new Uint8Array(8);
+    const odv = new DataView(out.buffer);
+    for (let i = 0; i < nrel; i++) {
+      const o = i * 24;
+      const offset = dv.getUint32(o, true) + dv.getUint32(o + 4, true) * 0x1_0000_0000;
+      const addend = dv.getUint32(o + 16, true) + dv.getInt32(o + 20, true) * 0x1_0000_0000;
+      const at = base + offset;
+      const value = base + addend;
+      if (Number.isSafeInteger(at) && Number.isSafeInteger(value) && value >= 0) {
+        odv.setUint32(0, value % 0x1_0000_0000, true);
+        odv.setUint32(4, Math.floor(value / 0x1_0000_0000), true);
+        mm.writeUser(at, out);
+      } else {
+        ctx.write64(map.addr + dv.getBigUint64(o, true), map.addr + dv.getBigInt64(o + 16, true));
+      }
+    }
+  }
+  st.relative += nrel;
+  const rest = decodeRelocations(bytes.subarray(nrel * 24), "rela", {
+    is64: true,
+    littleEndian: true,
+    source: map.name,
+  }) as RelaRecord[];
+  const ireloc: RelaRecord[] = [];
+  for (const r of rest) {
     if (r.type === arch.irelative) {
       ireloc.push(r);
       continue;
