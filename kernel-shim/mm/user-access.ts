@@ -45,10 +45,16 @@ export type AccessResult =
 
 type Mode = "user" | "force";
 
+// Module-local copies of the flags read on every access (tsx's CommonJS output reads an imported
+// binding through a getter call).
+const VM_READ_ = VM_READ;
+const VM_WRITE_ = VM_WRITE;
+const VM_ACCESS_FLAGS_ = VM_ACCESS_FLAGS;
+
 function readable(as: AddressSpace, flags: number): boolean {
   // arm64 can express exec-only pages but not write-only ones: its do_page_fault allows a read of
   // a VM_WRITE VMA ("Write implies read", arch/arm64/mm/fault.c).
-  return as.layout.anyProtReadable ? (flags & VM_ACCESS_FLAGS) !== 0 : (flags & (VM_READ | VM_WRITE)) !== 0;
+  return as.layout.anyProtReadable ? (flags & VM_ACCESS_FLAGS_) !== 0 : (flags & (VM_READ_ | VM_WRITE_)) !== 0;
 }
 
 /**
@@ -92,6 +98,8 @@ export function userAccess(
   if (length === 0) return { ok: true, bytes: new Uint8Array(0) };
   if (!Number.isSafeInteger(addr) || addr < 0 || !Number.isSafeInteger(length) || length < 0)
     return { ok: false, fault: new UserFault("unmapped", Math.max(0, addr || 0), write) };
+  const fast = mode === "user" ? presentPageAccess(as, addr, length, data) : undefined;
+  if (fast) return fast;
   const end = addr + length;
   if (end > as.layout.taskSize)
     return { ok: false, fault: new UserFault("unmapped", Math.max(addr, as.layout.taskSize), write) };
@@ -162,12 +170,45 @@ export function userAccess(
       } else if (page) {
         out.set(page.subarray(a - p, b - p), a - addr);
       } else if (vma.file) {
-        out.set(backingPage(as, vma, p).subarray(a - p, b - p), a - addr);
+        // What backingPage(p).subarray(a - p, b - p) holds, without building the whole page: file
+        // bytes up to EOF, zeros after (out is zero-filled).
+        const inode = vma.file.inode;
+        const off = (vma.pgoff + (p - vma.start) / ps) * ps + (a - p);
+        const n = Math.max(0, Math.min(b - a, inode.size - off));
+        if (n > 0) out.set(inode.read(off, n), a - addr);
       }
     }
   }
   return { ok: true, bytes: write ? new Uint8Array(0) : out };
 }
+
+/**
+ * The common case of userAccess, without its span bookkeeping: a user access within one page that is
+ * already in the page store, of a private VMA whose rights allow it. Every check the general path
+ * would make passes for such a page (mapped, below TASK_SIZE, readable/writable, no EOF check for a
+ * page already copied), so the result is the same; undefined sends everything else down that path.
+ */
+function presentPageAccess(
+  as: AddressSpace,
+  addr: number,
+  length: number,
+  data: Uint8Array | undefined,
+): AccessResult | undefined {
+  const ps = as.pageSize;
+  const off = addr % ps;
+  if (off + length > ps) return undefined;
+  const page = as.pages.get((addr - off) / ps);
+  if (!page) return undefined;
+  const vma = as.tree.containing(addr);
+  if (!vma || isSharedObject(vma) || !readable(as, vma.flags)) return undefined;
+  if (data === undefined) return { ok: true, bytes: page.slice(off, off + length) };
+  if (!(vma.flags & VM_WRITE_)) return undefined;
+  anonVmaPrepare(as, vma);
+  page.set(data, off);
+  return WRITTEN;
+}
+
+const WRITTEN: AccessResult = { ok: true, bytes: new Uint8Array(0) };
 
 /** Shared file pages (including read-only-opened MAP_SHARED, which cannot COW) live in the file object. */
 function isSharedObject(vma: MutableVma): boolean {
