@@ -17,6 +17,8 @@ export { sframeFromCfi } from "./formats/sframe/from-cfi.ts";
 export { locateSframe } from "./formats/sframe/locate.ts";
 export { checkHeaderForRegistration, validateSframeForKernel } from "./formats/sframe/validate.ts";
 export { execElf } from "./kernel-shim/exec/binfmt-elf.ts";
+// Scenarios and the proposal lab.
+export { armFaults } from "./kernel-shim/fault/fault-plan.ts";
 export { HostFs } from "./kernel-shim/fs/host-fs.ts";
 export { MemFs } from "./kernel-shim/fs/mem-fs.ts";
 export { AddressSpace } from "./kernel-shim/mm/address-space.ts";
@@ -38,6 +40,33 @@ export { MappedObject, ObjectSet } from "./kernel-shim/unwind/mapped-object.ts";
 export { formatCallchain } from "./kernel-shim/unwind/perf-script.ts";
 export { synthesizeStack } from "./kernel-shim/unwind/stack-synth.ts";
 export { unwindUser } from "./kernel-shim/unwind/unwind-user.ts";
-
+export { compareDesigns } from "./lab/compare.ts";
+export { DESIGNS } from "./lab/designs/index.ts";
+export { WORKLOADS } from "./lab/workloads/index.ts";
+export { dlFindObject } from "./loader/dl-find-object.ts";
+export { dlIteratePhdr } from "./loader/dl-iterate-phdr.ts";
+export { dladdr, dladdr1, dlinfo } from "./loader/dladdr.ts";
+export { dlclose } from "./loader/dlclose.ts";
+export { dlerror } from "./loader/dlerror.ts";
+export {
+  dlopen,
+  parseDlopenMode,
+  RTLD_DEEPBIND,
+  RTLD_GLOBAL,
+  RTLD_LAZY,
+  RTLD_LOCAL,
+  RTLD_NODELETE,
+  RTLD_NOLOAD,
+  RTLD_NOW,
+} from "./loader/dlopen.ts";
+export { dlsym, dlvsym } from "./loader/dlsym.ts";
+export { ldd } from "./loader/ldd.ts";
+export { LinkMap } from "./loader/link-map.ts";
 // The loader.
 export { LoaderError, mapObject, registerSframe, unregisterSframe } from "./loader/map-object.ts";
+export { relocateObject } from "./loader/relocate.ts";
+export { Rtld } from "./loader/rtld.ts";
+export { type RunOptions, type RunResult, runToMain, spawnForRun } from "./loader/run.ts";
+export { finishStartup, startFromExec } from "./loader/startup.ts";
+export { lookupSymbol } from "./loader/symbol-lookup.ts";
+export { renderTimeline, runScenario, runScenarioFile } from "./scenario/run.ts";
