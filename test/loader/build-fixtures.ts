@@ -44,6 +44,11 @@ export interface Built {
   /** exe RPATH of two directories that do not exist (run with LD_LIBRARY_PATH=dir/rp). */
   readonly deadRpath: string;
   readonly rp: string;
+  /**
+   * exe RPATH=dir/over, needs libover64k.so (max-page-size 64 KiB: holes between segments, an
+   * over-aligned reservation to trim) and libover2m.so (2 MiB, with a multi-page .bss).
+   */
+  readonly overAligned: string;
 }
 
 /** Build the test programs with gcc in a fresh temporary directory. */
@@ -62,8 +67,8 @@ export function buildPrograms(): Built {
   gcc("-shared", "-fPIC", "-o", "libgone.so", "gone.c", "-Wl,-soname,libgone.so");
   const link = (out: string, src: string, ...extra: string[]) =>
     gcc("-o", out, src, "-Lrp", "-L.", "-lwho", "-Wl,-rpath-link,rp", ...extra);
-  link("m_rpath", "m.c", "-Wl,--disable-new-dtags,-rpath," + rp);
-  link("m_runpath", "m.c", "-Wl,--enable-new-dtags,-rpath," + rp);
+  link("m_rpath", "m.c", `-Wl,--disable-new-dtags,-rpath,${rp}`);
+  link("m_runpath", "m.c", `-Wl,--enable-new-dtags,-rpath,${rp}`);
   link("m_origin", "m.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/rp");
   link("m_plain", "m.c");
   mkdirSync(join(dir, "bad"));
@@ -93,14 +98,22 @@ export function buildPrograms(): Built {
   gcc("-shared", "-fPIC", "-o", "libbb.so", "bb.c", "-Wl,-soname,libbb.so", "nos/link.so");
   gcc("-o", "m_dedup", "mn.c", "nos/libnos.so", "-L.", "-lbb", `-Wl,--disable-new-dtags,-rpath,${dir}`);
   link("m_dst", "m.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/exe:/x/$LIB/${PLATFORM}/$FOO:/y/${LIB}z:$ORIGIN/rp");
-  link("m_missing", "mg.c", "-lgone", "-Wl,--disable-new-dtags,-rpath," + rp);
+  link("m_missing", "mg.c", "-lgone", `-Wl,--disable-new-dtags,-rpath,${rp}`);
   writeFileSync(join(dir, "w2.c"), "int w2(void){return 6;}\n");
   writeFileSync(join(dir, "mw.c"), "int w2(void); int gone(void); int main(void){return w2()+gone();}\n");
   gcc("-shared", "-fPIC", "-o", "rp/libw2.so", "w2.c", "-Wl,-soname,libw2.so", "-Wl,--no-as-needed", "-L.", "-lgone");
   gcc("-o", "m_missing2", "mw.c", "-L.", "-Lrp", "-lgone", "-lw2", `-Wl,--disable-new-dtags,-rpath,${rp}`);
+  mkdirSync(join(dir, "over"));
+  writeFileSync(join(dir, "o64.c"), "int o64_data[3000] = {1}; int o64(void){return o64_data[7];}\n");
+  writeFileSync(join(dir, "o2m.c"), "int o2m_bss[40000]; int o2m(void){return o2m_bss[9];}\n");
+  writeFileSync(join(dir, "mo.c"), "int o64(void); int o2m(void); int main(void){return o64()+o2m();}\n");
+  gcc("-shared", "-fPIC", "-o", "over/libover64k.so", "o64.c", "-Wl,-z,max-page-size=0x10000", "-Wl,-z,separate-code");
+  gcc("-shared", "-fPIC", "-o", "over/libover2m.so", "o2m.c", "-Wl,-z,max-page-size=0x200000");
+  gcc("-o", "m_over", "mo.c", "-Lover", "-lover64k", "-lover2m", `-Wl,--disable-new-dtags,-rpath,${join(dir, "over")}`);
   return {
     dir,
     rp,
+    overAligned: join(dir, "m_over"),
     rpath: join(dir, "m_rpath"),
     runpath: join(dir, "m_runpath"),
     origin: join(dir, "m_origin"),

@@ -88,6 +88,7 @@ describe.skipIf(!ok)("strace of the search and mapping = strace of the real prog
         ["relative LD_LIBRARY_PATH", b.plain, { LD_LIBRARY_PATH: "rp" }],
         ["missing library", b.missing, {}],
         ["same file by another path (dev/ino)", b.dedup, {}],
+        ["over-aligned segments (64 KiB and 2 MiB p_align: holes, trimmed reservation, .bss)", b.overAligned, {}],
         ...(b.wrongClass
           ? [["32-bit library skipped in the search", b.wrongClass, {}] as [string, string, Record<string, string>]]
           : []),
