@@ -198,6 +198,7 @@ function doLookupX(
   undefMap: LinkMap | undefined,
 ): number {
   const dbg = rtld.debug.on("symbols");
+  const counter = { num: 0, versioned: undefined as MemSymbol | undefined };
   for (let i = start; i < scope.length; i++) {
     const map = scope[i] as LinkMap;
     if (map === skip) continue;
@@ -206,7 +207,8 @@ function doLookupX(
     if (dbg) rtld.debug.emit("symbols", `symbol=${name};  lookup in file=${dsoName(rtld, map)} [0]`);
     const info = dynamicInfo(rtld, map);
     if (info.nbuckets === 0) continue;
-    const counter = { num: 0, versioned: undefined as MemSymbol | undefined };
+    counter.num = 0;
+    counter.versioned = undefined;
     let sym: MemSymbol | undefined;
     // info.candidates() unrolled (a generator per object per lookup dominated the profile).
     if (info.gnu) {
