@@ -356,7 +356,8 @@ export function lookupSymbol(
 ): SymbolMatch | undefined {
   const st = lookupState(rtld);
   st.lookups++;
-  const hashes = symbolHashes(name);
+  // Computed on the first walk (a memo hit needs no hash).
+  let hashes: ReturnType<typeof symbolHashes> | undefined;
   const typeClass = flags.typeClass ?? 0;
   const newest = flags.dlsym === true;
   const ref = flags.ref;
@@ -381,6 +382,7 @@ export function lookupSymbol(
   if (hit !== undefined) result.found = hit ?? undefined;
   else
     for (let s = 0; s < scopes.length; s++) {
+      hashes ??= symbolHashes(name);
       const r = doLookupX(
         rtld,
         name,
@@ -421,6 +423,7 @@ export function lookupSymbol(
     } else {
       const pv: { found: Found | undefined } = { found: undefined };
       for (let s = 0; s < scopes.length; s++) {
+        hashes ??= symbolHashes(name);
         const r = doLookupX(
           rtld,
           name,
