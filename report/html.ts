@@ -51,6 +51,7 @@ ${data.timeline.map(timelineRow).join("\n")}
 </table>
 </section>
 </div>
+${data.appendix?.length ? `<section id="appendix"><h2>Registration designs compared <span class="count">(ldsim proposals compare)</span></h2>\n${data.appendix.join("\n")}\n</section>` : ""}
 ${data.maps !== undefined ? `<section id="maps"><details><summary>/proc/pid/maps at the end</summary><pre class="maps">${esc(data.maps)}</pre></details></section>` : ""}
 <script>${JS}</script>
 </body>

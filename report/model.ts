@@ -80,4 +80,9 @@ export interface ReportData {
   readonly traces: readonly ReportTrace[];
   /** /proc/pid/maps text, shown verbatim in a collapsible block. */
   readonly maps?: string;
+  /**
+   * Further sections, already rendered by ldsim code (not user text): e.g. the proposal lab's
+   * comparison tables (`lab/html.ts` comparisonHtml), shown under "Registration designs compared".
+   */
+  readonly appendix?: readonly string[];
 }

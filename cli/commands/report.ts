@@ -2,6 +2,9 @@ import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { EDGE_CASE_BY_ID } from "../../examples/validate-proposal-lib.ts";
 import { LdsimError } from "../../formats/errors.ts";
+import { compareDesigns } from "../../lab/compare.ts";
+import { comparisonHtml } from "../../lab/html.ts";
+import { WORKLOADS } from "../../lab/workloads/index.ts";
 import { renderReport } from "../../report/html.ts";
 import type { ReportData } from "../../report/model.ts";
 import { rfcOptionsFrom, rfcReportData } from "../../report/rfc-report.ts";
@@ -19,6 +22,7 @@ interface ReportOptions {
   libcSframe: string;
   case?: string;
   json?: boolean;
+  proposals?: string;
 }
 
 export function register(program: Command): void {
@@ -33,6 +37,10 @@ export function register(program: Command): void {
     )
     .option("--libc-sframe <how>", "SFrame for the machine's glibc: none or from-eh-frame", "none")
     .option("--case <id>", `an edge case of example 4 instead: ${Object.keys(EDGE_CASE_BY_ID).join(", ")}`)
+    .option(
+      "--proposals <workloads>",
+      `add the proposal lab's comparison for these workloads (comma-separated: ${Object.keys(WORKLOADS).join(", ")})`,
+    )
     .option("--json", "print the report's data (regions, timeline, traces) as JSON instead of writing the page")
     .action((o: ReportOptions) => {
       const options = rfcOptionsFrom({ registerRules: o.registerRules, libcSframe: o.libcSframe });
@@ -46,6 +54,16 @@ export function register(program: Command): void {
         }
         data = make().report();
       } else data = rfcReportData(options);
+      if (o.proposals !== undefined) {
+        const appendix = o.proposals.split(",").map((name) => {
+          const make = WORKLOADS[name.trim()];
+          if (!make) {
+            throw new LdsimError(`report: unknown workload '${name}' (expected ${Object.keys(WORKLOADS).join(", ")})`);
+          }
+          return comparisonHtml(compareDesigns(make()));
+        });
+        data = { ...data, appendix };
+      }
       if (o.json === true) {
         const replacer = (_k: string, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v);
         process.stdout.write(`${JSON.stringify(data, replacer, 2)}\n`);

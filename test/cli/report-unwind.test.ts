@@ -88,4 +88,17 @@ describe.skipIf(!hasLibc)("ldsim unwind / report on the RFC experiment", () => {
     expect(JSON.stringify(d.timeline)).toContain("stacktrace_setup");
     expect(d.traces).toHaveLength(2);
   });
+
+  it("report --proposals adds the lab's comparison table for each workload", async () => {
+    const file = join(dir, "lab.html");
+    const r = await run("report", "-o", file, "--proposals", "fixtures");
+    expect(r.code).toBe(0);
+    const html = readFileSync(file, "utf8");
+    expect(html).toContain('<section id="appendix">');
+    const table = /<section class="proposals" id="proposals-fixtures">[\s\S]*?<thead>([\s\S]*?)<\/thead>/.exec(html);
+    for (const d of ["syscall", "prctl", "mmap-detect", "lazy", "none"]) expect(table?.[1]).toContain(`>${d}<`);
+    const bad = await run("report", "-o", file, "--proposals", "nope");
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/unknown workload 'nope'/);
+  });
 });
