@@ -12,6 +12,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { loadavg } from "node:os";
 import { execElf } from "../kernel-shim/exec/binfmt-elf.ts";
 import { HostFs } from "../kernel-shim/fs/host-fs.ts";
 import { Kernel } from "../kernel-shim/process/kernel.ts";
@@ -77,6 +78,11 @@ export async function run(): Promise<void> {
     console.log("reloc bench skipped: no x86_64 ld.so or programs on this machine");
     return;
   }
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
   for (const exe of programs) {
     // Fresh process per round (relocation is once per process); the median round after warm-up.
     const rounds = 15;
