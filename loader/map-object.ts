@@ -15,6 +15,7 @@ import { LdsimError } from "../formats/errors.ts";
 import { strerror } from "../kernel-shim/errno.ts";
 import type { Process } from "../kernel-shim/process/process.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
+import { userMmap } from "./user-mmap.ts";
 
 /** ld.so's `struct filebuf`: `open_verify` reads this many bytes first (glibc elf/dl-load.c). */
 export const FILEBUF_SIZE = 832;
@@ -229,18 +230,18 @@ export function mapSegments(
   } else if (alignMax <= page) {
     mapStart = check(
       path,
-      syscall(proc, "mmap", 0, maplength, c0.prot, MAP_COPY, fd, c0.mapoff),
+      userMmap(proc, 0, maplength, c0.prot, MAP_COPY, fd, c0.mapoff),
       "failed to map segment from shared object",
     );
   } else {
     const maplen = maplength >= alignMax ? maplength + alignMax : 2n * alignMax;
     const start = check(
       path,
-      syscall(proc, "mmap", 0, maplen, PROT_NONE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0),
+      userMmap(proc, 0, maplen, PROT_NONE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0),
       "failed to map segment from shared object",
     );
     const aligned = alignUp(start, alignMax);
-    const mapped = syscall(proc, "mmap", aligned, maplength, c0.prot, MAP_COPY | MAP_FIXED, fd, c0.mapoff);
+    const mapped = userMmap(proc, aligned, maplength, c0.prot, MAP_COPY | MAP_FIXED, fd, c0.mapoff);
     // glibc `_dl_map_segment` unmaps the whole reservation before returning the failure.
     if (mapped < 0n && mapped > -4096n) syscall(proc, "munmap", start, maplen);
     check(path, mapped, "failed to map segment from shared object");
@@ -262,7 +263,7 @@ export function mapSegments(
     if ((c !== c0 || exec) && c.mapend > c.mapstart) {
       check(
         path,
-        syscall(proc, "mmap", lAddr + c.mapstart, c.mapend - c.mapstart, c.prot, MAP_FIXED | MAP_COPY, fd, c.mapoff),
+        userMmap(proc, lAddr + c.mapstart, c.mapend - c.mapstart, c.prot, MAP_FIXED | MAP_COPY, fd, c.mapoff),
         "failed to map segment from shared object",
       );
     }
@@ -288,7 +289,7 @@ export function mapSegments(
       if (zeroend > zeropage) {
         check(
           path,
-          syscall(proc, "mmap", zeropage, zeroend - zeropage, c.prot, MAP_ANONYMOUS | MAP_PRIVATE | MAP_FIXED, -1, 0),
+          userMmap(proc, zeropage, zeroend - zeropage, c.prot, MAP_ANONYMOUS | MAP_PRIVATE | MAP_FIXED, -1, 0),
           "cannot map zero-fill pages",
         );
       }

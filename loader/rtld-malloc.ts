@@ -1,6 +1,6 @@
 import type { Process } from "../kernel-shim/process/process.ts";
-import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
 import { LoaderError } from "./map-object.ts";
+import { userMmap } from "./user-mmap.ts";
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -40,7 +40,7 @@ export class MinimalMalloc {
     const size = BigInt(n);
     if (this.ptr + size >= this.end) {
       const nup = ((size + page - 1n) & ~(page - 1n)) + page;
-      const got = syscall(this.proc, "mmap", 0, nup, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+      const got = userMmap(this.proc, 0, nup, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
       if (got < 0n && got > -4096n) throw new LoaderError("ld.so", "out of memory");
       if (got !== this.end) this.ptr = got;
       this.end = got + nup;

@@ -28,6 +28,7 @@ import {
 import { MinimalMalloc } from "./rtld-malloc.ts";
 import { capstrs, DEBIAN12_X86_64, importantHwcapsAllocations, type RtldProfile } from "./rtld-profile.ts";
 import { decomposeRpath, fillinRpath, type SearchDir, type SearchPathContext } from "./search-path.ts";
+import { userMmap } from "./user-mmap.ts";
 
 const AT_FDCWD = -100;
 const O_RDONLY = 0;
@@ -439,7 +440,7 @@ export class Rtld implements SearchPathContext {
         const sr = syscall(this.proc, "newfstatat", fd, "", sb, AT_EMPTY_PATH);
         const size = new DataView(sb.buffer).getBigInt64(48, true);
         let addr = -1n;
-        if (sr === 0n && size > 0n) addr = syscall(this.proc, "mmap", 0, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (sr === 0n && size > 0n) addr = userMmap(this.proc, 0, size, PROT_READ, MAP_PRIVATE, fd, 0);
         syscall(this.proc, "close", fd);
         // ld.so searches the mapping after close(2): the VMA keeps the file (vma->vm_file).
         let bytes: Uint8Array | undefined;
