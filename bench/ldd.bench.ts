@@ -7,8 +7,8 @@
  * - real: `spawnSync("/lib64/ld-linux-x86-64.so.2", ["--list", FILE])` per file, WITHOUT setarch -R
  *   (setarch would add the exec and dynamic startup of a second program to every real run).
  *
- * The files: the dynamic executables (PT_INTERP) of /usr/bin in name order, a fixed evenly spaced
- * sample of LDSIM_BENCH_LDD_N (default 200) of them; LDSIM_BENCH_LDD_N=all for every one. The two
+ * The files: every dynamic executable (PT_INTERP) of /usr/bin in name order, or a fixed evenly
+ * spaced sample of LDSIM_BENCH_LDD_N of them (e.g. 200 for a quicker run). The two
  * sides run interleaved in chunks of 20 files so a change in machine load hits both alike. The sweep's
  * outputs are also checked against the real ones with the load addresses masked (ASLR is on for the
  * real side); `npm run parity:ldd` is the exact, address-included check.
@@ -50,7 +50,7 @@ export async function run(): Promise<void> {
   }
   const all = dynamicExecutables(["/usr/bin"]);
   const want = process.env["LDSIM_BENCH_LDD_N"];
-  const files = sample(all, want === "all" ? all.length : Number(want ?? 200) || 200);
+  const files = sample(all, want === undefined || want === "all" ? all.length : Number(want) || all.length);
   // Warm-up (module loading, JIT) outside the timed loop, on files outside the sample where possible.
   for (const f of all.slice(0, 5)) simulated(f);
 
