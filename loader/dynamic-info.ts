@@ -346,9 +346,8 @@ export class DynamicInfo {
     if (off >= t.length) throw new DynamicInfoError(this.map.name, `string offset ${off} outside DT_STRTAB`);
     const end = t.indexOf(0, off);
     if (end < 0) throw new DynamicInfoError(this.map.name, `string at ${off} is not NUL-terminated`);
-    let s = "";
-    for (let i = off; i < end; i++) s += String.fromCharCode(t[i] as number);
-    return s;
+    // latin1: one char per byte, as the loop `s += String.fromCharCode(b)` built it, decoded natively.
+    return Buffer.from(t.buffer, t.byteOffset + off, end - off).toString("latin1");
   }
 
   /** strcmp(strtab + off, name) == 0, without building a string. */

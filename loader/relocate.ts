@@ -142,9 +142,8 @@ function makeContext(
       const vs = info.versym(symIdx);
       if (versions && vs !== undefined) {
         const v = versions[vs & 0x7fff];
-        if (v && v.hash !== 0 && v.name !== undefined) {
-          version = { name: v.name, hash: v.hash, hidden: v.hidden, filename: v.filename };
-        }
+        // l_versions[ndx] itself (its fields are a VersionReq's once the name is known to be there).
+        if (v && v.hash !== 0 && v.name !== undefined) version = v as VersionReq;
       }
       const name = info.string(ref.nameOffset);
       st.relocations++;
