@@ -18,7 +18,9 @@ import { hostRtldProfile } from "../loader/host-profile.ts";
 import { runToMain, spawnForRun } from "../loader/run.ts";
 
 const RTLD = "/lib64/ld-linux-x86-64.so.2";
-const PROGRAMS = ["true", "cat", "grep", "bash", "perl", "python3", "git", "ssh", "curl", "gdb"]
+// gtk-launch (71 objects) is the dynamic program with the most dependencies on the reference machine
+// (ld.so --list over /usr/bin and /usr/sbin), gdb (60) the next family.
+const PROGRAMS = ["true", "cat", "grep", "bash", "perl", "python3", "git", "ssh", "curl", "gdb", "gtk-launch"]
   .map((p) => `/usr/bin/${p}`)
   .filter((p) => existsSync(p));
 
