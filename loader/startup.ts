@@ -512,7 +512,7 @@ export function finishStartup(start: StartupResult, options: FinishOptions): Fin
   const relocTime = process.hrtime.bigint() - t0;
   const libcStartup = libcEarlyInit(rtld, lazy);
   rDebug.states.push("RT_CONSISTENT");
-  if (rtld.cacheMapping) syscall(rtld.proc, "munmap", rtld.cacheMapping.addr, rtld.cacheMapping.size);
+  rtld.unloadCache();
   if (rtld.debug.on("statistics")) {
     const total = process.hrtime.bigint() - (options.startTime ?? t0);
     const st = options.relocStats?.(rtld) ?? { relocations: 0, fromCache: 0 };
