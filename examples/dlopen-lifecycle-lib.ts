@@ -7,26 +7,18 @@
  * RFC's calls: stacktrace_setup(REGISTER) right after an object is mapped, (UNREGISTER) right before
  * it is unmapped — and never for an object that is only re-opened.
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { KernelSframe } from "../kernel-shim/sframe/kernel-sframe.ts";
-import { procContents } from "../kernel-shim/syscalls/procfs.ts";
 import { dlclose } from "../loader/dlclose.ts";
 import { dlerror } from "../loader/dlerror.ts";
 import { dlopen, RTLD_LAZY, RTLD_NOLOAD, RTLD_NOW } from "../loader/dlopen.ts";
 import { dlsym } from "../loader/dlsym.ts";
 import type { LinkMap } from "../loader/link-map.ts";
 import { runToMain, spawnForRun } from "../loader/run.ts";
+import { mapsLines } from "./process-maps.ts";
+import { FIXTURE_DIR } from "./rfc-experiment-lib.ts";
 
-export const LIFECYCLE_DIR = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "test",
-  "fixtures",
-  "sframe",
-  "v3",
-  "x86_64",
-);
+export const LIFECYCLE_DIR = FIXTURE_DIR;
 export const LIFECYCLE_HOST = "/usr/bin/true";
 
 export interface RegistryLine {
@@ -69,11 +61,7 @@ export function runLifecycle(dir: string = LIFECYCLE_DIR, host: string = LIFECYC
   const rtld = started.rtld;
   const steps: LifecycleStep[] = [];
   let logPos = 0;
-  const mapsNow = () =>
-    Buffer.from(procContents({ kind: "text", target: proc, name: "maps" }))
-      .toString("latin1")
-      .split("\n")
-      .filter(Boolean);
+  const mapsNow = () => mapsLines(proc);
   const record = (call: string, result: string) => {
     const lines = proc.log.lines();
     const maps = mapsNow();

@@ -5,14 +5,12 @@
  * the constructor order. The stages are the loader's own (loader/startup.ts `startFromExec` and
  * `finishStartup`, loader/init-fini.ts); this file only looks between them.
  */
-import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename, join } from "node:path";
 import { PF_W, PT_GNU_RELRO, PT_LOAD } from "../formats/elf/constants.ts";
 import { ElfFile } from "../formats/elf/file.ts";
 import type { Process } from "../kernel-shim/process/process.ts";
 import { KernelSframe } from "../kernel-shim/sframe/kernel-sframe.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
-import { procContents } from "../kernel-shim/syscalls/procfs.ts";
 import { MappedObject } from "../kernel-shim/unwind/mapped-object.ts";
 import { DebugLog } from "../loader/debug.ts";
 import { runInitializers } from "../loader/init-fini.ts";
@@ -21,17 +19,10 @@ import { relocateObject } from "../loader/relocate.ts";
 import { spawnForRun } from "../loader/run.ts";
 import { finishStartup, startFromExec } from "../loader/startup.ts";
 import { checkAllVersions } from "../loader/version-check.ts";
+import { mapsLines } from "./process-maps.ts";
+import { FIXTURE_DIR } from "./rfc-experiment-lib.ts";
 
-export const WALKTHROUGH_PROGRAM = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "test",
-  "fixtures",
-  "sframe",
-  "v3",
-  "x86_64",
-  "main",
-);
+export const WALKTHROUGH_PROGRAM = join(FIXTURE_DIR, "main");
 
 /** One 8-byte word relocation changed. */
 export interface WordChange {
@@ -71,13 +62,6 @@ export interface Walkthrough {
   readonly finalMaps: string;
 }
 
-function mapsOf(proc: Process): string[] {
-  return Buffer.from(procContents({ kind: "text", target: proc, name: "maps" }))
-    .toString("latin1")
-    .split("\n")
-    .filter(Boolean);
-}
-
 /** The writable PT_LOAD ranges of an object in the process (what relocation may write). */
 function writableRanges(l: LinkMap): { start: bigint; end: bigint }[] {
   return l.phdrs
@@ -112,7 +96,7 @@ export function walkThrough(program: string = WALKTHROUGH_PROGRAM): Walkthrough 
   let mapsBefore: string[] = [];
   let debugPos = 0;
   const stage = (title: string, why: string, extra: Partial<Stage> = {}) => {
-    const now = mapsOf(proc);
+    const now = mapsLines(proc);
     const lines = proc.log.lines();
     stages.push({
       title,
@@ -198,7 +182,7 @@ export function walkThrough(program: string = WALKTHROUGH_PROGRAM): Walkthrough 
     "_dl_init runs each object's DT_INIT and DT_INIT_ARRAY in dependency order (_dl_sort_maps), the program's own last (libc's startup code runs those); then ld.so jumps to the program's entry point and main is called. The model records the calls instead of running them.",
     { initOrder: init.map((c) => `${c.map.name || program} ${c.kind}[${c.index}]`) },
   );
-  return { program, stages, finalMaps: mapsOf(proc).join("\n") };
+  return { program, stages, finalMaps: mapsLines(proc).join("\n") };
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
