@@ -9,11 +9,13 @@
  *   distance (address = tp − offset), filling free space left by alignment first;
  * - aarch64 (TLS_DTV_AT_TP, variant I): blocks after a 16-byte TCB (address = tp + offset);
  * - the static surplus: (nns − 1) × LIBC_IE_TLS + nns × OTHER_IE_TLS + optional_static_tls with
- *   the tunables' defaults (nns 4, optional 512; both IE sizes 144) = 1520 bytes, from which a
+ *   the tunables' defaults (nns 4, optional 512; both IE sizes 144) = 1520 bytes, raised to LEGACY_TLS
+ *   (1664) as `_dl_tls_static_surplus_init` does, from which a
  *   dlopen'ed module with initial-exec TLS gets a static block.
  */
 import { EM_AARCH64 } from "../formats/elf/constants.ts";
 import { dynamicInfo } from "./dynamic-info.ts";
+import { GLIBC236_X86_64_TLS, staticSurplus } from "./init-tls.ts";
 import type { LinkMap } from "./link-map.ts";
 import { LoaderError } from "./map-object.ts";
 import type { Rtld } from "./rtld.ts";
@@ -22,12 +24,12 @@ import type { Rtld } from "./rtld.ts";
 const TCB_ALIGNMENT = 64n;
 /** aarch64 TLS_TCB_SIZE: the two-pointer tcbhead_t that precedes the blocks. */
 const AARCH64_TCB_SIZE = 16n;
-/** x86_64 TLS_TCB_SIZE: sizeof (struct pthread) in Debian 12's glibc 2.36 (0x900). */
-export const X86_64_TCB_SIZE = 0x900n;
-const LIBC_IE_TLS = 144n;
-const OTHER_IE_TLS = 144n;
-const DEFAULT_NNS = 4n;
-const DEFAULT_OPTIONAL_STATIC_TLS = 512n;
+/**
+ * x86_64 TLS_TCB_SIZE: sizeof (struct pthread) in Debian 12's glibc 2.36 — the same ABI facts
+ * init_tls uses (loader/init-tls.ts, measured from the rseq area's offset in real strace runs).
+ */
+export const X86_64_TCB_SIZE = BigInt(GLIBC236_X86_64_TLS.tcbSize);
+const DEFAULT_OPTIONAL_STATIC_TLS = BigInt(GLIBC236_X86_64_TLS.optionalStaticTls);
 
 export interface TlsState {
   /** GL(dl_tls_max_dtv_idx). */
@@ -50,7 +52,8 @@ const states = new WeakMap<Rtld, TlsState>();
 export function tlsState(rtld: Rtld): TlsState {
   let s = states.get(rtld);
   if (!s) {
-    const surplus = (DEFAULT_NNS - 1n) * LIBC_IE_TLS + DEFAULT_NNS * OTHER_IE_TLS + DEFAULT_OPTIONAL_STATIC_TLS;
+    // `_dl_tls_static_surplus_init (0)`: the tunables' formula, at least LEGACY_TLS (1664).
+    const surplus = staticSurplus(GLIBC236_X86_64_TLS);
     s = {
       maxDtvIdx: 0,
       slots: [undefined],
