@@ -74,6 +74,37 @@ export interface SampleRegs {
   readonly abi: bigint;
   readonly mask: bigint;
   readonly values: readonly bigint[];
+  /** The k-th sampled register (`values[k]`), read without building the whole array. */
+  value(k: number): bigint | undefined;
+}
+
+/**
+ * A REGS_USER block read from the record on demand: a replay uses three or four of the 17+ sampled
+ * registers, and decoding all of them made a bigint each per sample (garbage-collector work). Reads
+ * come from the record's bytes, so (as the stack copy) they are valid while the record's bytes are.
+ */
+class RecordRegs implements SampleRegs {
+  private cached: readonly bigint[] | undefined;
+  constructor(
+    readonly abi: bigint,
+    readonly mask: bigint,
+    private readonly dv: DataView,
+    private readonly at: number,
+    private readonly count: number,
+    private readonly le: boolean,
+  ) {}
+  get values(): readonly bigint[] {
+    if (this.cached === undefined) {
+      const v = new Array<bigint>(this.count);
+      for (let i = 0; i < this.count; i++) v[i] = this.dv.getBigUint64(this.at + i * 8, this.le);
+      this.cached = v;
+    }
+    return this.cached;
+  }
+  value(k: number): bigint | undefined {
+    if (this.cached !== undefined) return this.cached[k];
+    return k >= 0 && k < this.count ? this.dv.getBigUint64(this.at + k * 8, this.le) : undefined;
+  }
 }
 
 export interface SampleRecord extends RecordBase {
@@ -505,13 +536,10 @@ export class RecordDecoder {
       if (at + 8 > end) this.overrun(base, at, 8, "regs_user abi");
       const abi = dv.getBigUint64(at, le);
       at += 8;
-      const values: bigint[] = new Array<bigint>(abi === 0n ? 0 : L.regsCount);
-      if (abi !== 0n) {
-        if (at + L.regsCount * 8 > end) this.overrun(base, at, L.regsCount * 8, "regs_user");
-        for (let i = 0; i < L.regsCount; i++) values[i] = dv.getBigUint64(at + i * 8, le);
-        at += L.regsCount * 8;
-      }
-      regsUser = { abi, mask: L.regsMask, values };
+      const n = abi === 0n ? 0 : L.regsCount;
+      if (at + n * 8 > end) this.overrun(base, at, n * 8, "regs_user");
+      regsUser = new RecordRegs(abi, L.regsMask, dv, at, n, le);
+      at += n * 8;
     }
     let stackUser: SampleRecord["stackUser"];
     if (L.stackUser) {

@@ -96,7 +96,7 @@ function regIndex(mask: bigint, reg: number): number | undefined {
 /** The value of register `reg` in a REGS_USER sample, or undefined when it was not sampled. */
 function regValue(regs: SampleRegs, reg: number): bigint | undefined {
   const k = regIndex(regs.mask, reg);
-  return k === undefined ? undefined : regs.values[k];
+  return k === undefined ? undefined : regs.value(k);
 }
 
 /** The unwinder's starting registers from a REGS_USER sample (perf_regs.h order). */
