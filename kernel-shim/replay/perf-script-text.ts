@@ -67,55 +67,68 @@ function cachedLine(
   return e && e.pc === f.pc && e.rel === f.rel && e.dso === f.dso ? e.line : undefined;
 }
 
+/** The line of frame `i` of a replayed sample (memoized per symbol object: see FormattedLine). */
+function frameText(f: ReplayFrame, i: number, convention: AddressConvention): string {
+  if (convention === "ra-1" && i > 0) {
+    const c = f.caller;
+    let line = cachedLine(callSiteLines, c, f);
+    if (line === undefined) {
+      const sym = c ? `${c.name}+0x${c.offset.toString(16)}` : "[unknown]";
+      line = frameLine(f.dso !== "[unknown]" ? f.rel - 1n : f.pc - 1n, sym, f.dso);
+      if (c) callSiteLines.set(c, { pc: f.pc, rel: f.rel, dso: f.dso, line });
+    }
+    return line;
+  }
+  const y = f.sym;
+  let line = cachedLine(raLines, y, f);
+  if (line === undefined) {
+    const sym = y ? `${y.name}+0x${y.offset.toString(16)}` : "[unknown]";
+    line = frameLine(y || f.dso !== "[unknown]" ? f.rel : f.pc, sym, f.dso);
+    if (y) raLines.set(y, { pc: f.pc, rel: f.rel, dso: f.dso, line });
+  }
+  return line;
+}
+
+/** Kernel frames come from the stored callchain; without kallsyms they print as perf prints an unresolved address. */
+function kernelLine(ip: bigint): string {
+  return frameLine(ip, "[unknown]", "[kernel.kallsyms]");
+}
+
 /** The callchain lines of one replayed sample: the stored kernel frames, then the replayed user frames. */
 export function sampleLines(s: ReplayedSample, convention: AddressConvention = "ra"): string[] {
   const out = [sampleHeader(s)];
-  // Kernel frames come from the stored callchain; without kallsyms they print as perf prints an unresolved address.
-  for (const ip of s.kernelChain) out.push(frameLine(ip, "[unknown]", "[kernel.kallsyms]"));
+  for (const ip of s.kernelChain) out.push(kernelLine(ip));
   const frames = s.frames;
-  for (let i = 0; i < frames.length; i++) {
-    const f = frames[i] as ReplayFrame;
-    if (convention === "ra-1" && i > 0) {
-      const c = f.caller;
-      let line = cachedLine(callSiteLines, c, f);
-      if (line === undefined) {
-        const sym = c ? `${c.name}+0x${c.offset.toString(16)}` : "[unknown]";
-        line = frameLine(f.dso !== "[unknown]" ? f.rel - 1n : f.pc - 1n, sym, f.dso);
-        if (c) callSiteLines.set(c, { pc: f.pc, rel: f.rel, dso: f.dso, line });
-      }
-      out.push(line);
-      continue;
-    }
-    const y = f.sym;
-    let line = cachedLine(raLines, y, f);
-    if (line === undefined) {
-      const sym = y ? `${y.name}+0x${y.offset.toString(16)}` : "[unknown]";
-      line = frameLine(y || f.dso !== "[unknown]" ? f.rel : f.pc, sym, f.dso);
-      if (y) raLines.set(y, { pc: f.pc, rel: f.rel, dso: f.dso, line });
-    }
-    out.push(line);
-  }
+  for (let i = 0; i < frames.length; i++) out.push(frameText(frames[i] as ReplayFrame, i, convention));
   return out;
 }
 
 /**
  * The text `ldsim perf script` prints for `samples` (each sample's lines and a blank line, as perf
- * script separates callchains), handed to `write` in chunks of 256 samples.
+ * script separates callchains), handed to `write` in chunks of 256 samples. The chunk is appended to
+ * line by line (the same lines as `sampleLines` joined with newlines), with no per-sample arrays or
+ * intermediate joined strings: the text is flattened once, when written.
  */
 export function writeScriptText(
   samples: Iterable<ReplayedSample>,
   convention: AddressConvention,
   write: (text: string) => void,
 ): void {
-  let chunk: string[] = [];
+  let chunk = "";
+  let n = 0;
   for (const s of samples) {
-    chunk.push(`${sampleLines(s, convention).join("\n")}\n\n`);
-    if (chunk.length >= 256) {
-      write(chunk.join(""));
-      chunk = [];
+    chunk += sampleHeader(s);
+    for (const ip of s.kernelChain) chunk += `\n${kernelLine(ip)}`;
+    const frames = s.frames;
+    for (let i = 0; i < frames.length; i++) chunk += `\n${frameText(frames[i] as ReplayFrame, i, convention)}`;
+    chunk += "\n\n";
+    if (++n >= 256) {
+      write(chunk);
+      chunk = "";
+      n = 0;
     }
   }
-  if (chunk.length > 0) write(chunk.join(""));
+  if (n > 0) write(chunk);
 }
 
 /** One sample of perf's own `perf script` output. */
