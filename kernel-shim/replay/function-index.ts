@@ -9,6 +9,9 @@ const SHN_XINDEX = 0xffff;
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+/** Packed sort keys: positions below 2^21 and addresses below 2^32 keep address · 2^21 + position < 2^53. */
+const PACK_INDEX = 1 << 21;
+const PACK_LIMIT = 1n << 32n;
 
 /**
  * The function symbols of a mapped object for symbolizing replayed frames: the same list as
@@ -84,7 +87,15 @@ export class FunctionIndex {
     // Stable: among equal addresses the table order stays, and with it which duplicate is first.
     // Sorted by number keys when every address is exact as a double (bigint compares are slow).
     let sorted: FunctionSymbol[];
-    if (all.every((f) => f.value <= MAX_EXACT)) {
+    if (all.length < PACK_INDEX && all.every((f) => f.value < PACK_LIMIT)) {
+      // Address and table position packed into one exact double (address · 2^21 + position): the
+      // typed array's native numeric sort is then the stable sort, without a comparator call per step.
+      const packed = new Float64Array(all.length);
+      for (let i = 0; i < all.length; i++) packed[i] = Number((all[i] as FunctionSymbol).value) * PACK_INDEX + i;
+      packed.sort();
+      sorted = new Array<FunctionSymbol>(all.length);
+      for (let i = 0; i < all.length; i++) sorted[i] = all[(packed[i] as number) % PACK_INDEX] as FunctionSymbol;
+    } else if (all.every((f) => f.value <= MAX_EXACT)) {
       const keys = new Float64Array(all.length);
       for (let i = 0; i < all.length; i++) keys[i] = Number((all[i] as FunctionSymbol).value);
       const order = Array.from(all.keys()).sort((a, b) => (keys[a] as number) - (keys[b] as number) || a - b);

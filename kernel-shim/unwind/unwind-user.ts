@@ -29,6 +29,9 @@ interface State {
 /** A step either moves the state to the caller or fails with a reason (the state is left unchanged). */
 type StepResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
+/** The one success result (steps run per frame: no object per successful check). */
+const OK: StepResult = { ok: true };
+
 /**
  * Walk a user stack as the kernel's `unwind_user()` does (kernel/unwind/user.c in the SFrame series):
  * record the current PC, then find the caller with the first method that applies — SFrame when a
@@ -171,7 +174,7 @@ function checkCfa(state: State, cfa: bigint, wordSize: number): StepResult {
   const floor = state.topmost ? state.sp - 1n : state.sp;
   if (cfa <= floor) return { ok: false, reason: `CFA ${hex(cfa)} does not grow past SP ${hex(state.sp)}` };
   if (cfa % BigInt(wordSize) !== 0n) return { ok: false, reason: `CFA ${hex(cfa)} is not ${wordSize}-byte aligned` };
-  return { ok: true };
+  return OK;
 }
 
 function commit(state: State, ip: bigint, sp: bigint, fp: bigint): StepResult {
@@ -180,7 +183,7 @@ function commit(state: State, ip: bigint, sp: bigint, fp: bigint): StepResult {
   state.fp = fp;
   state.ra = undefined;
   state.topmost = false;
-  return { ok: true };
+  return OK;
 }
 
 function stepSframe(
