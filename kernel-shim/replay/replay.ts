@@ -80,8 +80,13 @@ const PERF_ARCH: Readonly<Record<string, MmArch>> = { x86_64: "x86_64", aarch64:
 
 const regIndexMemo = new Map<bigint, ReadonlyMap<number, number>>();
 
+let lastMask: bigint | undefined;
+let lastIndex: ReadonlyMap<number, number> | undefined;
+
 /** Position of register `reg` among the sampled registers (the set bits of `mask`, in order). */
 function regIndex(mask: bigint, reg: number): number | undefined {
+  // Every sample of a recording has the same mask: skip the map lookup (a bigint hash) per call.
+  if (mask === lastMask && lastIndex) return lastIndex.get(reg);
   let m = regIndexMemo.get(mask);
   if (!m) {
     const built = new Map<number, number>();
@@ -90,6 +95,8 @@ function regIndex(mask: bigint, reg: number): number | undefined {
     m = built;
     regIndexMemo.set(mask, m);
   }
+  lastMask = mask;
+  lastIndex = m;
   return m.get(reg);
 }
 
@@ -226,6 +233,8 @@ export function* replaySamples(
 }
 
 const EMPTY = new Uint8Array(0);
+/** The highest address read as a number (hoisted: a bigint built per call is garbage per word read). */
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** A replayed sample, built field by field (no object spread: this runs once per sample). */
 function sampleOf(
@@ -274,7 +283,7 @@ function stackMemory(p: ReplayProcess, sp: bigint, bytes: Uint8Array): UnwindMem
   const littleEndian = p.arch !== "s390x";
   const end = sp + BigInt(bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length > 0 && end <= BigInt(Number.MAX_SAFE_INTEGER)) {
+  if (bytes.length > 0 && end <= MAX_EXACT) {
     const cur = p.stackRange;
     if (!cur || sp < cur.start || end > cur.end) {
       if (cur) mm.munmap(cur.start, cur.end - cur.start);
@@ -295,7 +304,7 @@ function stackMemory(p: ReplayProcess, sp: bigint, bytes: Uint8Array): UnwindMem
       // The copy's words, straight from the record (the replay's hot path: no page-table walk).
       if (addr >= sp && addr + 8n <= end) return view.getBigUint64(Number(addr - sp), littleEndian);
       if (range && addr >= range.start && addr < range.end) return undefined;
-      return addr <= BigInt(Number.MAX_SAFE_INTEGER) ? mm.readU64(Number(addr)) : undefined;
+      return addr <= MAX_EXACT ? mm.readU64(Number(addr)) : undefined;
     },
   };
 }
