@@ -316,20 +316,34 @@ function frameOf(
   method: ReplayFrame["method"],
   sframeMiss: string | undefined,
 ): ReplayFrame {
-  // Symbolization is memoized per address (bigint keys: no string building per frame).
-  const memo = (first ? p.frameMemo.first : p.frameMemo.caller) as Map<bigint, ReplayFrame>;
-  let f = memo.get(pc);
-  if (!f) {
-    f = symbolizeFrame(p, pc, first, undefined, undefined);
-    memo.set(pc, f);
+  // Symbolization is memoized per address (bigint keys: no string building per frame), and so is
+  // the frame with each method (frames are read-only: one object per address and method, not per frame).
+  const memo = (first ? p.frameMemo.first : p.frameMemo.caller) as Map<bigint, MemoFrame>;
+  let e = memo.get(pc);
+  if (!e) {
+    e = { base: symbolizeFrame(p, pc, first, undefined, undefined), sframe: undefined, fp: undefined };
+    memo.set(pc, e);
   }
-  // The memoized frame with this step's method (literals, not spreads: this runs once per frame).
+  const f = e.base;
+  // The memoized frame with this step's method (literals, not spreads).
   if (method) {
     if (sframeMiss) return { pc: f.pc, rel: f.rel, dso: f.dso, sym: f.sym, caller: f.caller, method, sframeMiss };
-    return { pc: f.pc, rel: f.rel, dso: f.dso, sym: f.sym, caller: f.caller, method };
+    if (method === "sframe") {
+      if (!e.sframe) e.sframe = { pc: f.pc, rel: f.rel, dso: f.dso, sym: f.sym, caller: f.caller, method };
+      return e.sframe;
+    }
+    if (!e.fp) e.fp = { pc: f.pc, rel: f.rel, dso: f.dso, sym: f.sym, caller: f.caller, method };
+    return e.fp;
   }
   if (sframeMiss) return { pc: f.pc, rel: f.rel, dso: f.dso, sym: f.sym, caller: f.caller, sframeMiss };
   return f;
+}
+
+/** A memoized address: its symbolized frame, and that frame with each unwind method once seen. */
+interface MemoFrame {
+  readonly base: ReplayFrame;
+  sframe: ReplayFrame | undefined;
+  fp: ReplayFrame | undefined;
 }
 
 function symbolizeFrame(
