@@ -183,6 +183,39 @@ function checkMatch(
  * `do_lookup_x` over one scope from position `start`: 1 found (in `result`), 0 not found, -1 the
  * versioned lookup reached the object its Verneed names without finding it.
  */
+/**
+ * `_dl_lookup_symbol_x`'s walk: `do_lookup_x` on each scope in turn (the first from `start`, the rest
+ * whole) until one reports a definition or a fatal error. The name's hashes are computed on the first
+ * scope actually walked; they are returned for the next walk of the same name.
+ */
+function walkScopes(
+  rtld: Rtld,
+  name: string,
+  hashes: ReturnType<typeof symbolHashes> | undefined,
+  ref: RefSymbol | undefined,
+  result: { found: Found | undefined; unique?: boolean },
+  scopes: readonly (readonly LinkMap[])[],
+  start: number,
+  version: VersionReq | undefined,
+  newest: boolean,
+  skip: LinkMap | undefined,
+  typeClass: number,
+  undefMap: LinkMap | undefined,
+): ReturnType<typeof symbolHashes> | undefined {
+  let h = hashes;
+  for (let s = 0; s < scopes.length; s++) {
+    h ??= symbolHashes(name);
+    const scope = scopes[s] as readonly LinkMap[];
+    if (
+      doLookupX(rtld, name, h, ref, result, scope, s === 0 ? start : 0, version, newest, skip, typeClass, undefMap) !==
+      0
+    ) {
+      break;
+    }
+  }
+  return h;
+}
+
 function doLookupX(
   rtld: Rtld,
   name: string,
@@ -380,25 +413,7 @@ export function lookupSymbol(
     : "";
   const hit = memo?.get(key);
   if (hit !== undefined) result.found = hit ?? undefined;
-  else
-    for (let s = 0; s < scopes.length; s++) {
-      hashes ??= symbolHashes(name);
-      const r = doLookupX(
-        rtld,
-        name,
-        hashes,
-        ref,
-        result,
-        scopes[s] as readonly LinkMap[],
-        s === 0 ? start : 0,
-        version,
-        newest,
-        skip,
-        typeClass,
-        undefMap,
-      );
-      if (r !== 0) break;
-    }
+  else hashes = walkScopes(rtld, name, hashes, ref, result, scopes, start, version, newest, skip, typeClass, undefMap);
   if (memo && hit === undefined && !result.unique) memo.set(key, result.found ?? null);
   let found = result.found;
   if (!found) {
@@ -422,24 +437,20 @@ export function lookupSymbol(
       if (found.map !== undefMap) found = self();
     } else {
       const pv: { found: Found | undefined } = { found: undefined };
-      for (let s = 0; s < scopes.length; s++) {
-        hashes ??= symbolHashes(name);
-        const r = doLookupX(
-          rtld,
-          name,
-          hashes,
-          ref,
-          pv,
-          scopes[s] as readonly LinkMap[],
-          s === 0 ? start : 0,
-          version,
-          newest,
-          skip,
-          ELF_RTYPE_CLASS_PLT,
-          undefined,
-        );
-        if (r !== 0) break;
-      }
+      hashes = walkScopes(
+        rtld,
+        name,
+        hashes,
+        ref,
+        pv,
+        scopes,
+        start,
+        version,
+        newest,
+        skip,
+        ELF_RTYPE_CLASS_PLT,
+        undefined,
+      );
       if (pv.found && pv.found.map !== undefMap) found = self();
     }
   }
