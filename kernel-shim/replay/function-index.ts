@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { ElfFile } from "../../formats/elf/file.ts";
 import { dynamicSymbols, type SymbolTable, staticSymbols } from "../../formats/elf/symbols.ts";
-import type { FunctionSymbol, MappedObject } from "../unwind/mapped-object.ts";
+import { type FunctionSymbol, functionAt, type MappedObject } from "../unwind/mapped-object.ts";
 
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
@@ -39,21 +39,7 @@ export class FunctionIndex {
 
   /** The function containing run-time address `addr` and the offset into it (MappedObject.symbolize). */
   symbolize(addr: bigint): { readonly name: string; readonly offset: bigint } | undefined {
-    const link = addr - this.object.bias;
-    const fns = this.functions;
-    let lo = 0;
-    let hi = fns.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((fns[mid] as FunctionSymbol).value <= link) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo - 1; i >= 0; i--) {
-      const f = fns[i] as FunctionSymbol;
-      if (link < f.value + (f.size === 0n ? 1n : f.size)) return { name: f.name, offset: link - f.value };
-      if (f.value < link && i < lo - 1) break;
-    }
-    return undefined;
+    return functionAt(this.functions, addr - this.object.bias);
   }
 
   /** Every function name at link address `value`, in list order. */

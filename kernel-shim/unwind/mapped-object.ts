@@ -27,6 +27,30 @@ export interface FunctionSymbol {
  * independent of what the kernel has been told. Used to symbolize traces and to lay out synthesized
  * stacks the way the object's code really builds its frames.
  */
+/**
+ * The function containing link-time address `link` in `fns` (sorted by value): a binary search for the
+ * last start ≤ link, then back over equal starts for one whose size covers it (size 0 covers its
+ * first byte only).
+ */
+export function functionAt(
+  fns: readonly FunctionSymbol[],
+  link: bigint,
+): { readonly name: string; readonly offset: bigint } | undefined {
+  let lo = 0;
+  let hi = fns.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((fns[mid] as FunctionSymbol).value <= link) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo - 1; i >= 0; i--) {
+    const f = fns[i] as FunctionSymbol;
+    if (link < f.value + (f.size === 0n ? 1n : f.size)) return { name: f.name, offset: link - f.value };
+    if (f.value < link && i < lo - 1) break;
+  }
+  return undefined;
+}
+
 export class MappedObject {
   private symbolsCache: FunctionSymbol[] | undefined;
   private sframeCache: SframeSection | null | undefined;
@@ -93,21 +117,7 @@ export class MappedObject {
 
   /** The function containing run-time address `addr`, with the offset into it. */
   symbolize(addr: bigint): { readonly name: string; readonly offset: bigint } | undefined {
-    const link = addr - this.bias;
-    const fns = this.functions;
-    let lo = 0;
-    let hi = fns.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((fns[mid] as FunctionSymbol).value <= link) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo - 1; i >= 0; i--) {
-      const f = fns[i] as FunctionSymbol;
-      if (link < f.value + (f.size === 0n ? 1n : f.size)) return { name: f.name, offset: link - f.value };
-      if (f.value < link && i < lo - 1) break;
-    }
-    return undefined;
+    return functionAt(this.functions, addr - this.bias);
   }
 
   /** Run-time address of a function symbol by name. */
