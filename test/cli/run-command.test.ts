@@ -1,18 +1,13 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { hasGcc } from "../loader/build-fixtures.ts";
+import { hasGcc, hasStrace } from "../loader/build-fixtures.ts";
 import { buildStartupPrograms, normaliseStrace, realRun } from "../loader/startup-fixtures.ts";
 import { runCli } from "../support/run-cli.ts";
 
-let ok = hasGcc();
-try {
-  execFileSync("setarch", ["-R", "strace", "-o", "/dev/null", "true"], { stdio: "ignore" });
-} catch {
-  ok = false;
-}
+const ok = hasGcc() && hasStrace();
 if (!ok) console.warn("ldsim run command tests skipped: gcc, setarch or strace missing");
 
 describe.skipIf(!ok)("ldsim run (command line)", () => {

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatLifecycle, LIFECYCLE_DIR, runLifecycle } from "../../examples/dlopen-lifecycle-lib.ts";
-import { hasGcc } from "../loader/build-fixtures.ts";
+import { hasGcc, hasStrace } from "../loader/build-fixtures.ts";
 
 const HOST_C = `#include <dlfcn.h>
 #include <unistd.h>
@@ -28,13 +28,7 @@ int main(int argc, char **argv) {
 }
 `;
 
-let hasStrace = true;
-try {
-  execFileSync("setarch", ["-R", "strace", "-o", "/dev/null", "true"], { stdio: "ignore" });
-} catch {
-  hasStrace = false;
-}
-const parity = hasGcc() && hasStrace;
+const parity = hasGcc() && hasStrace();
 if (!parity) console.warn("dlopen lifecycle example: gcc, strace or setarch missing; the strace comparison is skipped");
 
 const work = mkdtempSync(join(tmpdir(), "ldsim-lifecycle-"));

@@ -13,6 +13,16 @@ export function hasGcc(): boolean {
   }
 }
 
+/** Whether `setarch -R strace` runs here (the parity tests trace real programs without ASLR). */
+export function hasStrace(): boolean {
+  try {
+    execFileSync("setarch", ["-R", "strace", "-o", "/dev/null", "true"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface Built {
   readonly dir: string;
   /** exe RPATH=dir/rp, needs libwho (in rp) which needs libdep (in rp). */

@@ -15,16 +15,8 @@ import { type DlHandle, dlvsym } from "../../loader/dlsym.ts";
 import { hostRtldProfile } from "../../loader/host-profile.ts";
 import type { LinkMap } from "../../loader/link-map.ts";
 import { runToMain, spawnForRun } from "../../loader/run.ts";
-import { hasGcc } from "./build-fixtures.ts";
+import { hasGcc, hasStrace } from "./build-fixtures.ts";
 
-function hasStrace(): boolean {
-  try {
-    execFileSync("setarch", ["-R", "strace", "-o", "/dev/null", "true"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const ok = hasGcc() && hasStrace();
 if (!ok) console.warn("dlopen parity tests skipped: gcc, strace or setarch missing");
 

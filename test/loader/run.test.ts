@@ -4,17 +4,9 @@ import { describe, expect, it } from "vitest";
 import { ElfFile } from "../../formats/elf/file.ts";
 import { hostRtldProfile } from "../../loader/host-profile.ts";
 import { type RunResult, runToMain, spawnForRun } from "../../loader/run.ts";
-import { hasGcc } from "./build-fixtures.ts";
+import { hasGcc, hasStrace } from "./build-fixtures.ts";
 import { buildStartupPrograms, normaliseStrace, realRun } from "./startup-fixtures.ts";
 
-function hasStrace(): boolean {
-  try {
-    execFileSync("setarch", ["-R", "strace", "-o", "/dev/null", "true"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const ok = hasGcc() && hasStrace();
 if (!ok) console.warn("startup parity tests (run.test.ts) skipped: gcc, strace or setarch missing");
 

@@ -10,18 +10,10 @@ import { Process } from "../../kernel-shim/process/process.ts";
 import { StraceLog } from "../../kernel-shim/strace/log.ts";
 import { hostRtldProfile } from "../../loader/host-profile.ts";
 import { startFromExec } from "../../loader/startup.ts";
-import { buildPrograms, hasGcc } from "./build-fixtures.ts";
+import { buildPrograms, hasGcc, hasStrace } from "./build-fixtures.ts";
 
 const TRACE = ["openat", "newfstatat", "mmap", "close", "read", "pread64"];
 
-function hasStrace(): boolean {
-  try {
-    execFileSync("setarch", ["-R", "strace", "-o", "/dev/null", "true"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const ok = hasGcc() && hasStrace();
 if (!ok) console.warn("strace parity tests skipped: gcc, strace or setarch missing");
 
