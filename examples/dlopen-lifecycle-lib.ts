@@ -8,6 +8,7 @@
  * it is unmapped — and never for an object that is only re-opened.
  */
 import { join } from "node:path";
+import { LdsimError } from "../formats/errors.ts";
 import { KernelSframe } from "../kernel-shim/sframe/kernel-sframe.ts";
 import { dlclose } from "../loader/dlclose.ts";
 import { dlerror } from "../loader/dlerror.ts";
@@ -57,7 +58,7 @@ export function runLifecycle(dir: string = LIFECYCLE_DIR, host: string = LIFECYC
   const ks = new KernelSframe();
   const proc = spawnForRun({ sframeKernel: ks });
   const started = runToMain(proc, host, { registerSframe: true });
-  if (started.error) throw new Error(started.error.message);
+  if (started.error) throw new LdsimError(started.error.message);
   const rtld = started.rtld;
   const steps: LifecycleStep[] = [];
   let logPos = 0;

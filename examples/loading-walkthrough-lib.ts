@@ -8,6 +8,8 @@
 import { basename, join } from "node:path";
 import { PF_W, PT_GNU_RELRO, PT_LOAD } from "../formats/elf/constants.ts";
 import { ElfFile } from "../formats/elf/file.ts";
+import { LdsimError } from "../formats/errors.ts";
+import { errnoName, strerror } from "../kernel-shim/errno.ts";
 import type { Process } from "../kernel-shim/process/process.ts";
 import { KernelSframe } from "../kernel-shim/sframe/kernel-sframe.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
@@ -113,14 +115,17 @@ export function walkThrough(program: string = WALKTHROUGH_PROGRAM): Walkthrough 
   };
 
   const ex = syscall(proc, "execve", program, [program], []);
-  if (ex !== 0n) throw new Error(`execve ${program} failed: errno ${-ex}`);
+  if (ex !== 0n) {
+    const e = Number(-ex);
+    throw new LdsimError(`execve ${program}: ${errnoName(e)} (${strerror(e)})`);
+  }
   stage(
     "1. execve: the kernel maps the program and its interpreter",
     "binfmt_elf maps the program's PT_LOAD segments and the PT_INTERP loader (ld.so), sets up the stack, the vDSO and the brk, and starts ld.so — the program's libraries are not the kernel's business.",
   );
 
   const start = startFromExec(proc, { registerSframe: true, debug });
-  if (start.error) throw new Error(start.error.message);
+  if (start.error) throw new LdsimError(start.error.message);
   stage(
     "2. ld.so finds and maps the libraries (DT_NEEDED, breadth first)",
     "For each needed name ld.so searches RPATH ($ORIGIN here), LD_LIBRARY_PATH, RUNPATH, /etc/ld.so.cache and the system directories; each file is checked (open_verify), mapped as one reservation with MAP_FIXED segments on top (_dl_map_segments), and its SFrame section registered with stacktrace_setup right after mapping.",
@@ -169,7 +174,7 @@ export function walkThrough(program: string = WALKTHROUGH_PROGRAM): Walkthrough 
       });
     },
   });
-  if (fin.error) throw new Error(fin.error.message);
+  if (fin.error) throw new LdsimError(fin.error.message);
   stage(
     "3. versions, TLS, relocation and RELRO",
     "ld.so checks every needed symbol version, sets up the thread pointer (arch_prctl) and static TLS, then relocates each object, dependencies first: it looks up every symbol a relocation names and writes the address into the object's GOT and data; once an object is relocated its PT_GNU_RELRO part becomes read-only (mprotect).",
