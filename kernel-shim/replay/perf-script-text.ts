@@ -20,16 +20,56 @@ function padLeft(text: string, width: number): string {
   return text.length >= width ? text : SPACES.slice(0, width - text.length) + text;
 }
 
+/** The largest time in ns formatted with number arithmetic (exact below 2^53). */
+const EXACT_NS = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** `secs.usecs: ` of a time in ns ("%5lu.%06lu: "). */
+function timeText(time: bigint): string {
+  let secs: string;
+  let usecs: string;
+  if (time <= EXACT_NS) {
+    // Number arithmetic on an exact integer (no bigint division per sample): the quotient's rounding
+    // is corrected so that 0 <= rest < 1e9 exactly.
+    const t = Number(time);
+    let q = Math.floor(t / 1e9);
+    let rest = t - q * 1e9;
+    if (rest < 0) {
+      q--;
+      rest += 1e9;
+    } else if (rest >= 1e9) {
+      q++;
+      rest -= 1e9;
+    }
+    secs = String(q);
+    usecs = String(Math.floor(rest / 1000));
+  } else {
+    secs = String(time / 1_000_000_000n);
+    usecs = String((time % 1_000_000_000n) / 1000n);
+  }
+  return `${padLeft(secs, 5)}.${usecs.length >= 6 ? usecs : ZEROS.slice(usecs.length) + usecs}: `;
+}
+
+/** The last header's comm/tid and period/event parts: consecutive samples mostly share them. */
+let lastComm = "";
+let lastTid = -1;
+let lastWho = "";
+let lastPeriod: bigint | undefined;
+let lastEvent = "";
+let lastWhat = "";
+
 /** `comm tid secs.usecs: period event: ` (builtin-script.c: "%s ", "%5d ", "%5lu.%06lu: ", "%10" PRIu64 " "). */
 export function sampleHeader(s: ReplayedSample): string {
-  let line = `${s.comm} ${padLeft(String(s.tid), 5)} `;
-  if (s.time !== undefined) {
-    const secs = s.time / 1_000_000_000n;
-    const usecs = String((s.time % 1_000_000_000n) / 1000n);
-    line += `${padLeft(String(secs), 5)}.${usecs.length >= 6 ? usecs : ZEROS.slice(usecs.length) + usecs}: `;
+  if (s.comm !== lastComm || s.tid !== lastTid || lastTid < 0) {
+    lastComm = s.comm;
+    lastTid = s.tid;
+    lastWho = `${s.comm} ${padLeft(String(s.tid), 5)} `;
   }
-  if (s.period !== undefined) line += `${padLeft(String(s.period), 10)} `;
-  return `${line}${s.event}: `;
+  if (s.period !== lastPeriod || s.event !== lastEvent || lastWhat === "") {
+    lastPeriod = s.period;
+    lastEvent = s.event;
+    lastWhat = `${s.period !== undefined ? `${padLeft(String(s.period), 10)} ` : ""}${s.event}: `;
+  }
+  return s.time === undefined ? lastWho + lastWhat : lastWho + timeText(s.time) + lastWhat;
 }
 
 function frameLine(addr: bigint, sym: string, dso: string): string {
@@ -103,6 +143,10 @@ export function sampleLines(s: ReplayedSample, convention: AddressConvention = "
   return out;
 }
 
+/** A frames array's lines (each preceded by a newline), per address convention. */
+const raBlocks = new WeakMap<readonly ReplayFrame[], string>();
+const callSiteBlocks = new WeakMap<readonly ReplayFrame[], string>();
+
 /**
  * The text `ldsim perf script` prints for `samples` (each sample's lines and a blank line, as perf
  * script separates callchains), handed to `write` in chunks of 256 samples. The chunk is appended to
@@ -114,13 +158,23 @@ export function writeScriptText(
   convention: AddressConvention,
   write: (text: string) => void,
 ): void {
+  const blocks = convention === "ra" ? raBlocks : callSiteBlocks;
   let chunk = "";
   let n = 0;
   for (const s of samples) {
     chunk += sampleHeader(s);
     for (const ip of s.kernelChain) chunk += `\n${kernelLine(ip)}`;
     const frames = s.frames;
-    for (let i = 0; i < frames.length; i++) chunk += `\n${frameText(frames[i] as ReplayFrame, i, convention)}`;
+    if (frames.length > 0) {
+      // The replay hands out one frames array per memoized trace: its lines are joined once.
+      let block = blocks.get(frames);
+      if (block === undefined) {
+        block = "";
+        for (let i = 0; i < frames.length; i++) block += `\n${frameText(frames[i] as ReplayFrame, i, convention)}`;
+        blocks.set(frames, block);
+      }
+      chunk += block;
+    }
     chunk += "\n\n";
     if (++n >= 256) {
       write(chunk);

@@ -106,6 +106,13 @@ export class ReplayProcess {
   private findMemo = new Map<bigint, SframeFindResult>();
   /** Per-address memo for symbolization, dropped whenever the mappings change. */
   readonly frameMemo = { first: new Map<bigint, unknown>(), caller: new Map<bigint, unknown>() };
+  /**
+   * Per-PC memo of whole replayed traces (replay.ts), valid while the mappings and the SFrame
+   * registry are unchanged: dropped with the frame memo, and when a lookup changed the registry.
+   */
+  readonly traceMemo = new Map<bigint, unknown>();
+  /** Lookups that changed the registry (an EFAULT removes the section): a trace unwound across one is not memoized. */
+  registryChanges = 0;
   /** The anonymous range currently holding a stack copy: [start, end). */
   stackRange: { start: bigint; end: bigint } | undefined;
   private interp: string | undefined;
@@ -146,6 +153,7 @@ export class ReplayProcess {
     this.maps.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
     this.frameMemo.first.clear();
     this.frameMemo.caller.clear();
+    this.traceMemo.clear();
     if (exec) this.pending.push(r);
   }
 
@@ -190,6 +198,7 @@ export class ReplayProcess {
     this.findMemo = new Map();
     this.frameMemo.first.clear();
     this.frameMemo.caller.clear();
+    this.traceMemo.clear();
   }
 
   private place(recorded: string, bias: bigint, role: ReplayObject["role"], register: boolean): void {
@@ -298,12 +307,19 @@ export class ReplayProcess {
     if (this.finderCache === undefined) {
       const inner = this.kernel.finder(this.mm);
       const memo = this.findMemo;
+      const traces = this.traceMemo;
+      const self = this;
       this.finderCache = inner && {
         find(pc: bigint): SframeFindResult {
           const hit = memo.get(pc);
           if (hit) return hit;
           const r = inner.find(pc);
           if (r.ok || r.errno !== "EFAULT") memo.set(pc, r);
+          // EFAULT removed the section: traces replayed before may no longer be what an unwind gives.
+          else {
+            traces.clear();
+            self.registryChanges++;
+          }
           return r;
         },
       };

@@ -222,13 +222,82 @@ export function* replaySamples(
     }
     p.settle();
     const memory = stackMemory(p, regs.sp, s.stackUser?.bytes ?? EMPTY);
-    const trace = unwindUser(arch, regs, memory, p.finder(), unwindOptions);
+    const memo = p.traceMemo as Map<bigint, MemoTrace[]>;
+    const seen = memo.get(regs.pc);
+    if (seen) {
+      for (const t of seen) {
+        if (sameTrace(t, regs, memory))
+          return sampleOf(s, i, pid, tid, comm, event, kernelChain, storedUser, t.frames, t.stop, undefined);
+      }
+    }
+    const changes = p.registryChanges;
+    const reads = new RecordingMemory(memory);
+    const trace = unwindUser(arch, regs, reads, p.finder(), unwindOptions);
     const frames: ReplayFrame[] = new Array(trace.frames.length);
     for (let k = 0; k < trace.frames.length; k++) {
       const f = trace.frames[k] as (typeof trace.frames)[number];
       frames[k] = frameOf(p, f.pc, k === 0, f.method, f.sframeMiss);
     }
+    if (p.registryChanges === changes) {
+      const t: MemoTrace = {
+        sp: regs.sp,
+        fp: regs.fp,
+        ra: regs.ra,
+        addrs: reads.addrs,
+        values: reads.values,
+        frames,
+        stop: trace.stop,
+      };
+      if (!seen) memo.set(regs.pc, [t]);
+      else if (seen.length < TRACES_PER_PC) seen.push(t);
+      else {
+        seen.shift();
+        seen.push(t);
+      }
+    }
     return sampleOf(s, i, pid, tid, comm, event, kernelChain, storedUser, frames, trace.stop, undefined);
+  }
+}
+
+/**
+ * A replayed trace kept for reuse. The unwinder is a pure function of the starting registers, the
+ * words it reads and the SFrame lookups' answers; the answers are fixed while the process's
+ * mappings and registry are (the memo is dropped when they change), so a later sample starting from
+ * the same registers whose reads give the same words unwinds to the same frames. A spinning thread's
+ * samples hit a few such traces again and again; checking one costs its reads only.
+ */
+interface MemoTrace {
+  readonly sp: bigint;
+  readonly fp: bigint;
+  readonly ra: bigint | undefined;
+  /** Every word the unwinder read, in order, and what it got (undefined: a fault). */
+  readonly addrs: readonly bigint[];
+  readonly values: readonly (bigint | undefined)[];
+  readonly frames: readonly ReplayFrame[];
+  readonly stop: UnwindStop;
+}
+
+/** Traces kept per starting PC (a PC reached from several call paths has several). */
+const TRACES_PER_PC = 8;
+
+function sameTrace(t: MemoTrace, regs: UserRegs, memory: UnwindMemory): boolean {
+  if (t.sp !== regs.sp || t.fp !== regs.fp || t.ra !== regs.ra) return false;
+  const addrs = t.addrs;
+  const values = t.values;
+  for (let k = 0; k < addrs.length; k++) if (memory.readWord(addrs[k] as bigint) !== values[k]) return false;
+  return true;
+}
+
+/** User memory that notes every read (for MemoTrace). */
+class RecordingMemory implements UnwindMemory {
+  readonly addrs: bigint[] = [];
+  readonly values: (bigint | undefined)[] = [];
+  constructor(private readonly inner: UnwindMemory) {}
+  readWord(addr: bigint): bigint | undefined {
+    const v = this.inner.readWord(addr);
+    this.addrs.push(addr);
+    this.values.push(v);
+    return v;
   }
 }
 
