@@ -78,6 +78,8 @@ export interface MemSymbol {
   readonly shndx: number;
   readonly value: bigint;
   readonly size: bigint;
+  /** st_value as a number (exact), NaN when it is 2^53 or more: relocation arithmetic stays in numbers. */
+  readonly valueN: number;
 }
 
 /** One `struct r_found_version` of `l_versions[]`: hash 0 = no version at that index. */
@@ -325,6 +327,8 @@ export class DynamicInfo {
     if (this.symtab === undefined) throw new DynamicInfoError(this.map.name, "no DT_SYMTAB");
     const dv = this.small(this.symtab + BigInt(index * SYM_SIZE), SYM_SIZE);
     const info = dv.getUint8(4);
+    const value = dv.getBigUint64(8, true);
+    const hi = dv.getUint32(12, true);
     s = {
       index,
       nameOffset: dv.getUint32(0, true),
@@ -333,8 +337,9 @@ export class DynamicInfo {
       type: info & 0xf,
       other: dv.getUint8(5),
       shndx: dv.getUint16(6, true),
-      value: dv.getBigUint64(8, true),
+      value,
       size: dv.getBigUint64(16, true),
+      valueN: hi < 0x200000 ? dv.getUint32(8, true) + hi * 0x1_0000_0000 : Number.NaN,
     };
     this.syms[index] = s;
     return s;

@@ -8,7 +8,8 @@ import { DT_AARCH64_VARIANT_PCS } from "../formats/elf/dynamic-tags.ts";
 import type { RelaRecord } from "../formats/elf/relocations.ts";
 import { STO_AARCH64_VARIANT_PCS, STT_GNU_IFUNC } from "../formats/elf/symbol-constants.ts";
 import { callIfuncResolver } from "./ifunc.ts";
-import type { ArchRelocator, RelocContext } from "./relocate.ts";
+import type { LinkMap } from "./link-map.ts";
+import type { ArchRelocator, RelocContext, Resolved } from "./relocate.ts";
 import { badRelocType, minBig, symbolAddress } from "./relocate.ts";
 import { linkMapAddress } from "./relocate-x86_64.ts";
 import { ELF_RTYPE_CLASS_COPY, ELF_RTYPE_CLASS_PLT } from "./symbol-lookup.ts";
@@ -63,7 +64,7 @@ function rela(ctx: RelocContext, r: RelaRecord): void {
   const sym = res.sym;
   let value = symbolAddress(res);
   if (sym && sym.type === STT_GNU_IFUNC && sym.shndx !== SHN_UNDEF && res.map) {
-    value = callIfuncResolver(rtld, res.map, value, info.string(refsym.nameOffset));
+    value = ifuncValue(ctx, res, r.sym, value);
   }
   switch (t) {
     case R_AARCH64_COPY:
@@ -107,6 +108,12 @@ function rela(ctx: RelocContext, r: RelaRecord): void {
   }
 }
 
+/** elf_machine_rela's IFUNC step: the resolver's value. */
+function ifuncValue(ctx: RelocContext, res: Resolved, symIdx: number, value: bigint): bigint {
+  const { rtld, info } = ctx;
+  return callIfuncResolver(rtld, res.map as LinkMap, value, info.string(info.symbol(symIdx).nameOffset));
+}
+
 function lazyRel(ctx: RelocContext, r: RelaRecord): void {
   const { map } = ctx;
   const at = map.addr + r.offset;
@@ -138,6 +145,13 @@ export const AARCH64_RELOCATOR: ArchRelocator = {
   name: "aarch64",
   relative: R_AARCH64_RELATIVE,
   irelative: R_AARCH64_IRELATIVE,
+  globDat: R_AARCH64_GLOB_DAT,
+  jumpSlot: R_AARCH64_JUMP_SLOT,
+  abs64: R_AARCH64_ABS64,
+  slotAddend: true,
+  // Variant-PCS JUMP_SLOTs are bound at once (lazyRel): only objects without DT_AARCH64_VARIANT_PCS take the plain path.
+  lazyJumpSlotFast: (info) => !info.has(DT_AARCH64_VARIANT_PCS),
+  ifuncValue,
   typeClass,
   runtimeSetup,
   rela,

@@ -7,7 +7,8 @@ import { SHN_UNDEF } from "../formats/elf/constants.ts";
 import type { RelaRecord } from "../formats/elf/relocations.ts";
 import { STT_GNU_IFUNC } from "../formats/elf/symbol-constants.ts";
 import { callIfuncResolver } from "./ifunc.ts";
-import type { ArchRelocator, RelocContext } from "./relocate.ts";
+import type { LinkMap } from "./link-map.ts";
+import type { ArchRelocator, RelocContext, Resolved } from "./relocate.ts";
 import { badRelocType, minBig, symbolAddress } from "./relocate.ts";
 import { ELF_RTYPE_CLASS_COPY, ELF_RTYPE_CLASS_PLT } from "./symbol-lookup.ts";
 import { checkStaticTls } from "./tls.ts";
@@ -71,14 +72,7 @@ function rela(ctx: RelocContext, r: RelaRecord): void {
   const sym = res.sym;
   let value = symbolAddress(res);
   if (sym && sym.type === STT_GNU_IFUNC && sym.shndx !== SHN_UNDEF && res.map) {
-    if (res.map !== map && !res.map.relocated) {
-      const name = info.string(refsym.nameOffset);
-      if (res.map.type === "executable") {
-        throw badIfunc(rtld.progname, name, map.name);
-      }
-      ctx.warn(`${rtld.progname}: Relink \`${map.name}' with \`${res.map.name}' for IFUNC symbol \`${name}'`);
-    }
-    value = callIfuncResolver(rtld, res.map, value, info.string(refsym.nameOffset));
+    value = ifuncValue(ctx, res, r.sym, value);
   }
   switch (t) {
     case R_X86_64_JUMP_SLOT:
@@ -151,6 +145,20 @@ function rela(ctx: RelocContext, r: RelaRecord): void {
   }
 }
 
+/** elf_machine_rela's IFUNC step: a definition in an object not yet relocated is diagnosed, then its resolver is called. */
+function ifuncValue(ctx: RelocContext, res: Resolved, symIdx: number, value: bigint): bigint {
+  const { map, rtld, info } = ctx;
+  const defMap = res.map as LinkMap;
+  const name = info.string(info.symbol(symIdx).nameOffset);
+  if (defMap !== map && !defMap.relocated) {
+    if (defMap.type === "executable") {
+      throw badIfunc(rtld.progname, name, map.name);
+    }
+    ctx.warn(`${rtld.progname}: Relink \`${map.name}' with \`${defMap.name}' for IFUNC symbol \`${name}'`);
+  }
+  return callIfuncResolver(rtld, defMap, value, name);
+}
+
 function badIfunc(progname: string, name: string, obj: string): Error {
   return new Error(
     `${progname}: IFUNC symbol '${name}' referenced in '${obj}' is defined in the executable and creates an unsatisfiable circular dependency.`,
@@ -189,6 +197,12 @@ export const X86_64_RELOCATOR: ArchRelocator = {
   name: "x86_64",
   relative: R_X86_64_RELATIVE,
   irelative: R_X86_64_IRELATIVE,
+  globDat: R_X86_64_GLOB_DAT,
+  jumpSlot: R_X86_64_JUMP_SLOT,
+  abs64: R_X86_64_64,
+  slotAddend: false,
+  lazyJumpSlotFast: () => true,
+  ifuncValue,
   typeClass,
   runtimeSetup,
   rela,

@@ -26,10 +26,11 @@
  * anything else runs; the model does that (silently) the first time ld.so's map is relocated, so
  * its memory ends as the real one does.
  */
-import { EM_AARCH64, PF_R, PF_W, PF_X, PT_LOAD } from "../formats/elf/constants.ts";
+import { EM_AARCH64, PF_R, PF_W, PF_X, PT_LOAD, SHN_ABS, SHN_UNDEF } from "../formats/elf/constants.ts";
 import { DT_GNU_PRELINKED } from "../formats/elf/dynamic-tags.ts";
-import { decodeRelocations, type RelaRecord } from "../formats/elf/relocations.ts";
-import { STB_LOCAL, STV_HIDDEN, STV_INTERNAL } from "../formats/elf/symbol-constants.ts";
+import type { RelaRecord } from "../formats/elf/relocations.ts";
+import { STB_LOCAL, STT_GNU_IFUNC, STV_HIDDEN, STV_INTERNAL } from "../formats/elf/symbol-constants.ts";
+import { addUserWords, writeUserWords } from "../kernel-shim/mm/user-access.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
 import { type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
 import type { LinkMap } from "./link-map.ts";
@@ -40,6 +41,11 @@ import { protectRelro } from "./relro.ts";
 import type { Rtld } from "./rtld.ts";
 import { dsoName, lookupSymbol, takeLookupFailure, type VersionReq } from "./symbol-lookup.ts";
 import { initStartupTls } from "./tls.ts";
+
+// Module-local copies (tsx runs this as CommonJS: an imported binding read is a getter call).
+const SHN_ABS_ = SHN_ABS;
+const SHN_UNDEF_ = SHN_UNDEF;
+const STT_GNU_IFUNC_ = STT_GNU_IFUNC;
 
 export interface RelocateOptions {
   readonly lazy: boolean;
@@ -77,6 +83,16 @@ export interface ArchRelocator {
   readonly name: string;
   readonly relative: number;
   readonly irelative: number;
+  /** GLOB_DAT, JUMP_SLOT and the absolute 64-bit type (R_X86_64_64, R_AARCH64_ABS64): the fast path's types. */
+  readonly globDat: number;
+  readonly jumpSlot: number;
+  readonly abs64: number;
+  /** GLOB_DAT and JUMP_SLOT add r_addend (aarch64) or not (x86_64). */
+  readonly slotAddend: boolean;
+  /** Whether elf_machine_lazy_rel of every JUMP_SLOT of `info` is the plain `*slot += l_addr`. */
+  lazyJumpSlotFast(info: DynamicInfo): boolean;
+  /** The IFUNC step of elf_machine_rela for a resolved STT_GNU_IFUNC definition: its resolver's value. */
+  ifuncValue(ctx: RelocContext, res: Resolved, symIdx: number, value: bigint): bigint;
   /** elf_machine_type_class. */
   typeClass(type: number): number;
   /** elf_machine_runtime_setup's GOT writes for lazy binding. */
@@ -175,8 +191,11 @@ function makeContext(
       return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
     },
     write64(addr, value) {
-      dv.setBigUint64(0, BigInt.asUintN(64, value), true);
-      mm.writeUser(Number(addr), buf);
+      const v = BigInt.asUintN(64, value);
+      slotAddrs[0] = Number(addr);
+      slotWords[0] = Number(v & 0xffffffffn);
+      slotWords[1] = Number(v >> 32n);
+      writeUserWords(mm, slotAddrs, slotWords, 1);
     },
     write32(addr, value) {
       dv.setUint32(0, Number(BigInt.asUintN(32, value)), true);
@@ -200,11 +219,24 @@ function doRela(
   nrelative: bigint,
   lazy: boolean,
 ): void {
-  const { map, info } = ctx;
-  if (!lazy && nrelative > 0n && size % 24n === 0n && size <= 0x7fffffffn) {
-    doRelaWithRelative(ctx, arch, start, size, nrelative);
+  const base = Number(ctx.map.addr);
+  if (size > 0n && size % 24n === 0n && size <= 0x7fffffffn && Number.isSafeInteger(base)) {
+    doRelaTable(ctx, arch, start, size, nrelative, lazy, base);
     return;
   }
+  doRelaRecords(ctx, arch, start, size, nrelative, lazy);
+}
+
+/** doRela over decoded records (a table whose size is not whole entries: decoding reports it). */
+function doRelaRecords(
+  ctx: RelocContext,
+  arch: ArchRelocator,
+  start: bigint,
+  size: bigint,
+  nrelative: bigint,
+  lazy: boolean,
+): void {
+  const { map, info } = ctx;
   const recs = info.rela(start, size);
   const ireloc: RelaRecord[] = [];
   if (lazy) {
@@ -236,60 +268,144 @@ function doRela(
   for (const r of ireloc) arch.rela(ctx, r);
 }
 
+/** Entry `i` of a RELA table as a record (for the architecture's general functions). */
+function recordAt(dv: DataView, i: number): RelaRecord {
+  const o = i * 24;
+  const info = dv.getBigUint64(o + 8, true);
+  return {
+    kind: "rela",
+    index: i,
+    offset: dv.getBigUint64(o, true),
+    info,
+    sym: dv.getUint32(o + 12, true),
+    type: dv.getUint32(o + 8, true),
+    addend: dv.getBigInt64(o + 16, true),
+  };
+}
+
+const TWO32 = 0x1_0000_0000;
+
 /**
- * doRela for a non-lazy range with a DT_RELACOUNT prefix, the RELATIVE entries applied straight from
- * the table bytes with number arithmetic (no record objects, no bigint: they are most of a
- * library's relocations). Same reads, writes and order as the general path; a value that does not
- * fit 2^53 falls back to bigint.
+ * doRela over a whole table read with one user read, entries decoded from its bytes with number
+ * arithmetic: the RELATIVE prefix (DT_RELACOUNT, most of a library's entries) and lazy JUMP_SLOT runs
+ * written with one batched user access (writeUserWords / addUserWords: the same per-slot writes
+ * and faults), GLOB_DAT/JUMP_SLOT/64 bound through ctx.resolve and written slot by slot; every other
+ * type goes to the architecture's elf_machine_rela / elf_machine_lazy_rel. Same order as glibc:
+ * IRELATIVE entries after the others.
  */
-function doRelaWithRelative(
+function doRelaTable(
   ctx: RelocContext,
   arch: ArchRelocator,
   start: bigint,
   size: bigint,
   nrelative: bigint,
+  lazy: boolean,
+  base: number,
 ): void {
-  const { map, info } = ctx;
+  const { map, info, rtld } = ctx;
+  const mm = rtld.proc.mm;
   const bytes = info.read(start, Number(size));
-  const count = bytes.length / 24;
-  const nrel = nrelative < BigInt(count) ? Number(nrelative) : count;
-  const st = relocStats(ctx.rtld);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (!map.isRtld && (map.addr !== 0n || !info.has(DT_GNU_PRELINKED))) {
-    const mm = ctx.rtld.proc.mm;
-    const base = Number(map.addr);
-    const out = new Uint8Array(8);
-    const odv = new DataView(out.buffer);
-    for (let i = 0; i < nrel; i++) {
+  const count = bytes.length / 24;
+  const ireloc: number[] = [];
+  const baseLo = base % TWO32;
+  const baseHi = (base - baseLo) / TWO32;
+  /** The table's offset field + l_addr as the general path's Number(l_addr + r_offset) gives it. */
+  const slotAddr = (o: number): number => {
+    const at = base + dv.getUint32(o, true) + dv.getUint32(o + 4, true) * TWO32;
+    return Number.isSafeInteger(at) ? at : Number(map.addr + dv.getBigUint64(o, true));
+  };
+  if (lazy) {
+    const fast = arch.lazyJumpSlotFast(info);
+    const addrs = new Float64Array(count);
+    const delta = new Uint32Array([baseLo, baseHi]);
+    let n = 0;
+    for (let i = 0; i < count; i++) {
       const o = i * 24;
-      const offset = dv.getUint32(o, true) + dv.getUint32(o + 4, true) * 0x1_0000_0000;
-      const addend = dv.getUint32(o + 16, true) + dv.getInt32(o + 20, true) * 0x1_0000_0000;
-      const at = base + offset;
-      const value = base + addend;
-      if (Number.isSafeInteger(at) && Number.isSafeInteger(value) && value >= 0) {
-        odv.setUint32(0, value % 0x1_0000_0000, true);
-        odv.setUint32(4, Math.floor(value / 0x1_0000_0000), true);
-        mm.writeUser(at, out);
-      } else {
-        ctx.write64(map.addr + dv.getBigUint64(o, true), map.addr + dv.getBigInt64(o + 16, true));
+      const t = dv.getUint32(o + 8, true);
+      if (t === arch.irelative) ireloc.push(i);
+      else if (fast && t === arch.jumpSlot) addrs[n++] = slotAddr(o);
+      else {
+        addUserWords(mm, addrs, delta, n);
+        n = 0;
+        arch.lazyRel(ctx, recordAt(dv, i));
       }
     }
+    addUserWords(mm, addrs, delta, n);
+    for (const i of ireloc) arch.lazyRel(ctx, recordAt(dv, i));
+    return;
+  }
+  const nrel = nrelative < BigInt(count) ? Number(nrelative) : count;
+  const st = relocStats(rtld);
+  // ld.so's RELATIVE entries were applied by _dl_start; a prelinked object at its link address needs none.
+  if (nrel > 0 && !map.isRtld && (map.addr !== 0n || !info.has(DT_GNU_PRELINKED))) {
+    const addrs = new Float64Array(nrel);
+    const words = new Uint32Array(nrel * 2);
+    for (let i = 0; i < nrel; i++) {
+      const o = i * 24;
+      addrs[i] = slotAddr(o);
+      // l_addr + r_addend mod 2^64, in 32-bit halves.
+      const lo = dv.getUint32(o + 16, true) + baseLo;
+      words[2 * i] = lo >>> 0;
+      words[2 * i + 1] = (dv.getUint32(o + 20, true) + baseHi + (lo >= TWO32 ? 1 : 0)) >>> 0;
+    }
+    writeUserWords(mm, addrs, words, nrel);
   }
   st.relative += nrel;
-  const rest = decodeRelocations(bytes.subarray(nrel * 24), "rela", {
-    is64: true,
-    littleEndian: true,
-    source: map.name,
-  }) as RelaRecord[];
-  const ireloc: RelaRecord[] = [];
-  for (const r of rest) {
-    if (r.type === arch.irelative) {
-      ireloc.push(r);
-      continue;
-    }
-    arch.rela(ctx, r);
+  for (let i = nrel; i < count; i++) {
+    const o = i * 24;
+    const t = dv.getUint32(o + 8, true);
+    if (t === arch.irelative) ireloc.push(i);
+    else if (t === arch.globDat || t === arch.jumpSlot || t === arch.abs64) {
+      symbolSlot(ctx, arch, dv, o, t, slotAddr(o));
+    } else arch.rela(ctx, recordAt(dv, i));
   }
-  for (const r of ireloc) arch.rela(ctx, r);
+  for (const i of ireloc) arch.rela(ctx, recordAt(dv, i));
+}
+
+const slotAddrs = new Float64Array(1);
+const slotWords = new Uint32Array(2);
+
+/** GLOB_DAT / JUMP_SLOT / 64 (ABS64): S (+ A where the architecture adds it), IFUNC resolved. */
+function symbolSlot(ctx: RelocContext, arch: ArchRelocator, dv: DataView, o: number, t: number, at: number): void {
+  const symIdx = dv.getUint32(o + 12, true);
+  const res = ctx.resolve(symIdx, t);
+  const sym = res.sym;
+  const withAddend = t === arch.abs64 || arch.slotAddend;
+  let v = Number.NaN;
+  if (sym && !(sym.type === STT_GNU_IFUNC_ && sym.shndx !== SHN_UNDEF_ && res.map)) {
+    const a = withAddend ? dv.getUint32(o + 16, true) + dv.getInt32(o + 20, true) * TWO32 : 0;
+    v = (sym.shndx === SHN_ABS_ ? 0 : Number(res.map?.addr ?? 0n)) + sym.valueN + a;
+  } else if (!sym) {
+    v = withAddend ? dv.getUint32(o + 16, true) + dv.getInt32(o + 20, true) * TWO32 : 0;
+  }
+  if (Number.isSafeInteger(v) && v >= 0) {
+    const lo = v % TWO32;
+    slotWords[0] = lo;
+    slotWords[1] = (v - lo) / TWO32;
+  } else {
+    let value = symbolAddress(res);
+    if (sym && sym.type === STT_GNU_IFUNC_ && sym.shndx !== SHN_UNDEF_ && res.map) {
+      value = arch.ifuncValue(ctx, res, symIdx, value);
+    }
+    if (withAddend) value += dv.getBigInt64(o + 16, true);
+    value = BigInt.asUintN(64, value);
+    slotWords[0] = Number(value & 0xffffffffn);
+    slotWords[1] = Number(value >> 32n);
+  }
+  slotAddrs[0] = at;
+  writeUserWords(ctx.rtld.proc.mm, slotAddrs, slotWords, 1);
+}
+
+/** DT_RELR: `*slot += l_addr` for each address, batched (the same reads, writes and faults as one at a time). */
+function applyRelr(ctx: RelocContext): void {
+  const { map, info } = ctx;
+  const relr = info.relr();
+  if (relr.length === 0) return;
+  const addrs = new Float64Array(relr.length);
+  for (let i = 0; i < relr.length; i++) addrs[i] = Number(map.addr + (relr[i] as bigint));
+  const a = BigInt.asUintN(64, map.addr);
+  addUserWords(ctx.rtld.proc.mm, addrs, new Uint32Array([Number(a & 0xffffffffn), Number(a >> 32n)]), relr.length);
 }
 
 /** `_dl_start`'s self-relocation of ld.so (RELR and the RELATIVE entries), once per process. */
@@ -297,7 +413,7 @@ function bootstrapRtld(ctx: RelocContext, arch: ArchRelocator): void {
   const { rtld, map, info } = ctx;
   if (bootstrapped.has(rtld)) return;
   bootstrapped.add(rtld);
-  for (const a of info.relr()) ctx.write64(map.addr + a, ctx.read64(map.addr + a) + map.addr);
+  applyRelr(ctx);
   const rr = info.relaRange;
   if (rr) {
     for (const r of info.rela(rr.start, rr.size)) {
@@ -345,9 +461,7 @@ export function relocateObject(
   const jmprel = info.jmprelRange;
   const doLazy = lazy && jmprel !== undefined;
   arch.runtimeSetup(ctx, doLazy);
-  if (!map.isRtld) {
-    for (const a of info.relr()) ctx.write64(map.addr + a, ctx.read64(map.addr + a) + map.addr);
-  }
+  if (!map.isRtld) applyRelr(ctx);
   // _ELF_DYNAMIC_DO_RELOC's two ranges.
   const r0 = { start: 0n, size: 0n, nrelative: 0n };
   let r1: { start: bigint; size: bigint } | undefined;

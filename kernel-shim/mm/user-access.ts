@@ -247,3 +247,109 @@ export function untouchedZeroRun(as: AddressSpace, addr: number, max: number): n
   }
   return cur - addr;
 }
+
+const VM_MAYSHARE_ = VM_MAYSHARE;
+
+/**
+ * The page at `vpn` if a user write of [addr, addr+8) would take presentPageAccess's fast path: the
+ * page is in the store, its VMA private, readable and writable (anon_vma prepared as that path does).
+ */
+function writablePresentPage(as: AddressSpace, addr: number, vpn: number): Uint8Array | undefined {
+  const page = as.pages.get(vpn);
+  if (!page) return undefined;
+  const vma = as.tree.containing(addr);
+  if (!vma || (vma.file !== undefined && (vma.flags & VM_MAYSHARE_) !== 0) || !readable(as, vma.flags))
+    return undefined;
+  if (!(vma.flags & VM_WRITE_)) return undefined;
+  anonVmaPrepare(as, vma);
+  return page;
+}
+
+/**
+ * `n` user writes of one little-endian 64-bit word each (`words[2i]` low, `words[2i+1]` high half at
+ * `addrs[i]`), in order: exactly what `n` writeUser calls of 8 bytes do — the same pages copied, the
+ * same first fault (thrown after the earlier slots were written). Within one call nothing else can
+ * change the address space, so the page and its VMA checks are looked up once per run of slots in
+ * the same page (relocation tables are sorted by address) instead of once per slot.
+ */
+export function writeUserWords(as: AddressSpace, addrs: Float64Array, words: Uint32Array, n: number): void {
+  wordsAccess(as, addrs, words, n, false);
+}
+
+/**
+ * `n` user read-modify-writes: the word at `addrs[i]` becomes itself + (`delta[1]`:`delta[0]`) mod
+ * 2^64 — a readUser then a writeUser of 8 bytes per slot, in order, with their faults (DT_RELR's and
+ * lazy JUMP_SLOT's `*reloc_addr += l_addr`).
+ */
+export function addUserWords(as: AddressSpace, addrs: Float64Array, delta: Uint32Array, n: number): void {
+  wordsAccess(as, addrs, delta, n, true);
+}
+
+function wordsAccess(as: AddressSpace, addrs: Float64Array, words: Uint32Array, n: number, add: boolean): void {
+  const ps = as.pageSize;
+  const dLo = words[0] as number;
+  const dHi = words[1] as number;
+  let curVpn = -1;
+  let cur: Uint8Array | undefined;
+  let slot: Uint8Array | undefined;
+  for (let i = 0; i < n; i++) {
+    const a = addrs[i] as number;
+    const off = a % ps;
+    if (Number.isSafeInteger(a) && a >= 0 && off <= ps - 8) {
+      const vpn = (a - off) / ps;
+      if (vpn !== curVpn) {
+        cur = writablePresentPage(as, a, vpn);
+        curVpn = cur ? vpn : -1;
+      }
+      if (cur) {
+        let lo: number;
+        let hi: number;
+        if (add) {
+          const oldLo =
+            (cur[off] as number) |
+            ((cur[off + 1] as number) << 8) |
+            ((cur[off + 2] as number) << 16) |
+            ((cur[off + 3] as number) << 24);
+          const oldHi =
+            (cur[off + 4] as number) |
+            ((cur[off + 5] as number) << 8) |
+            ((cur[off + 6] as number) << 16) |
+            ((cur[off + 7] as number) << 24);
+          const sum = (oldLo >>> 0) + dLo;
+          lo = sum >>> 0;
+          hi = ((oldHi >>> 0) + dHi + (sum > 0xffffffff ? 1 : 0)) >>> 0;
+        } else {
+          lo = words[2 * i] as number;
+          hi = words[2 * i + 1] as number;
+        }
+        cur[off] = lo;
+        cur[off + 1] = lo >>> 8;
+        cur[off + 2] = lo >>> 16;
+        cur[off + 3] = lo >>> 24;
+        cur[off + 4] = hi;
+        cur[off + 5] = hi >>> 8;
+        cur[off + 6] = hi >>> 16;
+        cur[off + 7] = hi >>> 24;
+        continue;
+      }
+    }
+    // Anything else (a page not copied yet, a fault, a slot across pages) takes the general path.
+    slot ??= new Uint8Array(8);
+    const dv = new DataView(slot.buffer);
+    if (add) {
+      const r = userAccess(as, a, 8, undefined, "user");
+      if (!r.ok) throw r.fault;
+      const b = new DataView(r.bytes.buffer, r.bytes.byteOffset, 8);
+      const sum = b.getUint32(0, true) + dLo;
+      dv.setUint32(0, sum >>> 0, true);
+      dv.setUint32(4, (b.getUint32(4, true) + dHi + (sum > 0xffffffff ? 1 : 0)) >>> 0, true);
+    } else {
+      dv.setUint32(0, words[2 * i] as number, true);
+      dv.setUint32(4, words[2 * i + 1] as number, true);
+    }
+    const w = userAccess(as, a, 8, slot, "user");
+    if (!w.ok) throw w.fault;
+    // The general path may have copied a page in or prepared an anon_vma: look again next time.
+    curVpn = -1;
+  }
+}

@@ -1,0 +1,143 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { AddressSpace, UserFault } from "../../../kernel-shim/mm/address-space.ts";
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED } from "../../../kernel-shim/mm/prot-flags.ts";
+import { addUserWords, writeUserWords } from "../../../kernel-shim/mm/user-access.ts";
+import type { MappedInode, OpenFile } from "../../../kernel-shim/mm/vma.ts";
+
+/**
+ * Differential property: the batched word accesses the relocation loop uses (writeUserWords,
+ * addUserWords) leave the address space exactly as the same slots written one at a time with
+ * writeUser (readUser + writeUser for the add) — same bytes, same pages copied, same anon_vmas —
+ * and stop at the same first fault (kind and address), over random layouts of private/shared,
+ * file/anonymous, writable/read-only/PROT_NONE mappings with holes and a file shorter than its map.
+ */
+const PS = 4096;
+const BASE = 0x10000000;
+const PAGES = 12;
+
+class MemInode implements MappedInode {
+  readonly devMajor = 8;
+  readonly devMinor = 1;
+  readonly ino = 7;
+  readonly path = "/words/file";
+  readonly bytes: Uint8Array;
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+    for (let i = 0; i < size; i++) this.bytes[i] = (i * 31 + 7) & 0xff;
+  }
+  get size(): number {
+    return this.bytes.length;
+  }
+  read(o: number, n: number): Uint8Array {
+    return this.bytes.slice(o, o + n);
+  }
+  write(o: number, d: Uint8Array): void {
+    this.bytes.set(d, o);
+  }
+}
+
+interface PageSpec {
+  readonly kind: "hole" | "anon" | "file" | "shared";
+  readonly prot: number;
+  readonly touched: boolean;
+}
+
+function build(specs: readonly PageSpec[], fileSize: number): { as: AddressSpace; inode: MemInode } {
+  const as = AddressSpace.forArch("x86_64");
+  const inode = new MemInode(fileSize);
+  const file = (write: boolean): OpenFile => ({ inode, readable: true, writable: write });
+  specs.forEach((s, i) => {
+    const addr = BASE + i * PS;
+    if (s.kind === "hole") return;
+    const flags =
+      MAP_FIXED | (s.kind === "shared" ? MAP_SHARED : MAP_PRIVATE) | (s.kind === "anon" ? MAP_ANONYMOUS : 0);
+    const r = as.mmap(
+      addr,
+      PS,
+      s.prot | 2,
+      flags,
+      s.kind === "anon" ? undefined : file(true),
+      s.kind === "anon" ? 0 : i * PS,
+    );
+    expect(r).toBe(addr);
+    if (s.touched) as.tryWriteUser(addr + 16, new Uint8Array([1, 2, 3]));
+    if (as.mprotect(addr, PS, s.prot) !== 0) throw new Error("mprotect");
+  });
+  return { as, inode };
+}
+
+function snapshot(as: AddressSpace, inode: MemInode): unknown {
+  const pages: [number, number[]][] = [];
+  for (let i = 0; i < PAGES; i++) {
+    const p = as.pages.get(BASE / PS + i);
+    if (p) pages.push([i, [...p]]);
+  }
+  return { pages, file: [...inode.bytes], vmas: as.vmas().map((v) => ({ ...v, file: v.file ? "f" : undefined })) };
+}
+
+function faultOf(f: () => void): unknown {
+  try {
+    f();
+    return undefined;
+  } catch (e) {
+    if (e instanceof UserFault) return { kind: e.kind, addr: e.addr, write: e.write };
+    throw e;
+  }
+}
+
+const pageSpec = fc.record({
+  kind: fc.constantFrom("hole", "anon", "anon", "file", "file", "shared") as fc.Arbitrary<PageSpec["kind"]>,
+  prot: fc.constantFrom(0, 1, 3, 3, 3, 5),
+  touched: fc.boolean(),
+});
+const slot = fc.oneof(
+  fc.integer({ min: 0, max: (PAGES * PS) / 8 - 1 }).map((k) => BASE + k * 8),
+  fc.integer({ min: -8, max: PAGES * PS }).map((o) => BASE + o),
+  fc.constantFrom(-8, 2 ** 53 + 8, 0x7fff_ffff_f000 + 4096),
+);
+
+describe("writeUserWords / addUserWords", () => {
+  it("equal writeUser (and readUser + writeUser) slot by slot: bytes, pages, VMAs, first fault", () => {
+    fc.assert(
+      fc.property(
+        fc.array(pageSpec, { minLength: PAGES, maxLength: PAGES }),
+        fc.integer({ min: 0, max: PAGES * PS }),
+        fc.array(fc.tuple(slot, fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff })), {
+          maxLength: 40,
+        }),
+        fc.boolean(),
+        fc.boolean(),
+        (specs, fileSize, slots, add, sorted) => {
+          const list = sorted ? [...slots].sort((a, b) => a[0] - b[0]) : slots;
+          const one = build(specs, fileSize);
+          const batch = build(specs, fileSize);
+          const addrs = new Float64Array(list.map((s) => s[0]));
+          const delta = new Uint32Array([0x89abcdef, 0x1234]);
+          const expectedFault = faultOf(() => {
+            for (const [a, lo, hi] of list) {
+              const v = new Uint8Array(8);
+              const dv = new DataView(v.buffer);
+              if (add) {
+                const old = one.as.readUser(a, 8);
+                const o = new DataView(old.buffer, old.byteOffset, 8).getBigUint64(0, true);
+                dv.setBigUint64(0, BigInt.asUintN(64, o + 0x1234_89abcdefn), true);
+              } else {
+                dv.setUint32(0, lo, true);
+                dv.setUint32(4, hi, true);
+              }
+              one.as.writeUser(a, v);
+            }
+          });
+          const fault = faultOf(() => {
+            if (add) addUserWords(batch.as, addrs, delta, list.length);
+            else writeUserWords(batch.as, addrs, new Uint32Array(list.flatMap((s) => [s[1], s[2]])), list.length);
+          });
+          expect(fault).toEqual(expectedFault);
+          expect(snapshot(batch.as, batch.inode)).toEqual(snapshot(one.as, one.inode));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
