@@ -149,17 +149,16 @@ export class PerfData {
         fail(pos, `record of 0x${size.toString(16)} bytes runs past the data section end`, type);
       if (type === PERF_RECORD.COMPRESSED) fail(pos, "compressed records (perf record -z) are not supported", type);
       cover(pos, size);
-      const bytes = win.subarray(pos - winStart, pos - winStart + size);
       let extra = 0;
       // PERF_RECORD_AUXTRACE is followed by its trace data, outside header.size (session.c).
       if (type === PERF_RECORD.AUXTRACE) {
-        const a = new EndianReader(bytes, le, pos, src.name);
+        const a = new EndianReader(win.subarray(pos - winStart, pos - winStart + size), le, pos, src.name);
         const n = a.u64(8, "auxtrace size");
         if (n > BigInt(this.dataEnd - pos - size))
           fail(pos, `auxtrace data of 0x${n.toString(16)} bytes runs past the data`, type);
         extra = Number(n);
       }
-      yield this.decoder.decode(bytes, pos);
+      yield this.decoder.decodeAt(win, winView, pos - winStart, size, pos);
       pos += size + extra;
     }
   }

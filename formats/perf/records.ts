@@ -107,6 +107,36 @@ class RecordRegs implements SampleRegs {
   }
 }
 
+/** A PERF_SAMPLE_STACK_USER copy: `dynSize` valid bytes of the `size` reserved. */
+export interface StackUser {
+  readonly bytes: Uint8Array;
+  readonly size: number;
+  readonly dynSize: number;
+  /** The same bytes as `view` from `viewOffset` (the read buffer's view: no view made per sample). */
+  readonly view: DataView;
+  readonly viewOffset: number;
+}
+
+/** The stack copy inside the record's buffer; `bytes` is made only when asked for. */
+class RecordStack implements StackUser {
+  constructor(
+    private readonly buffer: Uint8Array,
+    readonly view: DataView,
+    readonly viewOffset: number,
+    readonly size: number,
+    readonly dynSize: number,
+  ) {}
+  get bytes(): Uint8Array {
+    return this.buffer.subarray(this.viewOffset, this.viewOffset + this.dynSize);
+  }
+}
+
+const NO_STACK: StackUser = new RecordStack(new Uint8Array(0), new DataView(new ArrayBuffer(0)), 0, 0, 0);
+
+// Hot-path constants as module locals (read once, not through the import binding per record).
+const TYPE_SAMPLE = PERF_RECORD.SAMPLE;
+const CPUMODE_MASK = PERF_RECORD_MISC.CPUMODE_MASK;
+
 export interface SampleRecord extends RecordBase {
   readonly kind: "sample";
   /** Index of the attr (event) this sample belongs to. */
@@ -122,7 +152,7 @@ export interface SampleRecord extends RecordBase {
   readonly callchain: readonly bigint[] | undefined;
   readonly regsUser: SampleRegs | undefined;
   /** PERF_SAMPLE_STACK_USER: the `dyn_size` valid bytes copied from the user SP up. */
-  readonly stackUser: { readonly bytes: Uint8Array; readonly size: number; readonly dynSize: number } | undefined;
+  readonly stackUser: StackUser | undefined;
   /** misc & PERF_RECORD_MISC_CPUMODE_MASK: where the sample hit (user, kernel…). */
   readonly cpumode: number;
 }
@@ -268,18 +298,32 @@ export class RecordDecoder {
 
   /** Decode the record whose bytes (header included) are `bytes`, found at file offset `offset`. */
   decode(bytes: Uint8Array, offset: number): PerfRecord {
-    if (bytes.length >= 8) {
+    return this.decodeAt(
+      bytes,
+      new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      0,
+      bytes.length,
+      offset,
+    );
+  }
+
+  /**
+   * Decode the record of `length` bytes at `at` in `buffer` (`view` is a view of the same bytes),
+   * found at file offset `offset`: the streaming reader's window, with no view made per record.
+   */
+  decodeAt(buffer: Uint8Array, view: DataView, at: number, length: number, offset: number): PerfRecord {
+    if (length >= 8) {
       // Samples (nearly every record) take the direct path: every read below is checked against the
       // record's size and fails with a PerfDataError itself.
-      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const le = this.littleEndian;
-      const type = dv.getUint32(0, le);
-      if (type === PERF_RECORD.SAMPLE) {
-        const size = dv.getUint16(6, le);
-        if (size <= bytes.length)
-          return this.decodeSample(bytes, dv, { offset, type, misc: dv.getUint16(4, le), size });
+      const type = view.getUint32(at, le);
+      if (type === TYPE_SAMPLE) {
+        const size = view.getUint16(at + 6, le);
+        if (size <= length)
+          return this.decodeSample(buffer, view, at, { offset, type, misc: view.getUint16(at + 4, le), size });
       }
     }
+    const bytes = at === 0 && length === buffer.length ? buffer : buffer.subarray(at, at + length);
     const r = new EndianReader(bytes, this.littleEndian, offset, this.source);
     const type = r.u32(0);
     const misc = r.u16(4);
@@ -344,7 +388,12 @@ export class RecordDecoder {
     const base = { offset, type, misc, size };
     switch (type) {
       case PERF_RECORD.SAMPLE:
-        return this.decodeSample(r.bytes, new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), base);
+        return this.decodeSample(
+          r.bytes,
+          new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength),
+          0,
+          base,
+        );
       case PERF_RECORD.MMAP:
       case PERF_RECORD.MMAP2: {
         const ai = this.attrForTrailer(r, size);
@@ -424,12 +473,19 @@ export class RecordDecoder {
    * A count or size field (u64) that must fit the rest of the record once multiplied by `unit`,
    * checked before it is used: a count in the record never drives a read or an allocation beyond it.
    */
-  private count(base: Omit<RecordBase, "time">, dv: DataView, at: number, unit: number, what: string): number {
+  private count(
+    base: Omit<RecordBase, "time">,
+    dv: DataView,
+    o: number,
+    at: number,
+    unit: number,
+    what: string,
+  ): number {
     const end = base.size;
     if (at + 8 > end) this.overrun(base, at, 8, what);
     const le = this.littleEndian;
-    const hi = dv.getUint32(at + (le ? 4 : 0), le);
-    const lo = dv.getUint32(at + (le ? 0 : 4), le);
+    const hi = dv.getUint32(o + at + (le ? 4 : 0), le);
+    const lo = dv.getUint32(o + at + (le ? 0 : 4), le);
     if (hi !== 0 || lo * unit > end - at - 8)
       this.overrun(base, at + 8, end + 1, `${what} ${hi !== 0 ? "> 2^32" : `${lo}`}`);
     return lo;
@@ -440,7 +496,7 @@ export class RecordDecoder {
    * Straight-line reads with one bounds check per field group (this runs once per sample: no closures,
    * no per-field reader objects). The stack copy is a view of the record's bytes, not a copy.
    */
-  private decodeSample(bytes: Uint8Array, dv: DataView, base: Omit<RecordBase, "time">): SampleRecord {
+  private decodeSample(bytes: Uint8Array, dv: DataView, o: number, base: Omit<RecordBase, "time">): SampleRecord {
     const le = this.littleEndian;
     const end = base.size;
     let attrIndex = 0;
@@ -448,7 +504,7 @@ export class RecordDecoder {
       const l0 = this.layouts[0] as SampleLayout;
       if (l0.idAt !== undefined) {
         if (l0.idAt + 8 > end) this.overrun(base, l0.idAt, 8, "sample id");
-        attrIndex = this.byId.get(dv.getBigUint64(l0.idAt, le)) ?? 0;
+        attrIndex = this.byId.get(dv.getBigUint64(o + l0.idAt, le)) ?? 0;
       }
     }
     const L = this.layouts[attrIndex] as SampleLayout;
@@ -459,51 +515,51 @@ export class RecordDecoder {
     // Every fixed field (IDENTIFIER … PERIOD) is inside the check above.
     let id: bigint | undefined;
     if (L.identifier) {
-      id = dv.getBigUint64(at, le);
+      id = dv.getBigUint64(o + at, le);
       at += 8;
     }
     let ip: bigint | undefined;
     if (L.ip) {
-      ip = dv.getBigUint64(at, le);
+      ip = dv.getBigUint64(o + at, le);
       at += 8;
     }
     let pid: number | undefined;
     let tid: number | undefined;
     if (L.tid) {
-      pid = dv.getUint32(at, le);
-      tid = dv.getUint32(at + 4, le);
+      pid = dv.getUint32(o + at, le);
+      tid = dv.getUint32(o + at + 4, le);
       at += 8;
     }
     let time: bigint | undefined;
     if (L.time) {
-      time = dv.getBigUint64(at, le);
+      time = dv.getBigUint64(o + at, le);
       at += 8;
     }
     let addr: bigint | undefined;
     if (L.addr) {
-      addr = dv.getBigUint64(at, le);
+      addr = dv.getBigUint64(o + at, le);
       at += 8;
     }
     if (L.id) {
-      id = dv.getBigUint64(at, le);
+      id = dv.getBigUint64(o + at, le);
       at += 8;
     }
     if (L.streamId) at += 8;
     let cpu: number | undefined;
     if (L.cpu) {
-      cpu = dv.getUint32(at, le);
+      cpu = dv.getUint32(o + at, le);
       at += 8;
     }
     let period: bigint | undefined;
     if (L.period) {
-      period = dv.getBigUint64(at, le);
+      period = dv.getBigUint64(o + at, le);
       at += 8;
     }
     if (L.read) {
       let n = 8 * (1 + L.readTimes + L.readPerValue - 1);
       let what = "read";
       if (L.readGroup) {
-        const nr = this.count(base, dv, at, 8 * L.readPerValue, "read nr");
+        const nr = this.count(base, dv, o, at, 8 * L.readPerValue, "read nr");
         at += 8;
         n = 8 * (L.readTimes + nr * L.readPerValue);
         what = "read group";
@@ -513,50 +569,50 @@ export class RecordDecoder {
     }
     let callchain: bigint[] | undefined;
     if (L.callchain) {
-      const nr = this.count(base, dv, at, 8, "callchain nr");
+      const nr = this.count(base, dv, o, at, 8, "callchain nr");
       at += 8;
       callchain = new Array<bigint>(nr);
-      for (let i = 0; i < nr; i++) callchain[i] = dv.getBigUint64(at + i * 8, le);
+      for (let i = 0; i < nr; i++) callchain[i] = dv.getBigUint64(o + at + i * 8, le);
       at += nr * 8;
     }
     if (L.raw) {
       if (at + 4 > end) this.overrun(base, at, 4, "raw size");
-      const n = dv.getUint32(at, le);
+      const n = dv.getUint32(o + at, le);
       at += 4;
       if (at + n > end) this.overrun(base, at, n, "raw data");
       at += n;
     }
     if (L.branchStack) {
       // PERF_SAMPLE_BRANCH_HW_INDEX adds hw_idx; perf knows from branch_sample_type, not kept here.
-      const nr = this.count(base, dv, at, 24, "branch nr");
+      const nr = this.count(base, dv, o, at, 24, "branch nr");
       at += 8 + nr * 24;
     }
     let regsUser: SampleRegs | undefined;
     if (L.regsUser) {
       if (at + 8 > end) this.overrun(base, at, 8, "regs_user abi");
-      const abi = dv.getBigUint64(at, le);
+      const abi = dv.getBigUint64(o + at, le);
       at += 8;
       const n = abi === 0n ? 0 : L.regsCount;
       if (at + n * 8 > end) this.overrun(base, at, n * 8, "regs_user");
-      regsUser = new RecordRegs(abi, L.regsMask, dv, at, n, le);
+      regsUser = new RecordRegs(abi, L.regsMask, dv, o + at, n, le);
       at += n * 8;
     }
     let stackUser: SampleRecord["stackUser"];
     if (L.stackUser) {
-      const n = this.count(base, dv, at, 1, "stack_user size");
+      const n = this.count(base, dv, o, at, 1, "stack_user size");
       at += 8;
-      if (n === 0) stackUser = { bytes: new Uint8Array(0), size: 0, dynSize: 0 };
+      if (n === 0) stackUser = NO_STACK;
       else {
         if (at + n + 8 > end) this.overrun(base, at, n + 8, "stack_user data");
         const dataAt = at;
         at += n;
-        const dyn = dv.getBigUint64(at, le);
+        const dyn = dv.getBigUint64(o + at, le);
         at += 8;
         if (dyn > BigInt(n)) {
           this.fail(base.offset, base.type, `stack_user dyn_size 0x${dyn.toString(16)} > size 0x${n.toString(16)}`);
         }
         const d = Number(dyn);
-        stackUser = { bytes: bytes.subarray(dataAt, dataAt + d), size: n, dynSize: d };
+        stackUser = new RecordStack(bytes, dv, o + dataAt, n, d);
       }
     }
     // Explicit fields, not `...base`: V8 builds spread literals of this size on a slow path.
@@ -578,7 +634,7 @@ export class RecordDecoder {
       callchain,
       regsUser,
       stackUser,
-      cpumode: base.misc & PERF_RECORD_MISC.CPUMODE_MASK,
+      cpumode: base.misc & CPUMODE_MASK,
     };
   }
 }

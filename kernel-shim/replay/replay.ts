@@ -1,7 +1,8 @@
 import { LdsimError } from "../../formats/errors.ts";
 import { PERF_CONTEXT, PERF_RECORD_MISC, PERF_REG_ARM64, PERF_REG_X86 } from "../../formats/perf/constants.ts";
 import type { PerfData } from "../../formats/perf/perf-data.ts";
-import type { SampleRecord, SampleRegs } from "../../formats/perf/records.ts";
+import type { SampleRecord, SampleRegs, StackUser } from "../../formats/perf/records.ts";
+import type { AddressSpace } from "../mm/address-space.ts";
 import type { MmArch } from "../mm/layout-constants.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../mm/prot-flags.ts";
 import { KernelSframe } from "../sframe/kernel-sframe.ts";
@@ -119,19 +120,25 @@ export function userRegs(arch: MmArch, s: SampleRecord): UserRegs | string {
   return ra === undefined ? { pc, sp, fp } : { pc, sp, fp, ra };
 }
 
+const CONTEXT_MAX = PERF_CONTEXT.MAX;
+const CONTEXT_USER = PERF_CONTEXT.USER;
+const CONTEXT_KERNEL = PERF_CONTEXT.KERNEL;
+
 /** Split a stored callchain at its context markers (PERF_CONTEXT_KERNEL / PERF_CONTEXT_USER). */
 export function splitCallchain(chain: readonly bigint[] | undefined): { kernel: bigint[]; user: bigint[] | undefined } {
   const kernel: bigint[] = [];
   let user: bigint[] | undefined;
   let ctx: bigint | undefined;
-  for (const ip of chain ?? []) {
-    if (ip >= PERF_CONTEXT.MAX) {
+  if (chain === undefined) return { kernel, user };
+  for (let i = 0; i < chain.length; i++) {
+    const ip = chain[i] as bigint;
+    if (ip >= CONTEXT_MAX) {
       ctx = ip;
-      if (ip === PERF_CONTEXT.USER) user = user ?? [];
+      if (ip === CONTEXT_USER) user = user ?? [];
       continue;
     }
-    if (ctx === PERF_CONTEXT.USER) (user as bigint[]).push(ip);
-    else if (ctx === PERF_CONTEXT.KERNEL) kernel.push(ip);
+    if (ctx === CONTEXT_USER) (user as bigint[]).push(ip);
+    else if (ctx === CONTEXT_KERNEL) kernel.push(ip);
   }
   return { kernel, user };
 }
@@ -221,7 +228,7 @@ export function* replaySamples(
       return sampleOf(s, i, pid, tid, comm, event, kernelChain, storedUser, [], undefined, skipped);
     }
     p.settle();
-    const memory = stackMemory(p, regs.sp, s.stackUser?.bytes ?? EMPTY);
+    const memory = stackMemory(p, regs.sp, s.stackUser ?? NO_STACK);
     const memo = p.traceMemo as Map<bigint, MemoTrace[]>;
     const seen = memo.get(regs.pc);
     if (seen) {
@@ -231,7 +238,7 @@ export function* replaySamples(
       }
     }
     const changes = p.registryChanges;
-    const reads = new RecordingMemory(memory);
+    const reads = new RecordingMemory(memory, arch !== "s390x");
     const trace = unwindUser(arch, regs, reads, p.finder(), unwindOptions);
     const frames: ReplayFrame[] = new Array(trace.frames.length);
     for (let k = 0; k < trace.frames.length; k++) {
@@ -244,7 +251,9 @@ export function* replaySamples(
         fp: regs.fp,
         ra: regs.ra,
         addrs: reads.addrs,
+        offsets: reads.offsets,
         values: reads.values,
+        halves: reads.halves,
         frames,
         stop: trace.stop,
       };
@@ -272,7 +281,9 @@ interface MemoTrace {
   readonly ra: bigint | undefined;
   /** Every word the unwinder read, in order, and what it got (undefined: a fault). */
   readonly addrs: readonly bigint[];
+  readonly offsets: readonly number[];
   readonly values: readonly (bigint | undefined)[];
+  readonly halves: readonly number[];
   readonly frames: readonly ReplayFrame[];
   readonly stop: UnwindStop;
 }
@@ -280,28 +291,59 @@ interface MemoTrace {
 /** Traces kept per starting PC (a PC reached from several call paths has several). */
 const TRACES_PER_PC = 8;
 
-function sameTrace(t: MemoTrace, regs: UserRegs, memory: UnwindMemory): boolean {
+function sameTrace(t: MemoTrace, regs: UserRegs, memory: StackMemory): boolean {
   if (t.sp !== regs.sp || t.fp !== regs.fp || t.ra !== regs.ra) return false;
-  const addrs = t.addrs;
-  const values = t.values;
-  for (let k = 0; k < addrs.length; k++) if (memory.readWord(addrs[k] as bigint) !== values[k]) return false;
+  const { addrs, offsets, values, halves } = t;
+  for (let k = 0; k < addrs.length; k++) {
+    if (
+      !memory.sameWord(
+        addrs[k] as bigint,
+        offsets[k] as number,
+        values[k],
+        halves[2 * k] as number,
+        halves[2 * k + 1] as number,
+      )
+    )
+      return false;
+  }
   return true;
 }
 
 /** User memory that notes every read (for MemoTrace). */
 class RecordingMemory implements UnwindMemory {
   readonly addrs: bigint[] = [];
+  /** Offsets above SP (StackMemory.offsetOf). */
+  readonly offsets: number[] = [];
   readonly values: (bigint | undefined)[] = [];
-  constructor(private readonly inner: UnwindMemory) {}
+  /** Each value's 32-bit halves in memory order (0, 0 for a fault). */
+  readonly halves: number[] = [];
+  constructor(
+    private readonly inner: StackMemory,
+    private readonly littleEndian: boolean,
+  ) {}
   readWord(addr: bigint): bigint | undefined {
     const v = this.inner.readWord(addr);
     this.addrs.push(addr);
+    this.offsets.push(this.inner.offsetOf(addr));
     this.values.push(v);
+    if (v === undefined) this.halves.push(0, 0);
+    else {
+      const lo = Number(v & 0xffffffffn);
+      const hi = Number(v >> 32n);
+      if (this.littleEndian) this.halves.push(lo, hi);
+      else this.halves.push(hi, lo);
+    }
     return v;
   }
 }
 
-const EMPTY = new Uint8Array(0);
+const NO_STACK: StackUser = {
+  bytes: new Uint8Array(0),
+  size: 0,
+  dynSize: 0,
+  view: new DataView(new ArrayBuffer(0)),
+  viewOffset: 0,
+};
 /** The highest address read as a number (hoisted: a bigint built per call is garbage per word read). */
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -347,12 +389,11 @@ function sampleOf(
  * the replay's time. The anonymous range is reused while the next copy fits in it (a thread's SP
  * moves little), and remapped otherwise.
  */
-function stackMemory(p: ReplayProcess, sp: bigint, bytes: Uint8Array): UnwindMemory {
+function stackMemory(p: ReplayProcess, sp: bigint, stack: StackUser): StackMemory {
   const mm = p.mm;
-  const littleEndian = p.arch !== "s390x";
-  const end = sp + BigInt(bytes.length);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length > 0 && end <= MAX_EXACT) {
+  const length = stack.dynSize;
+  const end = sp + BigInt(length);
+  if (length > 0 && end <= MAX_EXACT) {
     const cur = p.stackRange;
     if (!cur || sp < cur.start || end > cur.end) {
       if (cur) mm.munmap(cur.start, cur.end - cur.start);
@@ -367,15 +408,59 @@ function stackMemory(p: ReplayProcess, sp: bigint, bytes: Uint8Array): UnwindMem
       }
     }
   }
-  const range = p.stackRange;
-  return {
-    readWord(addr: bigint): bigint | undefined {
-      // The copy's words, straight from the record (the replay's hot path: no page-table walk).
-      if (addr >= sp && addr + 8n <= end) return view.getBigUint64(Number(addr - sp), littleEndian);
-      if (range && addr >= range.start && addr < range.end) return undefined;
-      return addr <= MAX_EXACT ? mm.readU64(Number(addr)) : undefined;
-    },
-  };
+  return new StackMemory(p, sp, end, stack);
+}
+
+/** A sample's user memory: its stack copy at SP, the anonymous range around it, the mm elsewhere. */
+class StackMemory implements UnwindMemory {
+  private readonly mm: AddressSpace;
+  private readonly littleEndian: boolean;
+  private readonly range: { start: bigint; end: bigint } | undefined;
+  readonly view: DataView;
+  readonly base: number;
+  readonly length: number;
+  constructor(
+    p: ReplayProcess,
+    private readonly sp: bigint,
+    private readonly end: bigint,
+    stack: StackUser,
+  ) {
+    this.mm = p.mm;
+    this.littleEndian = p.arch !== "s390x";
+    this.range = p.stackRange;
+    this.view = stack.view;
+    this.base = stack.viewOffset;
+    this.length = stack.dynSize;
+  }
+
+  readWord(addr: bigint): bigint | undefined {
+    // The copy's words, straight from the record (the replay's hot path: no page-table walk).
+    if (addr >= this.sp && addr + 8n <= this.end)
+      return this.view.getBigUint64(this.base + Number(addr - this.sp), this.littleEndian);
+    const range = this.range;
+    if (range && addr >= range.start && addr < range.end) return undefined;
+    return addr <= MAX_EXACT ? this.mm.readU64(Number(addr)) : undefined;
+  }
+
+  /**
+   * Whether the word at `addr` (`off` bytes above SP, or -1) reads as `value`, whose 32-bit halves in
+   * memory order are `w0`, `w1`: inside the copy compared as two u32 (no bigint made per check).
+   */
+  sameWord(addr: bigint, off: number, value: bigint | undefined, w0: number, w1: number): boolean {
+    if (off >= 0 && off + 8 <= this.length) {
+      if (value === undefined) return false;
+      const at = this.base + off;
+      return this.view.getUint32(at, this.littleEndian) === w0 && this.view.getUint32(at + 4, this.littleEndian) === w1;
+    }
+    return this.readWord(addr) === value;
+  }
+
+  /** `addr`'s offset above SP when it is a small non-negative number, else -1. */
+  offsetOf(addr: bigint): number {
+    if (addr < this.sp) return -1;
+    const d = addr - this.sp;
+    return d < 0x7fffffffn ? Number(d) : -1;
+  }
 }
 
 function frameOf(
