@@ -46,7 +46,9 @@ function initFiniTags(rtld: Rtld, l: LinkMap): InitFiniTags {
   if (l.ld === undefined)
     return { init: undefined, initArray: undefined, preinitArray: undefined, fini: undefined, finiArray: undefined };
   const read = (a: bigint, n: number) => rtld.proc.mm.readUser(Number(a), n);
-  const d = decodeDynamic(readDynamicFromMemory(read, l.ld, true, true, { source: l.name }).entries).values;
+  const d = decodeDynamic(
+    readDynamicFromMemory(read, l.ld, true, true, { source: l.name, granule: rtld.proc.mm.pageSize }).entries,
+  ).values;
   const array = (tag: bigint, sizeTag: bigint): bigint[] | undefined => {
     const p = d.get(tag);
     if (p === undefined) return undefined;

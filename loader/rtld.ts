@@ -229,7 +229,11 @@ export class Rtld implements SearchPathContext {
   private originOf(l: LinkMap): string | undefined {
     if (l.origin === undefined) {
       const buf = new Uint8Array(4096);
-      const n = syscall(this.proc, "readlink", "/proc/self/exe", buf, 4096);
+      // arm64 has no readlink(2): glibc's readlink() is readlinkat(AT_FDCWD, …) there.
+      const n =
+        this.proc.kernel.arch === "aarch64"
+          ? syscall(this.proc, "readlinkat", AT_FDCWD, "/proc/self/exe", buf, 4096)
+          : syscall(this.proc, "readlink", "/proc/self/exe", buf, 4096);
       if (n > 0n && buf[0] === 0x2f) {
         let text = Buffer.from(buf.subarray(0, Number(n))).toString("latin1");
         text = text.slice(0, text.lastIndexOf("/") + 1);
@@ -751,10 +755,10 @@ export class Rtld implements SearchPathContext {
   readDynamic(l: LinkMap): void {
     if (l.ld === undefined) return;
     const read = (a: bigint, n: number) => this.proc.mm.readUser(Number(a), n);
-    const parsed = readDynamicFromMemory(read, l.ld, true, true, { source: l.name });
+    const parsed = readDynamicFromMemory(read, l.ld, true, true, { source: l.name, granule: this.proc.mm.pageSize });
     const d = decodeDynamic(parsed.entries);
     // d_ptr entries were relocated by the kernel/ld.so for ld.so itself only; others need l_addr.
-    const strings = dynamicStringsFromMemory(read, d, l.addr, l.name);
+    const strings = dynamicStringsFromMemory(read, d, l.addr, l.name, this.proc.mm.pageSize);
     const names = strings
       ? dynamicNames(d, strings)
       : { needed: [], soname: undefined, rpath: undefined, runpath: undefined };

@@ -18,6 +18,7 @@ import { ELF_RTYPE_CLASS_PLT, lookupSymbol, type VersionReq } from "./symbol-loo
 const VDSO_NAME = "linux-vdso.so.1";
 const PRELOAD_FILE = "/etc/ld.so.preload";
 const R_OK = 4;
+const AT_FDCWD = -100;
 
 export interface StartupResult {
   readonly rtld: Rtld;
@@ -225,7 +226,11 @@ export function startFromExec(
   rtld.initPaths(main, options.libraryPath);
   // The preload file: access() first, since it usually does not exist (rtld.c dl_main). Reading and
   // preloading its contents is not modelled; the result says when the file exists.
-  const preloadFile = syscall(proc, "access", PRELOAD_FILE, R_OK) === 0n;
+  // arm64 has no access(2): glibc's access() is faccessat(AT_FDCWD, …) there.
+  const preloadFile =
+    (proc.kernel.arch === "aarch64"
+      ? syscall(proc, "faccessat", AT_FDCWD, PRELOAD_FILE, R_OK)
+      : syscall(proc, "access", PRELOAD_FILE, R_OK)) === 0n;
   let error: StartupResult["error"];
   try {
     mapObjectDeps(rtld, main);
@@ -368,7 +373,9 @@ function allocateVersionArrays(rtld: Rtld): void {
   for (const l of rtld.ns.maps) {
     if (l.faked || l.ld === undefined) continue;
     const read = (a: bigint, n: number) => mm.readUser(Number(a), n);
-    const d = decodeDynamic(readDynamicFromMemory(read, l.ld, true, true, { source: l.name }).entries).values;
+    const d = decodeDynamic(
+      readDynamicFromMemory(read, l.ld, true, true, { source: l.name, granule: mm.pageSize }).entries,
+    ).values;
     if (d.get(DT_STRTAB) === undefined) continue;
     let high = 0;
     const vn = d.get(DT_VERNEED);
@@ -412,7 +419,9 @@ function relativeRelocations(rtld: Rtld, searchlist: readonly LinkMap[]): number
   for (const l of searchlist) {
     if (l.ld === undefined) continue;
     const read = (a: bigint, len: number) => rtld.proc.mm.readUser(Number(a), len);
-    const d = decodeDynamic(readDynamicFromMemory(read, l.ld, true, true, { source: l.name }).entries).values;
+    const d = decodeDynamic(
+      readDynamicFromMemory(read, l.ld, true, true, { source: l.name, granule: rtld.proc.mm.pageSize }).entries,
+    ).values;
     const rel = d.get(DT_RELCOUNT);
     if (l.addr !== 0n && rel !== undefined) n += Number(rel);
     const rela = d.get(DT_RELACOUNT);

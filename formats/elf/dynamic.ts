@@ -83,23 +83,41 @@ export function parseDynamic(
  * Read a dynamic array from a loaded image, entry by entry, as ld.so walks `l_ld` until DT_NULL
  * (glibc `elf_get_dynamic_info`): there is no size in memory, so `maxEntries` bounds the walk and a
  * missing terminator within it raises a FormatError instead of reading on forever.
+ *
+ * `granule` (a power of two, e.g. the page size): memory is read up to the next multiple of it at a
+ * time instead of one entry at a time. Readability changes only at page boundaries, so with the page
+ * size this touches exactly the pages the entry-by-entry walk would and faults at the same entry.
  */
 export function readDynamicFromMemory(
   read: (address: bigint, length: number) => Uint8Array,
   address: bigint,
   is64: boolean,
   littleEndian: boolean,
-  options: { readonly maxEntries?: number; readonly source?: string } = {},
+  options: { readonly maxEntries?: number; readonly source?: string; readonly granule?: number } = {},
 ): ParsedDynamic {
   const ent = dynamicEntrySize(is64);
   const max = options.maxEntries ?? 4096;
+  const granule = BigInt(Math.max(ent, options.granule ?? ent));
   const entries: DynamicEntry[] = [];
+  let at = address;
+  let chunk: Uint8Array = new Uint8Array(0);
+  let view = new DataView(chunk.buffer);
+  let pos = 0;
   for (let i = 0; i < max; i++) {
-    const bytes = read(address + BigInt(i * ent), ent);
-    const one = parseDynamic(bytes, is64, littleEndian, { source: options.source }).entries[0];
-    if (!one) throw new FormatError(`short read of dynamic entry ${i} at ${hex(address + BigInt(i * ent))}`, options);
-    entries.push({ ...one, index: i });
-    if (one.tag === DT_NULL) return { entries, terminated: true };
+    if (pos + ent > chunk.length) {
+      // To the end of the granule, at least one entry (an entry may straddle the boundary).
+      const toBoundary = Number(granule - (at % granule));
+      chunk = read(at, toBoundary >= ent ? toBoundary - (toBoundary % ent) : ent);
+      view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+      pos = 0;
+      if (chunk.length < ent) throw new FormatError(`short read of dynamic entry ${i} at ${hex(at)}`, options);
+    }
+    const tag = is64 ? view.getBigUint64(pos, littleEndian) : BigInt(view.getUint32(pos, littleEndian));
+    const value = is64 ? view.getBigUint64(pos + 8, littleEndian) : BigInt(view.getUint32(pos + 4, littleEndian));
+    entries.push({ index: i, tag, value });
+    if (tag === DT_NULL) return { entries, terminated: true };
+    pos += ent;
+    at += BigInt(ent);
   }
   throw new FormatError(`no DT_NULL within ${max} dynamic entries from ${hex(address)}`, {
     source: options.source,
@@ -203,7 +221,7 @@ export function dynList(d: DecodedDynamic, tag: bigint): readonly bigint[] {
 }
 
 /** The string table DT_STRTAB points at, DT_STRSZ bytes long. */
-export class DynamicStringTable {
+export class DynamicStringTable implements DynamicStrings {
   constructor(
     readonly bytes: Uint8Array,
     /** The table's address (DT_STRTAB) — for error messages. */
@@ -251,22 +269,83 @@ export function dynamicStringsFromFile(elf: ElfFile, d: DecodedDynamic): Dynamic
   return new DynamicStringTable(bytes, range.addr, elf.name);
 }
 
+/** What dynamicNames needs of a string table: the NUL-terminated string at an offset. */
+export interface DynamicStrings {
+  get(offset: bigint): string;
+}
+
 /**
- * The dynamic string table of a mapped object, read through `read(address, length)` from the
- * loader's memory at DT_STRTAB + `loadBias` (glibc adds `l_addr` to d_ptr entries once mapped).
+ * DT_STRTAB of a mapped object, read from memory only where a string is asked for, as ld.so reads
+ * `strtab + d_val` through a pointer: a page of the table nobody reads is never touched (and cannot
+ * fault). Same answers and errors as DynamicStringTable over the same bytes: an offset at or past
+ * DT_STRSZ, or no NUL before it, is a FormatError.
+ */
+export class MemoryStringTable implements DynamicStrings {
+  constructor(
+    private readonly read: (address: bigint, length: number) => Uint8Array,
+    /** DT_STRTAB + load bias: where the table is in memory. */
+    readonly base: bigint,
+    readonly size: number,
+    /** DT_STRTAB as the array gives it (for error messages, as DynamicStringTable reports). */
+    readonly address: bigint,
+    readonly source?: string,
+    /** Read up to a multiple of this (a power of two, the page size) at a time. */
+    private readonly granule = 4096,
+  ) {}
+
+  get(offset: bigint): string {
+    const where = { source: this.source, offset: this.address + offset };
+    if (offset < 0n || offset >= BigInt(this.size)) {
+      throw new FormatError(`dynamic string offset ${hex(offset)} outside DT_STRTAB of ${this.size} bytes`, where);
+    }
+    const g = BigInt(this.granule);
+    const parts: Uint8Array[] = [];
+    let off = Number(offset);
+    while (off < this.size) {
+      const at = this.base + BigInt(off);
+      // Names are short: a first small read, then the rest of the page (never past it).
+      const want = Math.min(Number(g - (at % g)), this.size - off, parts.length === 0 ? 64 : this.size);
+      const bytes = this.read(at, want);
+      const nul = bytes.indexOf(0);
+      if (nul >= 0) {
+        parts.push(bytes.subarray(0, nul));
+        let len = 0;
+        for (const p of parts) len += p.length;
+        const all = parts.length === 1 ? (parts[0] as Uint8Array) : new Uint8Array(len);
+        if (parts.length > 1) {
+          let o = 0;
+          for (const p of parts) {
+            all.set(p, o);
+            o += p.length;
+          }
+        }
+        return decodeLatin1(all, 0, all.length);
+      }
+      parts.push(bytes);
+      off += bytes.length;
+      if (bytes.length < want) break;
+    }
+    throw new FormatError(`dynamic string at offset ${hex(offset)} is not NUL-terminated`, where);
+  }
+}
+
+/**
+ * The dynamic string table of a mapped object at DT_STRTAB + `loadBias` (glibc adds `l_addr` to d_ptr
+ * entries once mapped), read lazily through `read(address, length)` from the loader's memory.
  */
 export function dynamicStringsFromMemory(
   read: (address: bigint, length: number) => Uint8Array,
   d: DecodedDynamic,
   loadBias = 0n,
   source?: string,
-): DynamicStringTable | undefined {
+  granule = 4096,
+): MemoryStringTable | undefined {
   const range = strtabRange(d, source);
   if (!range) return undefined;
   if (range.size > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new FormatError(`DT_STRSZ ${hex(range.size)} is too large`, { source });
   }
-  return new DynamicStringTable(read(range.addr + loadBias, Number(range.size)), range.addr, source);
+  return new MemoryStringTable(read, range.addr + loadBias, Number(range.size), range.addr, source, granule);
 }
 
 /** The names an object's dynamic array gives through DT_STRTAB. */
@@ -279,7 +358,7 @@ export interface DynamicNames {
   readonly filter: readonly string[];
 }
 
-export function dynamicNames(d: DecodedDynamic, strings: DynamicStringTable): DynamicNames {
+export function dynamicNames(d: DecodedDynamic, strings: DynamicStrings): DynamicNames {
   const one = (tag: bigint) => {
     const v = dynValue(d, tag);
     return v === undefined ? undefined : strings.get(v);

@@ -8,7 +8,7 @@ const ENOENT = Object.freeze({ code: "ENOENT" });
 /**
  * node:fs as the shim calls it on the host, with two shortcuts that change no result: realpath(3)
  * itself (`realpathSync.native`, one call) instead of node's JS walk that lstat()s every component,
- * and stat/lstat of a missing path answered without an exception object (ld.so probes many
+ * and stat/lstat/access of a missing path answered without an exception object (ld.so probes many
  * missing hwcaps directories and libraries per program).
  */
 const hostNodeFs: NodeFsLike = {
@@ -27,7 +27,11 @@ const hostNodeFs: NodeFsLike = {
   readSync: (fd, buffer, offset, length, position) => nodeFs.readSync(fd, buffer, offset, length, position),
   closeSync: (fd) => nodeFs.closeSync(fd),
   readlinkSync: (p) => nodeFs.readlinkSync(p),
-  accessSync: (p, mode) => nodeFs.accessSync(p, mode),
+  accessSync: (p, mode) => {
+    // A missing path (ld.so's access("/etc/ld.so.preload", R_OK)) without building an exception.
+    if (nodeFs.statSync(p, { throwIfNoEntry: false }) === undefined) throw ENOENT;
+    if (mode !== 0) nodeFs.accessSync(p, mode);
+  },
   realpathSync: (p) => nodeFs.realpathSync.native(p),
 };
 
@@ -39,6 +43,8 @@ const hostNodeFs: NodeFsLike = {
  * on the machine shares the kernel's.
  */
 export class HostFs extends NodeKernelFs {
+  /** open(2) on the host refuses an unreadable file with EACCES, as may_open does. */
+  readonly openChecksAccess = true;
   constructor(root = "") {
     super(hostNodeFs, root.replace(/\/+$/, ""), hostPageCache);
   }

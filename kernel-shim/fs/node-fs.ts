@@ -1,5 +1,5 @@
 import { Errno, type ErrnoName } from "../errno.ts";
-import { HostPageCache } from "./page-cache.ts";
+import { type CachedFile, HostPageCache } from "./page-cache.ts";
 import {
   type FilePages,
   type FsFile,
@@ -101,6 +101,8 @@ class DirFile implements FsFile {
 
 class NodeFile implements FsFile {
   private fd: number | undefined;
+  /** The fd's stat, taken once (inode lookup, page-cache key, the size reads are clamped to). */
+  private st: FsStat | undefined;
   constructor(
     private readonly fs: NodeFsLike,
     readonly path: string,
@@ -119,18 +121,28 @@ class NodeFile implements FsFile {
       return fsErr("EINVAL");
     }
     const fd = this.fd;
-    const st = toStat(this.fs.fstatSync(fd, { bigint: true }));
+    // The stat taken at open stands for i_size: the shim's files are read-only and a host file
+    // rewritten under an open fd is outside the model (the page cache key would no longer match,
+    // so a window it lacks is read through the fd and comes back short, which readAt then serves).
+    const st = this.fstat();
     // Never allocate more than the file can give: the request is clamped to what lies past `offset`.
     const size = Number(st.size);
     const want = Math.max(0, Math.min(length, size - offset));
     // Through the page cache when there is one: a copy of its bytes (the caller owns the result).
-    const cached = this.cache?.file(st, this.windowReader()).read(offset, want);
+    const cached = this.cachedFile(st)?.read(offset, want);
     if (cached) return fsOk(cached.slice());
     return this.readAt(fd, offset, want);
   }
   pages(): FilePages | undefined {
     if (this.cache === undefined || this.fd === undefined) return undefined;
-    return this.cache.file(toStat(this.fs.fstatSync(this.fd, { bigint: true })), this.windowReader());
+    return this.cachedFile(this.fstat());
+  }
+  /** This file's page-cache entry, looked up once per open file (the stat it is keyed by is fixed). */
+  private entry: CachedFile | undefined;
+  private cachedFile(st: FsStat): CachedFile | undefined {
+    if (this.cache === undefined) return undefined;
+    this.entry ??= this.cache.file(st, this.windowReader());
+    return this.entry;
   }
   /**
    * How the page cache fills a window: through this fd while it is open, else by opening the path
@@ -172,7 +184,8 @@ class NodeFile implements FsFile {
   }
   fstat(): FsStat {
     if (this.fd === undefined) throw new Error(`fstat after close: ${this.path}`);
-    return toStat(this.fs.fstatSync(this.fd, { bigint: true }));
+    this.st ??= toStat(this.fs.fstatSync(this.fd, { bigint: true }));
+    return this.st;
   }
   close(): void {
     if (this.fd !== undefined) this.fs.closeSync(this.fd);
@@ -208,7 +221,7 @@ export class NodeKernelFs implements KernelFs {
       const l = this.lstat(path);
       if (l.ok && (l.value.mode & S_IFMT) === S_IFLNK) return fsErr("ELOOP");
     }
-    const st = this.stat(path);
+    const st = options.stat !== undefined ? fsOk(options.stat) : this.stat(path);
     if (!st.ok) return st;
     if (isDir(st.value)) {
       if (options.write) return fsErr("EISDIR");

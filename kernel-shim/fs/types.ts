@@ -64,6 +64,11 @@ export interface FsOpenOptions {
   readonly directory?: boolean;
   /** Opened for writing (O_WRONLY/O_RDWR): a directory then fails with EISDIR. */
   readonly write?: boolean;
+  /**
+   * The stat(2) of this path the caller took just before (do_filp_open walks the path once; the shim's
+   * syscall layer has already stat()ed it for its checks): the backend need not stat it again.
+   */
+  readonly stat?: FsStat;
 }
 
 /** access(2) mode bits. */
@@ -84,6 +89,11 @@ export interface KernelFs {
   realpath(path: string): FsResult<string>;
   /** access(2) against the real uid; F_OK only checks existence. */
   access(path: string, mode: number): FsResult<void>;
+  /**
+   * Whether `open` itself fails with EACCES on a file the caller may not read (the host's open(2)
+   * does, memfs does not): then openat need not ask `access` first.
+   */
+  readonly openChecksAccess?: boolean;
 }
 
 export const S_IFMT = 0o170000;

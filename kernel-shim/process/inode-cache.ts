@@ -11,8 +11,8 @@ import type { MappedInode } from "../mm/vma.ts";
 export class InodeCache {
   private readonly byKey = new Map<string, FileInode>();
 
-  /** The inode behind an open file, created on first use. */
-  get(file: FsFile, path: string): MappedInode {
+  /** The inode behind an open file, created on first use; `path` may be computed when first read. */
+  get(file: FsFile, path: string | (() => string)): MappedInode {
     const st = file.fstat();
     const key = `${st.dev}:${st.ino}`;
     let inode = this.byKey.get(key);
@@ -54,17 +54,20 @@ class FileInode implements MappedInode {
    * Dropped once the bytes are in.
    */
   private readers: FsFile[];
-  constructor(
-    file: FsFile,
-    st: FsStat,
-    readonly path: string,
-  ) {
+  private pathOrThunk: string | (() => string);
+  constructor(file: FsFile, st: FsStat, path: string | (() => string)) {
+    this.pathOrThunk = path;
     this.readers = [file];
     this.devMajor = Number(devMajor(st.dev));
     this.devMinor = Number(devMinor(st.dev));
     this.ino = Number(st.ino);
     this.size = Number(st.size);
     this.pages = this.cachedPages(file);
+  }
+  /** d_path of the file (maps); resolved on first use. */
+  get path(): string {
+    if (typeof this.pathOrThunk !== "string") this.pathOrThunk = this.pathOrThunk();
+    return this.pathOrThunk;
   }
   /** Whether reads are served by the shared host page cache (which outlives the open files). */
   get cached(): boolean {

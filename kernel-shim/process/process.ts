@@ -97,7 +97,7 @@ export class Process {
 
   /** Record a syscall in this process's log and the kernel-wide one. */
   record(ev: SyscallEvent): void {
-    const e = { ...ev, pid: this.pid };
+    const e = ev.pid === this.pid ? ev : { ...ev, pid: this.pid };
     this.log.record(e);
     this.kernel.log?.record(e);
   }

@@ -64,7 +64,11 @@ export class SyscallContext {
     return BigInt.asIntN(64, this.u64(i));
   }
 
+  /** How many arguments have a peek (the event carries `peeks` only when some do). */
+  peekCount = 0;
+
   peek(i: number, p: Peek): void {
+    if (this.peeks[i] === undefined) this.peekCount++;
     this.peeks[i] = p;
   }
 
@@ -87,24 +91,29 @@ export class SyscallContext {
     }
     if (bytes.length >= PATH_MAX) return fail("ENAMETOOLONG");
     this.peek(i, { kind: "bytes", bytes });
-    return Buffer.from(bytes).toString("utf8");
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8");
   }
 
   readCString(addr: bigint): Uint8Array | ErrnoName {
     const mm = this.proc.mm;
     if (addr >= BigInt(mm.layout.taskSize)) return "EFAULT";
-    const out: number[] = [];
+    // strncpy_from_user: page by page (a fault past the NUL does not matter), at most PATH_MAX bytes.
+    const parts: Uint8Array[] = [];
+    let got = 0;
     let a = Number(addr);
-    while (out.length < PATH_MAX) {
-      const chunk = Math.min(mm.pageSize - (a % mm.pageSize), PATH_MAX - out.length);
+    while (got < PATH_MAX) {
+      const chunk = Math.min(mm.pageSize - (a % mm.pageSize), PATH_MAX - got);
       const r = mm.tryReadUser(a, chunk);
       if (!r.ok) return "EFAULT";
       const nul = r.bytes.indexOf(0);
       if (nul >= 0) {
-        for (let k = 0; k < nul; k++) out.push(r.bytes[k] as number);
-        return Uint8Array.from(out);
+        const last = r.bytes.slice(0, nul);
+        if (parts.length === 0) return last;
+        parts.push(last);
+        return Buffer.concat(parts, got + nul);
       }
-      for (const b of r.bytes) out.push(b);
+      parts.push(r.bytes);
+      got += chunk;
       a += chunk;
     }
     return "ENAMETOOLONG";

@@ -206,12 +206,19 @@ export interface SyscallOutcome {
  */
 export function invokeSyscall(proc: Process, call: string | number, args: readonly SyscallArg[] = []): SyscallOutcome {
   const arch = proc.kernel.arch;
-  const nr = typeof call === "number" ? call : syscallNumber(arch, call);
-  const name =
-    typeof call === "number" ? syscallName(arch, call) : syscallNumber(arch, call) !== undefined ? call : undefined;
+  let nr: number | undefined;
+  let name: string | undefined;
+  if (typeof call === "number") {
+    nr = call;
+    name = syscallName(arch, call);
+  } else {
+    nr = syscallNumber(arch, call);
+    name = nr !== undefined ? call : undefined;
+  }
   const ctx0 = new SyscallContext(proc, args);
   const arity = name !== undefined ? (ARITY[name] ?? 6) : 6;
-  const rawArgs = Array.from({ length: Math.min(arity, Math.max(args.length, arity)) }, (_, i) => ctx0.u64(i));
+  const rawArgs: bigint[] = new Array(arity);
+  for (let i = 0; i < arity; i++) rawArgs[i] = ctx0.u64(i);
   let ctx = ctx0;
   if (arch === "aarch64" && name === "openat") {
     ctx = new SyscallContext(proc, [args[0] ?? 0, args[1] ?? 0, aarch64OpenFlags(ctx0.u64(2)), args[3] ?? 0]);
@@ -223,14 +230,15 @@ export function invokeSyscall(proc: Process, call: string | number, args: readon
   // A call that failed before reading its path still shows the path in strace's line.
   const pathArg = name !== undefined ? PATH_ARGS[name] : undefined;
   if (pathArg !== undefined && ctx.peeks[pathArg] === undefined) ctx.path(pathArg);
-  const event: SyscallEvent = {
-    name: name ?? `syscall_${nr ?? call}`,
-    ...(nr !== undefined ? { nr } : {}),
-    args: rawArgs,
-    ret,
-    ...(Object.keys(ctx.peeks).length > 0 ? { peeks: { ...ctx.peeks } } : {}),
-    pid: proc.pid,
-  };
+  // The context is dropped here: its peeks are the event's own (no copy needed).
+  const event: SyscallEvent =
+    nr !== undefined
+      ? ctx.peekCount > 0
+        ? { name: name ?? `syscall_${nr}`, nr, args: rawArgs, ret, peeks: ctx.peeks, pid: proc.pid }
+        : { name: name ?? `syscall_${nr}`, nr, args: rawArgs, ret, pid: proc.pid }
+      : ctx.peekCount > 0
+        ? { name: name ?? `syscall_${call}`, args: rawArgs, ret, peeks: ctx.peeks, pid: proc.pid }
+        : { name: name ?? `syscall_${call}`, args: rawArgs, ret, pid: proc.pid };
   proc.record(event);
   return { ret: ret ?? 0n, event };
 }

@@ -1,4 +1,4 @@
-import { isDir, isReg } from "../fs/types.ts";
+import { isDir, isReg, type KernelFs } from "../fs/types.ts";
 import type { MappedInode, OpenFile } from "../mm/vma.ts";
 import { fillBeforeLastClose } from "../process/inode-cache.ts";
 import type { OpenDescription } from "../process/open-file.ts";
@@ -78,13 +78,25 @@ export function sysOpenat(ctx: SyscallContext, dirfd: number, pathArg: number, f
     if ((flags & O_DIRECTORY) !== 0 && !isDir(st.value)) return errno("ENOTDIR");
     if (isDir(st.value) && (wantsWrite || (flags & O_CREAT) !== 0)) return errno("EISDIR");
     if (wantsWrite) return errno("EROFS");
-    if (!isPath && !fs.access(target, 4).ok) return errno("EACCES");
-    const f = fs.open(target);
+    if (!isPath && !fs.openChecksAccess && !fs.access(target, 4).ok) return errno("EACCES");
+    const f = fs.open(target, { stat: st.value });
     if (!f.ok) return errno(f.errno);
-    const real = fs.realpath(target);
-    const realPath = real.ok ? real.value : target;
+    // d_path of the open file: resolved when first asked (maps, /proc/self/fd, dirfd lookups), as
+    // most opens (ld.so's) never need it and realpath(3) costs a readlink per path component.
+    const realPath = lazyRealpath(fs, target);
     const mmFile = isReg(st.value) && !isPath ? mappableFile(proc.kernel.inodes.get(f.value, realPath)) : undefined;
-    desc = { kind: "file", path: realPath, flags, pos: 0, refs: 0, file: f.value, stat: st.value, mmFile };
+    desc = {
+      kind: "file",
+      get path() {
+        return realPath();
+      },
+      flags,
+      pos: 0,
+      refs: 0,
+      file: f.value,
+      stat: st.value,
+      mmFile,
+    };
   }
   const fd = proc.fds.install(desc, cloexec);
   if (fd < 0) {
@@ -92,6 +104,18 @@ export function sysOpenat(ctx: SyscallContext, dirfd: number, pathArg: number, f
     return errno("EMFILE");
   }
   return BigInt(fd);
+}
+
+/** The canonical path of `target`, computed once on first call (the path itself if that fails). */
+function lazyRealpath(fs: KernelFs, target: string): () => string {
+  let real: string | undefined;
+  return () => {
+    if (real === undefined) {
+      const r = fs.realpath(target);
+      real = r.ok ? r.value : target;
+    }
+    return real;
+  };
 }
 
 /** open(path, flags, mode): openat(AT_FDCWD, path, flags, mode). */
