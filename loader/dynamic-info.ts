@@ -363,8 +363,16 @@ export class DynamicInfo {
     return t[off + name.length] === 0;
   }
 
+  private readonly names: (string | undefined)[] = [];
+
+  /** The name of symbol `index` (one string per symbol, reused: lookups key maps by it). */
   symbolName(index: number): string {
-    return this.string(this.symbol(index).nameOffset);
+    let n = this.names[index];
+    if (n === undefined) {
+      n = this.string(this.symbol(index).nameOffset);
+      this.names[index] = n;
+    }
+    return n;
   }
 
   /** The GNU hash chain word of symbol `index` (l_gnu_chain_zero[index]). */

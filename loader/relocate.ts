@@ -39,7 +39,7 @@ import { AARCH64_RELOCATOR } from "./relocate-aarch64.ts";
 import { X86_64_RELOCATOR } from "./relocate-x86_64.ts";
 import { protectRelro } from "./relro.ts";
 import type { Rtld } from "./rtld.ts";
-import { dsoName, lookupSymbol, takeLookupFailure, type VersionReq } from "./symbol-lookup.ts";
+import { dsoName, lookupDefinition, type RefSymbol, takeLookupFailure, type VersionReq } from "./symbol-lookup.ts";
 import { initStartupTls } from "./tls.ts";
 
 // Module-local copies (tsx runs this as CommonJS: an imported binding read is a getter call).
@@ -126,6 +126,19 @@ export function relocStats(rtld: Rtld): RelocStats {
 
 const bootstrapped = new WeakSet<Rtld>();
 
+/** The referencing symbol of a relocation, as `_dl_lookup_symbol_x` receives it. */
+function refSymbol(map: LinkMap, ref: MemSymbol): RefSymbol {
+  return {
+    map,
+    index: ref.index,
+    bind: ref.bind,
+    other: ref.other,
+    value: ref.value,
+    shndx: ref.shndx,
+    size: ref.size,
+  };
+}
+
 function makeContext(
   rtld: Rtld,
   map: LinkMap,
@@ -161,26 +174,14 @@ function makeContext(
         // l_versions[ndx] itself (its fields are a VersionReq's once the name is known to be there).
         if (v && v.hash !== 0 && v.name !== undefined) version = v as VersionReq;
       }
-      const name = info.string(ref.nameOffset);
+      const name = info.symbolName(symIdx);
       st.relocations++;
-      const m = lookupSymbol(rtld, map, name, scopes, version, {
-        typeClass: tc,
-        ref: {
-          map,
-          index: symIdx,
-          bind: ref.bind,
-          other: ref.other,
-          value: ref.value,
-          shndx: ref.shndx,
-          size: ref.size,
-        },
-        addDependency: true,
-      });
+      const f = lookupDefinition(rtld, map, name, scopes, version, tc, false, undefined, refSymbol(map, ref), true);
       let result: Resolved;
-      if (m) result = { map: m.map, sym: dynamicInfo(rtld, m.map).symbol(m.index) };
+      if (f) result = { map: f.map, sym: f.sym };
       else {
-        const f = takeLookupFailure(rtld);
-        if (f) throw new SymbolLookupError(f.object, f.message);
+        const fail = takeLookupFailure(rtld);
+        if (fail) throw new SymbolLookupError(fail.object, fail.message);
         result = { map: undefined, sym: undefined };
       }
       info.lookupCache = { sym: symIdx, typeClass: tc, result };

@@ -19,6 +19,7 @@
  *   GNU_PROPERTY_1_NEEDED_INDIRECT_EXTERN_ACCESS, which the model does not read (see report).
  */
 import { SHN_ABS as SHN_ABS_, SHN_UNDEF as SHN_UNDEF_ } from "../formats/elf/constants.ts";
+import { gnuHash, sysvHash } from "../formats/elf/hash-function.ts";
 import {
   STB_GLOBAL as STB_GLOBAL_,
   STB_GNU_UNIQUE as STB_GNU_UNIQUE_,
@@ -33,7 +34,7 @@ import {
   STV_INTERNAL as STV_INTERNAL_,
   STV_PROTECTED as STV_PROTECTED_,
 } from "../formats/elf/symbol-constants.ts";
-import { type DynamicInfo, dynamicInfo, type MemSymbol, symbolHashes } from "./dynamic-info.ts";
+import { type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
 import type { LinkMap } from "./link-map.ts";
 import type { Rtld } from "./rtld.ts";
 
@@ -135,11 +136,24 @@ export function dsoName(rtld: Rtld, map: LinkMap): string {
 const ALLOWED_STT =
   (1 << STT_NOTYPE) | (1 << STT_OBJECT) | (1 << STT_FUNC) | (1 << STT_COMMON) | (1 << STT_TLS) | (1 << STT_GNU_IFUNC);
 
-interface Found {
-  sym: MemSymbol;
-  map: LinkMap;
-  info: DynamicInfo;
+/** A definition found by the walk: the symbol, its object and the object's l_info view. */
+export interface Found {
+  readonly sym: MemSymbol;
+  readonly map: LinkMap;
+  readonly info: DynamicInfo;
 }
+
+/** The walk's hashes of one name: `_dl_new_hash` at once, `_dl_elf_hash` when a DT_HASH-only object needs it. */
+interface Hashes {
+  readonly name: string;
+  readonly gnu: number;
+  sysv: number;
+}
+
+// check_match's versioned-candidate counter (num_versions, versioned_sym) for the object being
+// searched: module state instead of an object per do_lookup_x (the walk never re-enters itself).
+let candidates = 0;
+let versionedSym: MemSymbol | undefined;
 
 function checkMatch(
   info: DynamicInfo,
@@ -149,7 +163,6 @@ function checkMatch(
   newest: boolean,
   typeClass: number,
   idx: number,
-  counter: { num: number; versioned: MemSymbol | undefined },
 ): MemSymbol | undefined {
   const sym = info.symbol(idx);
   if (
@@ -172,7 +185,7 @@ function checkMatch(
     }
   } else if (vs !== undefined) {
     if ((vs & 0x7fff) >= (newest ? 2 : 3)) {
-      if ((vs & 0x8000) === 0 && counter.num++ === 0) counter.versioned = sym;
+      if ((vs & 0x8000) === 0 && candidates++ === 0) versionedSym = sym;
       return undefined;
     }
   }
@@ -180,93 +193,106 @@ function checkMatch(
 }
 
 /**
- * `do_lookup_x` over one scope from position `start`: 1 found (in `result`), 0 not found, -1 the
- * versioned lookup reached the object its Verneed names without finding it.
- */
-/**
  * `_dl_lookup_symbol_x`'s walk: `do_lookup_x` on each scope in turn (the first from `start`, the rest
- * whole) until one reports a definition or a fatal error. The name's hashes are computed on the first
- * scope actually walked; they are returned for the next walk of the same name.
+ * whole) until one reports a definition or a fatal error. `infos` (from the scope memo) holds each
+ * list's l_info views as the walk first reaches them.
  */
 function walkScopes(
   rtld: Rtld,
-  name: string,
-  hashes: ReturnType<typeof symbolHashes> | undefined,
+  h: Hashes,
   ref: RefSymbol | undefined,
   result: { found: Found | undefined; unique?: boolean },
   scopes: readonly (readonly LinkMap[])[],
+  infos: (DynamicInfo | undefined)[][] | undefined,
   start: number,
   version: VersionReq | undefined,
   newest: boolean,
   skip: LinkMap | undefined,
   typeClass: number,
   undefMap: LinkMap | undefined,
-): ReturnType<typeof symbolHashes> | undefined {
-  let h = hashes;
+): void {
+  const dbg = rtld.debug.on("symbols");
   for (let s = 0; s < scopes.length; s++) {
-    h ??= symbolHashes(name);
     const scope = scopes[s] as readonly LinkMap[];
-    if (
-      doLookupX(rtld, name, h, ref, result, scope, s === 0 ? start : 0, version, newest, skip, typeClass, undefMap) !==
-      0
-    ) {
-      break;
-    }
+    const r = doLookupX(
+      rtld,
+      h,
+      ref,
+      result,
+      scope,
+      infos?.[s],
+      s === 0 ? start : 0,
+      version,
+      newest,
+      skip,
+      typeClass,
+      undefMap,
+      dbg,
+    );
+    if (r !== 0) break;
   }
-  return h;
 }
 
+/**
+ * `do_lookup_x` over one scope from position `start`: 1 found (in `result`), 0 not found, -1 the
+ * versioned lookup reached the object its Verneed names without finding it.
+ */
 function doLookupX(
   rtld: Rtld,
-  name: string,
-  hashes: ReturnType<typeof symbolHashes>,
+  h: Hashes,
   ref: RefSymbol | undefined,
   result: { found: Found | undefined; unique?: boolean },
   scope: readonly LinkMap[],
+  infos: (DynamicInfo | undefined)[] | undefined,
   start: number,
   version: VersionReq | undefined,
   newest: boolean,
   skip: LinkMap | undefined,
   typeClass: number,
   undefMap: LinkMap | undefined,
+  dbg: boolean,
 ): number {
-  const dbg = rtld.debug.on("symbols");
-  const counter = { num: 0, versioned: undefined as MemSymbol | undefined };
+  const name = h.name;
+  const gnu = h.gnu;
   for (let i = start; i < scope.length; i++) {
     const map = scope[i] as LinkMap;
     if (map === skip) continue;
     if (typeClass & ELF_RTYPE_CLASS_COPY && map.type === "executable") continue;
     if (map.faked) continue;
     if (dbg) rtld.debug.emit("symbols", `symbol=${name};  lookup in file=${dsoName(rtld, map)} [0]`);
-    const info = dynamicInfo(rtld, map);
+    let info: DynamicInfo;
+    if (infos) {
+      info = infos[i] ?? dynamicInfo(rtld, map);
+      infos[i] = info;
+    } else info = dynamicInfo(rtld, map);
     if (info.nbuckets === 0) continue;
-    counter.num = 0;
-    counter.versioned = undefined;
+    candidates = 0;
+    versionedSym = undefined;
     let sym: MemSymbol | undefined;
     // info.candidates() unrolled (a generator per object per lookup dominated the profile).
     if (info.gnu) {
-      const h = hashes.gnu;
-      const first = info.gnuStart(h);
+      const first = info.gnuStart(gnu);
       // A corrupt chain without an end bit stops at the symbol table's plausible end.
       for (let i = first, n = 0; first !== 0 && n < 1 << 24; i++, n++) {
         const w = info.chainWord(i);
-        if ((w ^ h) >>> 1 === 0) {
-          sym = checkMatch(info, name, ref, version, newest, typeClass, i, counter);
+        if ((w ^ gnu) >>> 1 === 0) {
+          sym = checkMatch(info, name, ref, version, newest, typeClass, i);
           if (sym) break;
         }
         if (w & 1) break;
       }
     } else if (info.sysv) {
       const nchain = info.sysv.nchain;
+      if (h.sysv < 0) h.sysv = sysvHash(name);
       let steps = 0;
-      for (let i = info.sysvStart(hashes.sysv()); i !== 0 && steps <= nchain; steps++) {
-        sym = checkMatch(info, name, ref, version, newest, typeClass, i, counter);
+      for (let i = info.sysvStart(h.sysv); i !== 0 && steps <= nchain; steps++) {
+        sym = checkMatch(info, name, ref, version, newest, typeClass, i);
         if (sym) break;
         i = info.sysvChain(i);
       }
     }
     const fromChain = sym !== undefined;
-    if (!sym && counter.num === 1) sym = counter.versioned;
+    if (!sym && candidates === 1) sym = versionedSym;
     if (sym) {
       const vis = sym.other & 3;
       if (vis !== STV_HIDDEN && vis !== STV_INTERNAL) {
@@ -325,7 +351,10 @@ function doLookupUnique(
 interface ScopeMemo {
   /** The scope lists' contents when the memo was filled (any change empties it). */
   readonly snapshot: (readonly LinkMap[])[];
-  readonly results: Map<string, Found | null>;
+  /** Results by lookup kind (type class, newest, version), then by name. */
+  readonly results: Map<string, Map<string, Found | null>>;
+  /** Each list's l_info views, filled as walks reach them. */
+  readonly infos: (DynamicInfo | undefined)[][];
 }
 const memos = new WeakMap<readonly LinkMap[], ScopeMemo>();
 
@@ -334,14 +363,14 @@ const memos = new WeakMap<readonly LinkMap[], ScopeMemo>();
  * list: startup gives every object its own `[searchlist]` array (rtld.c's l_scope), all sharing the
  * main search list, and they should share one memo.
  */
-function scopeMemo(scopes: readonly (readonly LinkMap[])[]): Map<string, Found | null> | undefined {
+function scopeMemo(scopes: readonly (readonly LinkMap[])[]): ScopeMemo | undefined {
   const first = scopes[0];
   if (!first) return undefined;
   let m = memos.get(first);
-  if (m && sameScopes(m.snapshot, scopes)) return m.results;
-  m = { snapshot: scopes.map((l) => [...l]), results: new Map() };
+  if (m && sameScopes(m.snapshot, scopes)) return m;
+  m = { snapshot: scopes.map((l) => [...l]), results: new Map(), infos: scopes.map(() => []) };
   memos.set(first, m);
-  return m.results;
+  return m;
 }
 
 function sameScopes(snap: readonly (readonly LinkMap[])[], scopes: readonly (readonly LinkMap[])[]): boolean {
@@ -353,6 +382,28 @@ function sameScopes(snap: readonly (readonly LinkMap[])[], scopes: readonly (rea
     for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
   }
   return true;
+}
+
+/** The memo's key for a lookup kind: type class, newest, and the version's identity (by value). */
+const versionKeys = new WeakMap<VersionReq, string[]>();
+const plainKeys: string[] = [];
+function kindKey(typeClass: number, newest: boolean, version: VersionReq | undefined): string {
+  const slot = typeClass * 2 + (newest ? 1 : 0);
+  let keys = plainKeys;
+  if (version) {
+    let k = versionKeys.get(version);
+    if (k === undefined) {
+      k = [];
+      versionKeys.set(version, k);
+    }
+    keys = k;
+  }
+  let key = keys[slot];
+  if (key === undefined) {
+    key = `${typeClass}${newest ? "n" : "o"}${version ? `${version.hash}:${version.hidden ? 1 : 0}:${version.filename ?? ""}:${version.name}` : ""}`;
+    keys[slot] = key;
+  }
+  return key;
 }
 
 /**
@@ -387,14 +438,55 @@ export function lookupSymbol(
   version: VersionReq | undefined,
   flags: LookupFlags = {},
 ): SymbolMatch | undefined {
+  const newest = flags.dlsym === true;
+  const found = lookupDefinition(
+    rtld,
+    undefMap,
+    name,
+    scopes,
+    version,
+    flags.typeClass ?? 0,
+    newest,
+    flags.skip,
+    flags.ref,
+    flags.addDependency ?? !newest,
+  );
+  if (!found) return undefined;
+  const sym = found.sym;
+  return {
+    map: found.map,
+    name,
+    value: (sym.shndx === SHN_ABS ? 0n : found.map.addr) + sym.value,
+    size: sym.size,
+    type: sym.type,
+    bind: sym.bind,
+    other: sym.other,
+    shndx: sym.shndx,
+    index: sym.index,
+    stValue: sym.value,
+  };
+}
+
+/**
+ * lookupSymbol's work, returning the definition itself (symbol, object, l_info) rather than a
+ * SymbolMatch record: what relocation processing needs, without building the record.
+ */
+export function lookupDefinition(
+  rtld: Rtld,
+  undefMap: LinkMap,
+  name: string,
+  scopes: readonly (readonly LinkMap[])[],
+  version: VersionReq | undefined,
+  typeClass: number,
+  newest: boolean,
+  skip: LinkMap | undefined,
+  ref: RefSymbol | undefined,
+  addDep: boolean,
+): Found | undefined {
   const st = lookupState(rtld);
   st.lookups++;
   // Computed on the first walk (a memo hit needs no hash).
-  let hashes: ReturnType<typeof symbolHashes> | undefined;
-  const typeClass = flags.typeClass ?? 0;
-  const newest = flags.dlsym === true;
-  const ref = flags.ref;
-  const skip = flags.skip;
+  let hashes: Hashes | undefined;
   const result: { found: Found | undefined; unique?: boolean } = { found: undefined };
   let start = 0;
   if (skip) {
@@ -408,13 +500,23 @@ export function lookupSymbol(
   // reused. undefMap-dependent steps (protected, add_dependency, bindings, errors) still run below.
   const memo =
     !skip && (typeClass & ELF_RTYPE_CLASS_COPY) === 0 && !rtld.debug.on("symbols") ? scopeMemo(scopes) : undefined;
-  const key = memo
-    ? `${typeClass}${newest ? "n" : "o"}${version ? `${version.hash}:${version.hidden ? 1 : 0}:${version.filename ?? ""}:${version.name}` : ""}\0${name}`
-    : "";
-  const hit = memo?.get(key);
+  let byName: Map<string, Found | null> | undefined;
+  let hit: Found | null | undefined;
+  if (memo) {
+    const kind = kindKey(typeClass, newest, version);
+    byName = memo.results.get(kind);
+    if (!byName) {
+      byName = new Map();
+      memo.results.set(kind, byName);
+    }
+    hit = byName.get(name);
+  }
   if (hit !== undefined) result.found = hit ?? undefined;
-  else hashes = walkScopes(rtld, name, hashes, ref, result, scopes, start, version, newest, skip, typeClass, undefMap);
-  if (memo && hit === undefined && !result.unique) memo.set(key, result.found ?? null);
+  else {
+    hashes = { name, gnu: gnuHash(name), sysv: -1 };
+    walkScopes(rtld, hashes, ref, result, scopes, memo?.infos, start, version, newest, skip, typeClass, undefMap);
+    if (byName && !result.unique) byName.set(name, result.found ?? null);
+  }
   let found = result.found;
   if (!found) {
     if (ref === undefined || ref.bind !== STB_WEAK) {
@@ -437,13 +539,14 @@ export function lookupSymbol(
       if (found.map !== undefMap) found = self();
     } else {
       const pv: { found: Found | undefined } = { found: undefined };
-      hashes = walkScopes(
+      hashes ??= { name, gnu: gnuHash(name), sysv: -1 };
+      walkScopes(
         rtld,
-        name,
         hashes,
         ref,
         pv,
         scopes,
+        undefined,
         start,
         version,
         newest,
@@ -454,26 +557,14 @@ export function lookupSymbol(
       if (pv.found && pv.found.map !== undefMap) found = self();
     }
   }
-  if (found.map.type === "loaded" && (flags.addDependency ?? !newest)) addDependency(undefMap, found.map);
+  if (found.map.type === "loaded" && addDep) addDependency(undefMap, found.map);
   if (rtld.debug.on("bindings")) {
     rtld.debug.emit(
       "bindings",
       `binding file ${dsoName(rtld, undefMap)} [0] to ${dsoName(rtld, found.map)} [0]: ${isProtected ? "protected" : "normal"} symbol \`${name}'${version ? ` [${version.name}]` : ""}`,
     );
   }
-  const sym = found.sym;
-  return {
-    map: found.map,
-    name,
-    value: (sym.shndx === SHN_ABS ? 0n : found.map.addr) + sym.value,
-    size: sym.size,
-    type: sym.type,
-    bind: sym.bind,
-    other: sym.other,
-    shndx: sym.shndx,
-    index: sym.index,
-    stValue: sym.value,
-  };
+  return found;
 }
 
 /** The most recent strong-reference failure recorded by lookupSymbol (cleared by taking it). */
