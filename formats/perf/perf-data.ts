@@ -7,6 +7,11 @@ import { type PerfFeatures, readFeatures } from "./features.ts";
 import { type PerfFileHeader, readFileHeader } from "./file-header.ts";
 import { type PerfRecord, RecordDecoder, recordTypeName } from "./records.ts";
 
+// Per-record constants as module locals (not read through the import binding per record).
+const HEADER_SIZE = PERF_EVENT_HEADER_SIZE;
+const TYPE_COMPRESSED = PERF_RECORD.COMPRESSED;
+const TYPE_AUXTRACE = PERF_RECORD.AUXTRACE;
+
 /** Bytes read from the file at a time while streaming records (records are ≤ 64 KiB each). */
 const WINDOW = 1 << 20;
 
@@ -128,16 +133,16 @@ export class PerfData {
     const le = this.header.littleEndian;
     let pos = this.header.data.offset;
     while (pos < this.dataEnd) {
-      if (pos + PERF_EVENT_HEADER_SIZE > src.size) {
+      if (pos + HEADER_SIZE > src.size) {
         fail(pos, `file truncated: the record header needs 8 bytes, the file ends at 0x${src.size.toString(16)}`);
       }
-      if (pos + PERF_EVENT_HEADER_SIZE > this.dataEnd) {
+      if (pos + HEADER_SIZE > this.dataEnd) {
         fail(pos, `record header runs past the data section end 0x${this.dataEnd.toString(16)}`);
       }
-      cover(pos, PERF_EVENT_HEADER_SIZE);
+      cover(pos, HEADER_SIZE);
       const type = winView.getUint32(pos - winStart, le);
       const size = winView.getUint16(pos - winStart + 6, le);
-      if (size < PERF_EVENT_HEADER_SIZE) fail(pos, `record size ${size} is smaller than its header`, type);
+      if (size < HEADER_SIZE) fail(pos, `record size ${size} is smaller than its header`, type);
       if (pos + size > src.size) {
         fail(
           pos,
@@ -147,11 +152,11 @@ export class PerfData {
       }
       if (pos + size > this.dataEnd)
         fail(pos, `record of 0x${size.toString(16)} bytes runs past the data section end`, type);
-      if (type === PERF_RECORD.COMPRESSED) fail(pos, "compressed records (perf record -z) are not supported", type);
+      if (type === TYPE_COMPRESSED) fail(pos, "compressed records (perf record -z) are not supported", type);
       cover(pos, size);
       let extra = 0;
       // PERF_RECORD_AUXTRACE is followed by its trace data, outside header.size (session.c).
-      if (type === PERF_RECORD.AUXTRACE) {
+      if (type === TYPE_AUXTRACE) {
         const a = new EndianReader(win.subarray(pos - winStart, pos - winStart + size), le, pos, src.name);
         const n = a.u64(8, "auxtrace size");
         if (n > BigInt(this.dataEnd - pos - size))

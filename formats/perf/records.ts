@@ -135,6 +135,7 @@ const NO_STACK: StackUser = new RecordStack(new Uint8Array(0), new DataView(new 
 
 // Hot-path constants as module locals (read once, not through the import binding per record).
 const TYPE_SAMPLE = PERF_RECORD.SAMPLE;
+const TYPE_FINISHED_ROUND = PERF_RECORD.FINISHED_ROUND;
 const CPUMODE_MASK = PERF_RECORD_MISC.CPUMODE_MASK;
 
 export interface SampleRecord extends RecordBase {
@@ -321,6 +322,16 @@ export class RecordDecoder {
         const size = view.getUint16(at + 6, le);
         if (size <= length)
           return this.decodeSample(buffer, view, at, { offset, type, misc: view.getUint16(at + 4, le), size });
+      } else if (type === TYPE_FINISHED_ROUND) {
+        // One per round of samples: no reader object or spread for a record that is only a marker.
+        return {
+          offset,
+          type,
+          misc: view.getUint16(at + 4, le),
+          size: view.getUint16(at + 6, le),
+          kind: "finished-round",
+          time: undefined,
+        };
       }
     }
     const bytes = at === 0 && length === buffer.length ? buffer : buffer.subarray(at, at + length);

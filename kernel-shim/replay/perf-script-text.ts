@@ -23,30 +23,34 @@ function padLeft(text: string, width: number): string {
 /** The largest time in ns formatted with number arithmetic (exact below 2^53). */
 const EXACT_NS = BigInt(Number.MAX_SAFE_INTEGER);
 
+/** The last time's whole seconds, formatted (consecutive samples mostly share them). */
+let lastSecs = -1;
+let lastSecsText = "";
+
 /** `secs.usecs: ` of a time in ns ("%5lu.%06lu: "). */
 function timeText(time: bigint): string {
-  let secs: string;
-  let usecs: string;
-  if (time <= EXACT_NS) {
-    // Number arithmetic on an exact integer (no bigint division per sample): the quotient's rounding
-    // is corrected so that 0 <= rest < 1e9 exactly.
-    const t = Number(time);
-    let q = Math.floor(t / 1e9);
-    let rest = t - q * 1e9;
-    if (rest < 0) {
-      q--;
-      rest += 1e9;
-    } else if (rest >= 1e9) {
-      q++;
-      rest -= 1e9;
-    }
-    secs = String(q);
-    usecs = String(Math.floor(rest / 1000));
-  } else {
-    secs = String(time / 1_000_000_000n);
-    usecs = String((time % 1_000_000_000n) / 1000n);
+  if (time > EXACT_NS) {
+    const usecs = String((time % 1_000_000_000n) / 1000n);
+    return `${padLeft(String(time / 1_000_000_000n), 5)}.${usecs.length >= 6 ? usecs : ZEROS.slice(usecs.length) + usecs}: `;
   }
-  return `${padLeft(secs, 5)}.${usecs.length >= 6 ? usecs : ZEROS.slice(usecs.length) + usecs}: `;
+  // Number arithmetic on an exact integer (no bigint division per sample): the quotient's rounding
+  // is corrected so that 0 <= rest < 1e9 exactly.
+  const t = Number(time);
+  let q = Math.floor(t / 1e9);
+  let rest = t - q * 1e9;
+  if (rest < 0) {
+    q--;
+    rest += 1e9;
+  } else if (rest >= 1e9) {
+    q++;
+    rest -= 1e9;
+  }
+  if (q !== lastSecs) {
+    lastSecs = q;
+    lastSecsText = `${padLeft(String(q), 5)}.`;
+  }
+  // 0 <= usecs < 10^6: the digits of 10^6 + usecs after the leading 1 are "%06lu".
+  return `${lastSecsText}${String(1_000_000 + Math.floor(rest / 1000)).slice(1)}: `;
 }
 
 /** The last header's comm/tid and period/event parts: consecutive samples mostly share them. */

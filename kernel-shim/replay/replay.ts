@@ -107,15 +107,24 @@ function regValue(regs: SampleRegs, reg: number): bigint | undefined {
   return k === undefined ? undefined : regs.value(k);
 }
 
+// perf_regs.h numbers, as module locals (read per sample).
+const X86_IP = PERF_REG_X86.IP;
+const X86_SP = PERF_REG_X86.SP;
+const X86_BP = PERF_REG_X86.BP;
+const ARM64_PC = PERF_REG_ARM64.PC;
+const ARM64_SP = PERF_REG_ARM64.SP;
+const ARM64_X29 = PERF_REG_ARM64.X29;
+const ARM64_LR = PERF_REG_ARM64.LR;
+
 /** The unwinder's starting registers from a REGS_USER sample (perf_regs.h order). */
 export function userRegs(arch: MmArch, s: SampleRecord): UserRegs | string {
   const regs = s.regsUser;
   if (!regs || regs.abi === 0n) return "no user registers (kernel thread, or REGS_USER not sampled)";
   const x86 = arch === "x86_64";
-  const pc = regValue(regs, x86 ? PERF_REG_X86.IP : PERF_REG_ARM64.PC);
-  const sp = regValue(regs, x86 ? PERF_REG_X86.SP : PERF_REG_ARM64.SP);
-  const fp = regValue(regs, x86 ? PERF_REG_X86.BP : PERF_REG_ARM64.X29);
-  const ra = x86 ? undefined : regValue(regs, PERF_REG_ARM64.LR);
+  const pc = regValue(regs, x86 ? X86_IP : ARM64_PC);
+  const sp = regValue(regs, x86 ? X86_SP : ARM64_SP);
+  const fp = regValue(regs, x86 ? X86_BP : ARM64_X29);
+  const ra = x86 ? undefined : regValue(regs, ARM64_LR);
   if (pc === undefined || sp === undefined || fp === undefined) return "sample_regs_user lacks IP, SP or FP";
   return ra === undefined ? { pc, sp, fp } : { pc, sp, fp, ra };
 }
