@@ -172,6 +172,13 @@ export class ElfFile {
 const textDecoder = new TextDecoder("latin1");
 /** Names are bytes; latin1 keeps every byte (readelf prints them raw). */
 export function decodeLatin1(bytes: Uint8Array, start: number, end: number): string {
+  // Short names (most symbol and library names) are cheaper built directly; each byte is its code
+  // point either way (Node's "latin1" decoder maps 0x80-0x9f to U+0080-U+009F too).
+  if (end - start <= 48) {
+    let s = "";
+    for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i] as number);
+    return s;
+  }
   return textDecoder.decode(bytes.subarray(start, end));
 }
 

@@ -27,6 +27,17 @@ export class ExecRandom {
   }
 
   private block(label: string): Uint8Array {
-    return new Uint8Array(createHash("sha256").update(`ldsim-exec:${this.seed}:${label}`).digest());
+    const key = `ldsim-exec:${this.seed}:${label}`;
+    let b = blocks.get(key);
+    if (!b) {
+      b = new Uint8Array(createHash("sha256").update(key).digest());
+      // A pure function of the key: kept (bounded) so a sweep of execs hashes each label once.
+      if (blocks.size >= 4096) blocks.clear();
+      blocks.set(key, b);
+    }
+    // A copy: callers may keep or change the bytes.
+    return b.slice();
   }
 }
+
+const blocks = new Map<string, Uint8Array>();
