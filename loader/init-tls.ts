@@ -14,7 +14,15 @@ import type { Rtld } from "./rtld.ts";
  * `rseq(tcb+0x920, 0x20, 0, 0x53053053)`.
  */
 export interface TlsAbi {
-  /** TLS_TCB_SIZE = sizeof (struct pthread): rseq_area (32 bytes, aligned 32) is last, the struct aligned 64. */
+  /**
+   * "II" (TLS_TCB_AT_TP, x86_64): struct pthread is the TCB, the blocks lie below it. "I"
+   * (TLS_DTV_AT_TP, aarch64): the thread pointer points at a small tcbhead_t (dtv, private),
+   * struct pthread (TLS_PRE_TCB_SIZE) lies below it and the blocks above it. Absent: "II".
+   */
+  readonly variant?: "I" | "II";
+  /** Variant I: TLS_PRE_TCB_SIZE = sizeof (struct pthread), below the thread pointer. */
+  readonly preTcbSize?: number;
+  /** TLS_TCB_SIZE: sizeof (struct pthread) on x86_64 (rseq_area, 32 bytes aligned 32, last; aligned 64); sizeof (tcbhead_t) on aarch64. */
   readonly tcbSize: number;
   /** TCB_ALIGNMENT: the minimum of dl_tls_static_align. */
   readonly tcbAlignment: number;
@@ -59,6 +67,43 @@ export const GLIBC236_X86_64_TLS: TlsAbi = {
   optionalStaticTls: 512,
   legacyTls: 1664,
 };
+
+/**
+ * Debian 12's glibc 2.36 for arm64. sizeof (struct pthread) = 0x740 and offsetof (tid) = 0xd0 are the
+ * values libc.so.6 itself publishes for libthread_db (`_thread_db_sizeof_pthread`,
+ * `_thread_db_pthread_tid` in libc6-arm64-cross); the header union is 24 pointers instead of
+ * x86_64's tcbhead_t, so robust_head and rseq_area sit 0x200 lower than on x86_64 (0xe0, 0x720).
+ * TCB_ALIGNMENT 32 (alignof (struct pthread), from the 32-aligned rseq_area): qemu-aarch64 -strace
+ * shows set_tid_address(tp − 0x740 + 0xd0) with tp ≡ 0x20 (mod 64) at the start of a fresh page,
+ * which `_dl_tls_block_align`'s roundup (page + 8 + 0x740, align) gives only for align 32.
+ * RSEQ_SIG is aarch64's little-endian `brk #0x45e0` guard (0xd428bc00). The stack and pointer
+ * guards are variables in ld.so on aarch64 (not in the TCB).
+ */
+export const GLIBC236_AARCH64_TLS: TlsAbi = {
+  variant: "I",
+  preTcbSize: 0x740,
+  tcbSize: 16,
+  tcbAlignment: 32,
+  tidOffset: 0xd0,
+  robustHeadOffset: 0xe0,
+  rseqOffset: 0x720,
+  rseqSize: 0x20,
+  rseqSig: 0xd428bc00,
+  stackGuardOffset: -1,
+  pointerGuardOffset: -1,
+  slotinfoSurplus: 62,
+  dtvSurplus: 14,
+  libcIeTls: 144,
+  otherIeTls: 144,
+  defaultNns: 4,
+  optionalStaticTls: 512,
+  legacyTls: 1664,
+};
+
+/** The TLS ABI of the process's architecture. */
+export function tlsAbiFor(arch: string): TlsAbi {
+  return arch === "aarch64" ? GLIBC236_AARCH64_TLS : GLIBC236_X86_64_TLS;
+}
 
 /** One module's PT_TLS as the loader records it (l_tls_blocksize, l_tls_align, l_tls_firstbyte_offset, init image). */
 export interface TlsModule {
@@ -145,6 +190,47 @@ export function determineTlsOffsets(
   };
 }
 
+/**
+ * `_dl_determine_tlsoffset` for TLS_DTV_AT_TP (aarch64: the blocks start after the TLS_TCB_SIZE
+ * tcbhead_t, l_tls_offset the distance above the thread pointer), with glibc 2.36's free-gap reuse.
+ */
+export function determineTlsOffsetsVariantI(
+  modules: readonly TlsModule[],
+  surplus: bigint,
+  abi: TlsAbi,
+): { staticSize: bigint; staticAlign: bigint; staticUsed: bigint } {
+  let maxAlign = BigInt(abi.tcbAlignment);
+  let freetop = 0n;
+  let freebottom = 0n;
+  let offset = BigInt(abi.tcbSize);
+  for (const m of modules) {
+    const firstbyte = -m.firstbyteOffset & (m.align - 1n);
+    if (m.align > maxAlign) maxAlign = m.align;
+    if (m.blocksize <= freetop - freebottom) {
+      let off = roundup(freebottom, m.align);
+      if (off - freebottom < firstbyte) off += m.align;
+      if (off + m.blocksize - firstbyte <= freetop) {
+        m.map.tlsOffset = off - firstbyte;
+        freebottom = off + m.blocksize - firstbyte;
+        continue;
+      }
+    }
+    let off = roundup(offset, m.align);
+    if (off - offset < firstbyte) off += m.align;
+    m.map.tlsOffset = off - firstbyte;
+    if (off - firstbyte - offset > freetop - freebottom) {
+      freebottom = offset;
+      freetop = off - firstbyte;
+    }
+    offset = off + m.blocksize - firstbyte;
+  }
+  return {
+    staticSize: roundup(offset + surplus, BigInt(abi.tcbAlignment)),
+    staticAlign: maxAlign,
+    staticUsed: offset,
+  };
+}
+
 /** `_dl_tls_static_surplus_init (0)` with the default tunables (nns 4, optional_static_tls 512). */
 export function staticSurplus(abi: TlsAbi, naudit = 0): bigint {
   const nns = abi.defaultNns + naudit;
@@ -174,7 +260,7 @@ function u64le(v: bigint): Uint8Array {
  * Memory writes are the ones user code makes (through the address space's user accessors); the TLS
  * init images are copied later, after relocation (`copyTlsInitImages`, `_dl_allocate_tls_init`).
  */
-export function initTls(rtld: Rtld, abi: TlsAbi = GLIBC236_X86_64_TLS): InitialTls {
+export function initTls(rtld: Rtld, abi: TlsAbi = tlsAbiFor(rtld.proc.kernel.arch)): InitialTls {
   const proc = rtld.proc;
   const modules: TlsModule[] = [];
   for (const l of rtld.ns.maps) {
@@ -187,42 +273,62 @@ export function initTls(rtld: Rtld, abi: TlsAbi = GLIBC236_X86_64_TLS): InitialT
   const maxDtvIdx = modules.length;
   rtld.malloc.calloc(16 + (maxDtvIdx + 1 + abi.slotinfoSurplus) * 16);
   const surplus = staticSurplus(abi);
-  const layout = determineTlsOffsets(modules, surplus, abi);
-  const allocated = rtld.malloc.malloc(Number(layout.staticSize + layout.staticAlign + 8n));
-  const aligned = roundup(allocated, layout.staticAlign);
-  const tcb = aligned + layout.staticSize - BigInt(abi.tcbSize);
+  const variantI = abi.variant === "I";
+  const layout = variantI
+    ? determineTlsOffsetsVariantI(modules, surplus, abi)
+    : determineTlsOffsets(modules, surplus, abi);
   const w = (addr: bigint, bytes: Uint8Array) => proc.mm.writeUser(Number(addr), bytes);
-  w(tcb, new Uint8Array(abi.tcbSize));
-  // tcb_to_pointer_to_free_location: the original allocation, kept in the TCB for __libc_free_tls.
+  // `_dl_tls_block_size_with_pre` + `_dl_tls_block_align`: the block, the alignment slack and the
+  // pointer to the original allocation (kept for __libc_free_tls).
+  const preTcb = BigInt(variantI ? (abi.preTcbSize ?? 0) : 0);
+  const allocated = rtld.malloc.malloc(Number(layout.staticSize + preTcb + layout.staticAlign + 8n));
+  // tcb: the thread pointer; pd: struct pthread (the same address on x86_64, below the TCB on aarch64).
+  let tcb: bigint;
+  let pd: bigint;
+  if (variantI) {
+    tcb = roundup(8n + preTcb + allocated, layout.staticAlign);
+    pd = tcb - preTcb;
+    w(pd, new Uint8Array(Number(preTcb) + abi.tcbSize));
+  } else {
+    const aligned = roundup(allocated, layout.staticAlign);
+    tcb = aligned + layout.staticSize - BigInt(abi.tcbSize);
+    pd = tcb;
+    w(tcb, new Uint8Array(abi.tcbSize));
+  }
   const dtvLength = maxDtvIdx + abi.dtvSurplus;
   const dtv = rtld.malloc.calloc((dtvLength + 2) * 16);
   w(dtv, u64le(BigInt(dtvLength)));
-  w(tcb + 8n, u64le(dtv + 16n));
-  w(tcb, u64le(tcb));
-  w(tcb + 16n, u64le(tcb));
-  if (proc.kernel.arch !== "x86_64") {
-    throw new LoaderError("ld.so", `TLS_INIT_TP is modelled for x86_64 only (not ${proc.kernel.arch})`);
+  if (variantI) {
+    // tcbhead_t.dtv; TLS_INIT_TP is `msr tpidr_el0` — no system call.
+    w(tcb, u64le(dtv + 16n));
+  } else {
+    w(tcb + 8n, u64le(dtv + 16n));
+    w(tcb, u64le(tcb));
+    w(tcb + 16n, u64le(tcb));
+    if (proc.kernel.arch !== "x86_64") {
+      throw new LoaderError("ld.so", `TLS_INIT_TP is modelled for x86_64 and aarch64 only (not ${proc.kernel.arch})`);
+    }
+    const fs = syscall(proc, "arch_prctl", 0x1002, tcb);
+    if (fs !== 0n)
+      throw new LoaderError(
+        "ld.so",
+        "cannot set up thread-local storage: cannot set %fs base address for thread-local storage",
+      );
   }
-  const fs = syscall(proc, "arch_prctl", 0x1002, tcb);
-  if (fs !== 0n)
-    throw new LoaderError(
-      "ld.so",
-      "cannot set up thread-local storage: cannot set %fs base address for thread-local storage",
-    );
-  const tid = syscall(proc, "set_tid_address", tcb + BigInt(abi.tidOffset));
+  const tid = syscall(proc, "set_tid_address", pd + BigInt(abi.tidOffset));
   const tidBytes = new Uint8Array(4);
   new DataView(tidBytes.buffer).setInt32(0, Number(tid), true);
-  w(tcb + BigInt(abi.tidOffset), tidBytes);
-  const head = tcb + BigInt(abi.robustHeadOffset);
+  w(pd + BigInt(abi.tidOffset), tidBytes);
+  const head = pd + BigInt(abi.robustHeadOffset);
   // robust_head.list = &robust_head; futex_offset = offsetof(__lock) - offsetof(__list.__next) = -32.
   w(head, u64le(head));
   w(head + 8n, u64le(-32n));
   const robust = syscall(proc, "set_robust_list", head, 24);
-  const rseqArea = tcb + BigInt(abi.rseqOffset);
+  const rseqArea = pd + BigInt(abi.rseqOffset);
   const rseq = syscall(proc, "rseq", rseqArea, abi.rseqSize, 0, abi.rseqSig);
   // rseq_register_current_thread: cpu_id = RSEQ_CPU_ID_REGISTRATION_FAILED (-2) when the kernel refused.
   if (rseq !== 0n) w(rseqArea + 4n, new Uint8Array([0xfe, 0xff, 0xff, 0xff]));
-  securityInit(rtld, tcb, abi);
+  if (!variantI) securityInit(rtld, tcb, abi);
   return {
     tcb,
     dtv,
@@ -260,7 +366,8 @@ export function copyTlsInitImages(rtld: Rtld, tls: InitialTls): void {
   for (const m of tls.modules) {
     const off = m.map.tlsOffset;
     if (off === undefined) continue;
-    const dest = tls.tcb - off;
+    // Variant II (x86_64): below the thread pointer; variant I (aarch64): above it.
+    const dest = rtld.proc.kernel.arch === "aarch64" ? tls.tcb + off : tls.tcb - off;
     const image = m.initimageSize > 0n ? mm.readUser(Number(m.initimage), Number(m.initimageSize)) : new Uint8Array(0);
     const block = new Uint8Array(Number(m.blocksize));
     block.set(image);

@@ -8,6 +8,7 @@ import { hostRtldProfile } from "./host-profile.ts";
 import type { LinkMap } from "./link-map.ts";
 import type { RtldProfile } from "./rtld-profile.ts";
 import { type StartupResult, startFromExec } from "./startup.ts";
+import { DEFAULT_INTERP, foreignProgram, type SysrootMode, sysrootExecProfile, sysrootFs } from "./sysroot.ts";
 
 export const DEFAULT_RTLD = "/lib64/ld-linux-x86-64.so.2";
 
@@ -22,6 +23,13 @@ export interface LddOptions {
   readonly profile?: RtldProfile;
   /** strace -e trace= filter for the returned log. */
   readonly trace?: ReadonlySet<string>;
+  /**
+   * A foreign tree as "/" (loader/sysroot.ts): the machine (kernel arch, ld.so profile) follows
+   * FILE's e_machine and the interpreter is FILE's PT_INTERP inside the tree (`rtld` overrides it).
+   */
+  readonly sysroot?: string;
+  /** How the tree stands in for "/" (default "qemu": as qemu-user -L DIR). */
+  readonly sysrootMode?: SysrootMode;
 }
 
 export interface LddResult {
@@ -55,11 +63,15 @@ export function formatTrace(maps: readonly LinkMap[]): string {
  * `ld.so --list FILE`. The loader does all its work through the simulated kernel.
  */
 export function ldd(file: string, options: LddOptions = {}): LddResult {
-  const rtldPath = options.rtld ?? DEFAULT_RTLD;
-  const kernel = new Kernel(options.fs ?? new HostFs());
-  const log = new StraceLog(options.trace ? { trace: options.trace } : {});
-  const proc = Process.spawn(kernel, { cwd: options.cwd ?? process.cwd(), log });
+  const cwd = options.cwd ?? process.cwd();
   const path = file.includes("/") ? file : `./${file}`;
+  const sr = options.sysroot !== undefined ? { dir: options.sysroot, mode: options.sysrootMode ?? "qemu" } : undefined;
+  const fs = options.fs ?? (sr ? sysrootFs(sr) : new HostFs());
+  const foreign = sr ? foreignProgram(fs, path.startsWith("/") ? path : `${cwd}/${path}`) : undefined;
+  const rtldPath = options.rtld ?? (foreign ? (foreign.interp ?? DEFAULT_INTERP[foreign.arch]) : DEFAULT_RTLD);
+  const kernel = new Kernel(fs, foreign && sr ? { arch: foreign.arch, exec: { profile: sysrootExecProfile(sr) } } : {});
+  const log = new StraceLog(options.trace ? { trace: options.trace } : {});
+  const proc = Process.spawn(kernel, { cwd, log });
   const env = options.env ?? {};
   const envp = [
     ...(options.list
@@ -68,7 +80,7 @@ export function ldd(file: string, options: LddOptions = {}): LddResult {
     ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
   ];
   const argv = options.list ? [rtldPath, "--list", path] : [rtldPath, path];
-  const ex = execElf(proc, rtldPath, { argv, envp });
+  const ex = execElf(proc, rtldPath, { ...kernel.execOptions, argv, envp });
   if (!ex.ok)
     return { stdout: "", stderr: `ldd: cannot execute ${rtldPath}: ${ex.errno}\n`, status: 1, startup: undefined, log };
   // ld.so's argument parsing: `--list` is consumed, the program is the next argument.
@@ -76,7 +88,8 @@ export function ldd(file: string, options: LddOptions = {}): LddResult {
   const startup = startFromExec(proc, {
     traceMode: !options.list,
     ...(env["LD_LIBRARY_PATH"] !== undefined ? { libraryPath: env["LD_LIBRARY_PATH"] } : {}),
-    profile: options.profile ?? hostRtldProfile(rtldPath),
+    profile: options.profile ?? foreign?.profile ?? hostRtldProfile(rtldPath),
+    ...(foreign ? { machine: foreign.machine } : {}),
   });
   if (startup.error) return { stdout: "", stderr: `${startup.error.message}\n`, status: 127, startup, log };
   // rtld.c: a main object without DT_NEEDED is reported as "statically linked".

@@ -1,3 +1,5 @@
+import { EM_AARCH64, EM_X86_64 } from "../formats/elf/constants.ts";
+
 /**
  * Facts about the machine ld.so runs on that shape its search and its allocations: the system
  * directories, the glibc-hwcaps and legacy hwcaps subdirectories (`_dl_important_hwcaps`), the DST
@@ -35,6 +37,8 @@ export interface RtldProfile {
   readonly searchPathElemSize: number;
   /** MALLOC_ALIGNMENT of ld.so's minimal malloc. */
   readonly mallocAlignment: number;
+  /** e_machine ld.so accepts (elf_machine_matches_host); absent: EM_X86_64. */
+  readonly machine?: number;
 }
 
 export const DEBIAN12_X86_64: RtldProfile = {
@@ -51,6 +55,39 @@ export const DEBIAN12_X86_64: RtldProfile = {
   searchPathElemSize: 40,
   mallocAlignment: 16,
 };
+
+/**
+ * Debian 12's glibc 2.36 for arm64 (libc6-arm64-cross: the same build as libc6:arm64), as its
+ * `ld-linux-aarch64.so.1 --help` prints it under qemu-aarch64 7.2: no glibc-hwcaps subdirectories
+ * on aarch64 in 2.36, the legacy ones "tls", AT_PLATFORM "aarch64" and "atomics" (HWCAP_ATOMICS,
+ * the only HWCAP_IMPORTANT bit of sysdeps/unix/sysv/linux/aarch64/dl-procinfo.h; a CPU without
+ * LSE atomics, e.g. Cortex-A72, searches no "atomics" subdirectory). The cache's default id is
+ * FLAG_ELF_LIBC6 | FLAG_AARCH64_LIB64 (0x0003 | 0x0a00, sysdeps/generic/ldconfig.h), so x86_64
+ * entries (0x0303) of a host cache never match. sizeof (struct link_map) is 48 bytes larger than
+ * on x86_64: l_info has DT_THISPROCNUM = DT_AARCH64_NUM (6) more slots.
+ */
+export const DEBIAN12_AARCH64: RtldProfile = {
+  systemDirs: ["/lib/aarch64-linux-gnu/", "/usr/lib/aarch64-linux-gnu/", "/lib/", "/usr/lib/"],
+  glibcHwcaps: [],
+  legacyCaps: ["tls", "aarch64", "atomics"],
+  platform: "aarch64",
+  dstLib: "lib/aarch64-linux-gnu",
+  cacheDefaultId: 0x0a03,
+  isaLevel: 0,
+  ldSoCache: "/etc/ld.so.cache",
+  linkMapAllocBase: 1224 + 48,
+  auditSpaceWorstCase: 256,
+  searchPathElemSize: 40,
+  mallocAlignment: 16,
+  machine: EM_AARCH64,
+};
+
+/** The ld.so profile for an ELF e_machine: x86_64 (62) or aarch64 (183); undefined for others. */
+export function profileForMachine(machine: number): RtldProfile | undefined {
+  if (machine === EM_X86_64) return DEBIAN12_X86_64;
+  if (machine === EM_AARCH64) return DEBIAN12_AARCH64;
+  return undefined;
+}
 
 /**
  * The subdirectories each search directory expands to, in probing order (`capstr`): the

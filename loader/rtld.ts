@@ -412,7 +412,8 @@ export class Rtld implements SearchPathContext {
             const dpath = `${dir.dirname}${sub}`.slice(0, -1);
             const sb = new Uint8Array(144);
             const sr = syscall(this.proc, "newfstatat", AT_FDCWD, dpath, sb, 0);
-            const mode = new DataView(sb.buffer).getUint32(24, true);
+            // st_mode: offset 24 in x86_64's struct stat, 16 in arm64's (asm-generic).
+            const mode = new DataView(sb.buffer).getUint32(this.proc.kernel.arch === "aarch64" ? 16 : 24, true);
             dir.status[cnt] = sr !== 0n || (mode & S_IFMT) !== S_IFDIR ? "nonexisting" : "existing";
           }
         }

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { EM_AARCH64 } from "../formats/elf/constants.ts";
 import { HostFs } from "../kernel-shim/fs/host-fs.ts";
 import type { KernelFs } from "../kernel-shim/fs/types.ts";
 import { Kernel } from "../kernel-shim/process/kernel.ts";
@@ -13,9 +14,10 @@ import { type InitCall, impcalls, runInitializers } from "./init-fini.ts";
 import type { LinkMap } from "./link-map.ts";
 import { relocateObject, relocStats } from "./relocate.ts";
 import type { Rtld } from "./rtld.ts";
-import type { RtldProfile } from "./rtld-profile.ts";
+import { profileForMachine, type RtldProfile } from "./rtld-profile.ts";
 import { type FinishedStartup, finishStartup, libcPltCall, type StartupError, startFromExec } from "./startup.ts";
 import { lookupState } from "./symbol-lookup.ts";
+import { foreignProgram, type SysrootMode, sysrootExecProfile, sysrootFs } from "./sysroot.ts";
 import { checkAllVersions } from "./version-check.ts";
 
 export interface RunOptions {
@@ -107,16 +109,31 @@ export function spawnForRun(
     readonly vdsoImage?: Uint8Array;
     /** A kernel implementing the RFC's stacktrace_setup (kernel-shim/sframe); without it the call is ENOSYS. */
     readonly sframeKernel?: KernelSframe;
+    /**
+     * A foreign tree as "/" (loader/sysroot.ts) for `program`: the kernel's architecture follows
+     * the program's e_machine, and runToMain then picks that machine's ld.so profile.
+     */
+    readonly sysroot?: { readonly dir: string; readonly program: string; readonly mode?: SysrootMode };
   } = {},
 ): Process {
-  const vdsoImage = options.vdsoImage ?? hostVdsoImage();
+  const sr = options.sysroot ? { dir: options.sysroot.dir, mode: options.sysroot.mode ?? "qemu" } : undefined;
+  const fs = options.fs ?? (sr ? sysrootFs(sr) : new HostFs());
+  const cwd = options.cwd ?? process.cwd();
+  const prog = options.sysroot?.program ?? "";
+  const foreign = sr ? foreignProgram(fs, prog.startsWith("/") ? prog : `${cwd}/${prog}`) : undefined;
+  // The host's vDSO image belongs to the host's architecture only.
+  const vdsoImage = options.vdsoImage ?? (foreign && foreign.arch !== "x86_64" ? undefined : hostVdsoImage());
   const ks = options.sframeKernel;
-  const kernel = new Kernel(options.fs ?? new HostFs(), {
+  const kernel = new Kernel(fs, {
     ...(options.aslrSeed !== undefined ? { aslrSeed: options.aslrSeed } : {}),
     ...(ks ? { sframe: ks, stacktraceSetup: stacktraceSetupHandler(ks) } : {}),
-    ...(vdsoImage ? { exec: { vdsoImage } } : {}),
+    ...(foreign && sr
+      ? { arch: foreign.arch, exec: { profile: sysrootExecProfile(sr), ...(vdsoImage ? { vdsoImage } : {}) } }
+      : vdsoImage
+        ? { exec: { vdsoImage } }
+        : {}),
   });
-  return Process.spawn(kernel, { cwd: options.cwd ?? process.cwd(), log: new StraceLog() });
+  return Process.spawn(kernel, { cwd, log: new StraceLog() });
 }
 
 /**
@@ -146,8 +163,12 @@ export function runToMain(proc: Process, file: string, options: RunOptions = {})
     throw new RunError(file, Number(-ex));
   }
   const llp = env["LD_LIBRARY_PATH"];
+  // A foreign kernel (spawnForRun's sysroot): that machine's ld.so unless a profile is given.
+  const foreign = proc.kernel.arch === "aarch64" ? profileForMachine(EM_AARCH64) : undefined;
+  const profile = options.profile ?? foreign;
   const start = startFromExec(proc, {
-    ...(options.profile ? { profile: options.profile } : {}),
+    ...(profile ? { profile } : {}),
+    ...(foreign ? { machine: foreign.machine ?? EM_AARCH64 } : {}),
     ...(llp !== undefined && llp !== "" ? { libraryPath: llp } : {}),
     ...(options.registerSframe ? { registerSframe: true } : {}),
     ...(options.fatalSframeRegistration ? { fatalSframeRegistration: true } : {}),

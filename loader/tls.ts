@@ -15,13 +15,14 @@
  */
 import { EM_AARCH64 } from "../formats/elf/constants.ts";
 import { dynamicInfo } from "./dynamic-info.ts";
-import { GLIBC236_X86_64_TLS, staticSurplus } from "./init-tls.ts";
+import { GLIBC236_AARCH64_TLS, GLIBC236_X86_64_TLS, staticSurplus } from "./init-tls.ts";
 import type { LinkMap } from "./link-map.ts";
 import { LoaderError } from "./map-object.ts";
 import type { Rtld } from "./rtld.ts";
 
-/** TCB_ALIGNMENT (x86_64 and aarch64 in 2.36). */
-const TCB_ALIGNMENT = 64n;
+/** TCB_ALIGNMENT: 64 on x86_64, 32 on aarch64 (GLIBC236_AARCH64_TLS: measured under qemu-aarch64). */
+const tcbAlignment = (rtld: Rtld) =>
+  BigInt((isAarch64(rtld) ? GLIBC236_AARCH64_TLS : GLIBC236_X86_64_TLS).tcbAlignment);
 /** aarch64 TLS_TCB_SIZE: the two-pointer tcbhead_t that precedes the blocks. */
 const AARCH64_TCB_SIZE = 16n;
 /**
@@ -111,7 +112,7 @@ export function releaseTlsModid(rtld: Rtld, map: LinkMap): void {
  */
 export function determineTlsOffsets(rtld: Rtld): void {
   const st = tlsState(rtld);
-  let maxAlign = TCB_ALIGNMENT;
+  let maxAlign = tcbAlignment(rtld);
   let freetop = 0n;
   let freebottom = 0n;
   const maps = st.slots.slice(1, st.maxDtvIdx + 1).filter((m): m is LinkMap => m !== undefined);
@@ -147,7 +148,8 @@ export function determineTlsOffsets(rtld: Rtld): void {
       const t = dynamicInfo(rtld, m).tls;
       if (!t) continue;
       const align = t.align === 0n ? 1n : t.align;
-      const firstbyte = t.firstbyteOffset & (align - 1n);
+      // dl-tls.c: firstbyte = -l_tls_firstbyte_offset & (l_tls_align - 1) in both variants.
+      const firstbyte = -t.firstbyteOffset & (align - 1n);
       if (align > maxAlign) maxAlign = align;
       if (t.blocksize <= freetop - freebottom) {
         let off = roundup(freebottom, align);
@@ -168,7 +170,7 @@ export function determineTlsOffsets(rtld: Rtld): void {
       offset = off + t.blocksize - firstbyte;
     }
     st.staticUsed = offset;
-    st.staticSize = roundup(offset + st.surplus, TCB_ALIGNMENT);
+    st.staticSize = roundup(offset + st.surplus, tcbAlignment(rtld));
   }
   st.staticAlign = maxAlign;
   st.static = true;

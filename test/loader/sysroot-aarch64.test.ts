@@ -1,0 +1,144 @@
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { KernelSframe } from "../../kernel-shim/sframe/kernel-sframe.ts";
+import { ldd } from "../../loader/ldd.ts";
+import { runToMain, spawnForRun } from "../../loader/run.ts";
+import {
+  dropQemuListLine,
+  hasQemu,
+  hasSysroot,
+  maskTrace,
+  modelStartupCalls,
+  qemuLdd,
+  qemuStartupCalls,
+  qemuStrace,
+  REPO,
+  readTranscript,
+  SYSROOT,
+  TRANSCRIPTS,
+} from "./sysroot-harness.ts";
+
+const sysroot = hasSysroot();
+const qemu = sysroot && hasQemu();
+if (!sysroot) console.warn(`sysroot tests skipped: ${SYSROOT} missing (Debian package libc6-arm64-cross)`);
+else if (!qemu) console.warn("qemu sysroot parity skipped: qemu-aarch64 missing (Debian package qemu-user)");
+
+const model = (object: string, list: boolean) => {
+  const r = ldd(object, { sysroot: SYSROOT, cwd: REPO, list });
+  return { stdout: maskTrace(r.stdout), status: r.status };
+};
+
+describe("ldd --sysroot against the committed qemu-aarch64 transcripts (no qemu needed)", () => {
+  const ldds = readTranscript("ldd.txt");
+  const lists = readTranscript("list.txt");
+
+  it.skipIf(!sysroot)(`ldd: every object of ldd.txt (${ldds.length}) resolves as under qemu`, () => {
+    expect(ldds.length).toBeGreaterThan(20);
+    for (const t of ldds) {
+      expect(model(t.object, false), t.object).toEqual({ stdout: maskTrace(t.stdout, "<ROOT>"), status: t.status });
+    }
+  });
+
+  it.skipIf(!sysroot)(`ld.so --list: every object of list.txt (${lists.length})`, () => {
+    for (const t of lists) {
+      const want = { stdout: dropQemuListLine(maskTrace(t.stdout, "<ROOT>")), status: t.status };
+      expect(model(t.object, true), t.object).toEqual(want);
+    }
+  });
+
+  for (const v of ["v1", "v3"]) {
+    it.skipIf(!sysroot)(`${v}/aarch64/main: the startup system calls qemu -strace recorded`, () => {
+      const dir = join(REPO, "test", "fixtures", "sframe", v, "aarch64");
+      const proc = spawnForRun({ cwd: dir, sysroot: { dir: SYSROOT, program: "./main" } });
+      const r = runToMain(proc, "./main");
+      expect(r.error).toBeUndefined();
+      const text = readFileSync(join(TRANSCRIPTS, `strace-${v}-main.txt`), "latin1")
+        .split("<ROOT>")
+        .join(REPO);
+      expect(modelStartupCalls(r.strace)).toEqual(qemuStartupCalls(text.split("\n")));
+    });
+  }
+});
+
+describe("ldd --sysroot against qemu-aarch64 now", () => {
+  const objects = readTranscript("ldd.txt").map((t) => t.object);
+
+  it.skipIf(!qemu)(`ldd and ld.so --list: ${objects.length} objects`, () => {
+    for (const o of objects) {
+      const q = qemuLdd(o, false);
+      expect(model(o, false), o).toEqual({ stdout: maskTrace(q.stdout), status: q.status });
+      const ql = qemuLdd(o, true);
+      expect(model(o, true), `--list ${o}`).toEqual({
+        stdout: dropQemuListLine(maskTrace(ql.stdout)),
+        status: ql.status,
+      });
+    }
+  });
+
+  it.skipIf(!qemu)("missing libraries: 'not found' (ldd), exit 127 and the message (--list), as under qemu", () => {
+    // main alone in a directory: its RPATH ($ORIGIN) has no liba.so, nor does the sysroot.
+    const dir = mkdtempSync(join(tmpdir(), "ldsim-sysroot-"));
+    try {
+      copyFileSync(join(REPO, "test", "fixtures", "sframe", "v3", "aarch64", "main"), join(dir, "main"));
+      for (const list of [false, true]) {
+        const q = spawnSync(
+          "qemu-aarch64",
+          [
+            "-L",
+            SYSROOT,
+            "-0",
+            "/lib/ld-linux-aarch64.so.1",
+            ...(list ? [] : ["-E", "LD_TRACE_LOADED_OBJECTS=1"]),
+            join(SYSROOT, "lib", "ld-linux-aarch64.so.1"),
+            ...(list ? ["--list"] : []),
+            "./main",
+          ],
+          { cwd: dir, encoding: "latin1" },
+        );
+        const r = ldd("./main", { sysroot: SYSROOT, cwd: dir, list });
+        expect({ stdout: maskTrace(r.stdout, dir), stderr: r.stderr, status: r.status }).toEqual({
+          stdout: list ? dropQemuListLine(maskTrace(q.stdout, dir)) : maskTrace(q.stdout, dir),
+          stderr: q.stderr,
+          status: q.status,
+        });
+        if (!list) expect(r.stdout).toContain("liba.so => not found");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!qemu)("kernel-started main: startup system calls identical to qemu -strace (layout masked)", () => {
+    for (const v of ["v1", "v3"]) {
+      const dir = join(REPO, "test", "fixtures", "sframe", v, "aarch64");
+      const proc = spawnForRun({ cwd: dir, sysroot: { dir: SYSROOT, program: "./main" } });
+      const r = runToMain(proc, "./main");
+      expect(modelStartupCalls(r.strace), v).toEqual(qemuStartupCalls(qemuStrace("./main", dir)));
+    }
+  });
+});
+
+describe("SFrame under a sysroot", () => {
+  for (const v of ["v1", "v3"]) {
+    it.skipIf(!sysroot)(`${v}: ld.so registers liba.so's and libb.so's PT_GNU_SFRAME (stacktrace_setup)`, () => {
+      const dir = join(REPO, "test", "fixtures", "sframe", v, "aarch64");
+      const ks = new KernelSframe();
+      const proc = spawnForRun({ cwd: dir, sysroot: { dir: SYSROOT, program: "./main" }, sframeKernel: ks });
+      const r = runToMain(proc, "./main", { registerSframe: true });
+      expect(r.error).toBeUndefined();
+      expect(proc.kernel.arch).toBe("aarch64");
+      const registered = r.rtld.sframeResults.filter((s) => s.results.length > 0);
+      expect(registered.map((s) => s.map.name.replace(`${dir}/`, ""))).toEqual(["liba.so", "libb.so"]);
+      // The kernel series accepts SFrame v3 only: a v1 section is refused with EINVAL (as on x86_64).
+      for (const s of registered) expect(s.results).toEqual([v === "v3" ? 0n : -22n]);
+      // One stacktrace_setup per library, right after its mapping (before the next openat).
+      const calls = r.strace.filter((l) => l.startsWith("stacktrace_setup("));
+      expect(calls).toHaveLength(2);
+      // libc.so.6 of Debian 12 has no .sframe: nothing to register.
+      expect(r.rtld.sframeResults.find((s) => s.map.name === "/lib/libc.so.6")?.results).toEqual([]);
+    });
+  }
+});
