@@ -250,6 +250,85 @@ describe("readDynamicFromMemory and encodeDynamic", () => {
       }
     }
   });
+  it("reading a page at a time gives the same entries, and the same fault, as entry by entry", () => {
+    // A memory of 3 pages of 256 bytes where only [0, readable) can be read: a read touching past it
+    // throws, as readUser faults on an unmapped page. The array starts anywhere and ends anywhere.
+    const page = 256;
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.integer({ min: 0, max: 2 * page }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 1, max: 3 }),
+        (is64, start, count, readablePages) => {
+          const ent = is64 ? 16 : 8;
+          const entries = [
+            ...Array.from({ length: count }, (_, i) => ({ tag: DT_NEEDED, value: BigInt(i) })),
+            { tag: DT_NULL, value: 0n },
+          ];
+          const mem = new Uint8Array(3 * page + 64 * ent);
+          mem.set(encodeDynamic(entries, is64, true), start);
+          const readable = readablePages * page;
+          const touched: number[] = [];
+          const read = (addr: bigint, len: number) => {
+            const a = Number(addr);
+            touched.push(a + len);
+            if (a + len > readable) throw new FormatError(`fault at ${a}`);
+            return mem.slice(a, a + len);
+          };
+          const one = (granule: number | undefined) => {
+            try {
+              const r = readDynamicFromMemory(read, BigInt(start), is64, true, granule ? { granule } : {});
+              return { entries: r.entries };
+            } catch (e) {
+              return { fault: (e as Error).message.startsWith("fault") };
+            }
+          };
+          const byEntry = one(undefined);
+          const maxByEntry = Math.max(...touched);
+          touched.length = 0;
+          const byPage = one(page);
+          expect(byPage).toEqual(byEntry);
+          // Never a page further than the entry-by-entry walk went.
+          expect(Math.ceil(Math.max(...touched) / page)).toBeLessThanOrEqual(Math.ceil(maxByEntry / page));
+        },
+      ),
+    );
+  });
+  it("strings read from memory where asked equal the whole-table reader's, errors included", () => {
+    const elf = ElfFile.openPath(join(FIX, "readelf/x86_64/libfull.so"));
+    try {
+      const d = decodeDynamic(readDynamic(elf)?.entries ?? []);
+      const table = dynamicStringsFromFile(elf, d);
+      expect(table).toBeDefined();
+      if (!table) return;
+      const base = 0x7000_0000n;
+      let reads = 0;
+      const read = (addr: bigint, len: number) => {
+        reads++;
+        const off = Number(addr - base);
+        if (off < 0 || off + len > table.bytes.length) throw new FormatError("outside the table");
+        return table.bytes.slice(off, off + len);
+      };
+      const lazy = dynamicStringsFromMemory(read, d, base - (dynValue(d, DT_STRTAB) ?? 0n), elf.name, 64);
+      expect(lazy).toBeDefined();
+      if (!lazy) return;
+      expect(reads).toBe(0);
+      const outcome = (t: { get(o: bigint): string }, o: bigint) => {
+        try {
+          return t.get(o);
+        } catch (e) {
+          return e instanceof FormatError ? `FormatError ${e.message}` : "other";
+        }
+      };
+      for (let o = -1; o <= table.bytes.length + 1; o++) {
+        expect(outcome(lazy, BigInt(o))).toBe(outcome(table, BigInt(o)));
+      }
+      expect(dynamicNames(d, lazy)).toEqual(dynamicNames(d, table));
+    } finally {
+      elf.close();
+    }
+  });
   it("a walk with no DT_NULL stops at maxEntries with a FormatError", () => {
     const ones = encodeDynamic(
       Array.from({ length: 8 }, () => ({ tag: DT_NEEDED, value: 1n })),
