@@ -108,6 +108,47 @@ export interface DefinedVersion {
   readonly name: string;
 }
 
+/** Pages (from l_addr) whose copies DynamicInfo keeps in an array rather than a map. */
+const NEAR_PAGES = 4096;
+
+function le32(p: Uint8Array, o: number): number {
+  return (
+    ((p[o] as number) | ((p[o + 1] as number) << 8) | ((p[o + 2] as number) << 16) | ((p[o + 3] as number) << 24)) >>> 0
+  );
+}
+
+const TWO32 = 0x1_0000_0000;
+
+/** MemSymbol decoded from its eight fields, st_value and st_size kept as 32-bit halves (bigint on demand). */
+class MemSym implements MemSymbol {
+  readonly bind: number;
+  readonly type: number;
+  readonly valueN: number;
+  constructor(
+    readonly index: number,
+    readonly nameOffset: number,
+    readonly info: number,
+    readonly other: number,
+    readonly shndx: number,
+    private readonly valueLo: number,
+    private readonly valueHi: number,
+    private readonly sizeLo: number,
+    private readonly sizeHi: number,
+  ) {
+    this.bind = info >> 4;
+    this.type = info & 0xf;
+    this.valueN = valueHi < 0x200000 ? valueLo + valueHi * TWO32 : Number.NaN;
+  }
+  get value(): bigint {
+    return this.valueHi < 0x200000 ? BigInt(this.valueN) : (BigInt(this.valueHi) << 32n) | BigInt(this.valueLo);
+  }
+  get size(): bigint {
+    return this.sizeHi < 0x200000
+      ? BigInt(this.sizeLo + this.sizeHi * TWO32)
+      : (BigInt(this.sizeHi) << 32n) | BigInt(this.sizeLo);
+  }
+}
+
 export interface TlsSegment {
   readonly blocksize: bigint;
   readonly align: bigint;
@@ -123,6 +164,7 @@ export class DynamicInfo {
   readonly values: ReadonlyMap<bigint, bigint>;
   readonly strtab: Uint8Array;
   readonly symtab: bigint | undefined;
+  private readonly symtabN: number;
   /** l_nbuckets (0 = no hash table: do_lookup_x skips the object after its debug line). */
   readonly nbuckets: number;
   readonly gnu:
@@ -153,6 +195,7 @@ export class DynamicInfo {
     readonly rtld: Rtld,
     readonly map: LinkMap,
   ) {
+    this.pageBase = Math.floor(Number(map.addr) / 4096) * 4096;
     const object = map.name || rtld.progname;
     const read = (a: bigint, n: number) => rtld.proc.mm.readUser(Number(a), n);
     const entries =
@@ -163,6 +206,7 @@ export class DynamicInfo {
     const strtab = this.ptr(DT_STRTAB);
     this.strtab = strtab === undefined || strsz === 0n ? new Uint8Array(0) : this.read(strtab, Number(strsz));
     this.symtab = this.ptr(DT_SYMTAB);
+    this.symtabN = this.symtab === undefined ? 0 : Number(this.symtab);
     this.versymAddr = this.ptr(DT_VERSYM);
     this.versymN = this.versymAddr === undefined ? undefined : Number(this.versymAddr);
     // _dl_setup_hash: DT_GNU_HASH preferred, else DT_HASH.
@@ -240,6 +284,9 @@ export class DynamicInfo {
   }
 
   private readonly pages = new Map<number, Uint8Array>();
+  /** Page copies by page number from l_addr (the tables sit in the object's first megabytes): no hashing. */
+  private readonly nearPages: (Uint8Array | undefined)[] = new Array(NEAR_PAGES);
+  private readonly pageBase: number;
 
   /**
    * A small read from the object's read-only tables (symbols, hash chains, versym, version
@@ -251,11 +298,7 @@ export class DynamicInfo {
     const page = a - (a % 4096);
     const end = a + len;
     if (end <= page + 4096) {
-      let p = this.pages.get(page);
-      if (!p) {
-        p = this.rtld.proc.mm.readUser(page, 4096);
-        this.pages.set(page, p);
-      }
+      const p = this.page(page);
       return new DataView(p.buffer, p.byteOffset + (a - page), len);
     }
     const b = this.read(addr, len);
@@ -264,6 +307,15 @@ export class DynamicInfo {
 
   /** The cached copy of the 4 KiB page at `page` (page-aligned). */
   private page(page: number): Uint8Array {
+    const i = (page - this.pageBase) / 4096;
+    if (i >= 0 && i < NEAR_PAGES) {
+      let p = this.nearPages[i];
+      if (!p) {
+        p = this.rtld.proc.mm.readUser(page, 4096);
+        this.nearPages[i] = p;
+      }
+      return p;
+    }
     let p = this.pages.get(page);
     if (!p) {
       p = this.rtld.proc.mm.readUser(page, 4096);
@@ -322,28 +374,45 @@ export class DynamicInfo {
 
   /** Symbol `index` of DT_SYMTAB. */
   symbol(index: number): MemSymbol {
-    let s = this.syms[index];
+    const s = this.syms[index];
     if (s) return s;
     if (this.symtab === undefined) throw new DynamicInfoError(this.map.name, "no DT_SYMTAB");
-    const dv = this.small(this.symtab + BigInt(index * SYM_SIZE), SYM_SIZE);
-    const info = dv.getUint8(4);
-    const value = dv.getBigUint64(8, true);
-    const hi = dv.getUint32(12, true);
-    s = {
-      index,
-      nameOffset: dv.getUint32(0, true),
-      info,
-      bind: info >> 4,
-      type: info & 0xf,
-      other: dv.getUint8(5),
-      shndx: dv.getUint16(6, true),
-      value,
-      size: dv.getBigUint64(16, true),
-      valueN: hi < 0x200000 ? dv.getUint32(8, true) + hi * 0x1_0000_0000 : Number.NaN,
-    };
-    this.syms[index] = s;
-    return s;
+    const a = this.symtabN + index * SYM_SIZE;
+    const o = a % 4096;
+    let sym: MemSymbol;
+    if (o <= 4096 - SYM_SIZE && Number.isSafeInteger(a)) {
+      // Straight from the page copy: no DataView, the 64-bit fields as halves.
+      const p = this.page(a - o);
+      sym = new MemSym(
+        index,
+        le32(p, o),
+        p[o + 4] as number,
+        p[o + 5] as number,
+        (p[o + 6] as number) | ((p[o + 7] as number) << 8),
+        le32(p, o + 8),
+        le32(p, o + 12),
+        le32(p, o + 16),
+        le32(p, o + 20),
+      );
+    } else {
+      const dv = this.small(this.symtab + BigInt(index * SYM_SIZE), SYM_SIZE);
+      sym = new MemSym(
+        index,
+        dv.getUint32(0, true),
+        dv.getUint8(4),
+        dv.getUint8(5),
+        dv.getUint16(6, true),
+        dv.getUint32(8, true),
+        dv.getUint32(12, true),
+        dv.getUint32(16, true),
+        dv.getUint32(20, true),
+      );
+    }
+    this.syms[index] = sym;
+    return sym;
   }
+
+  private strBuf: Buffer | undefined;
 
   /** The NUL-terminated string at DT_STRTAB + off (latin1). */
   string(off: number): string {
@@ -352,7 +421,8 @@ export class DynamicInfo {
     const end = t.indexOf(0, off);
     if (end < 0) throw new DynamicInfoError(this.map.name, `string at ${off} is not NUL-terminated`);
     // latin1: one char per byte, as the loop `s += String.fromCharCode(b)` built it, decoded natively.
-    return Buffer.from(t.buffer, t.byteOffset + off, end - off).toString("latin1");
+    this.strBuf ??= Buffer.from(t.buffer, t.byteOffset, t.length);
+    return this.strBuf.toString("latin1", off, end);
   }
 
   /** strcmp(strtab + off, name) == 0, without building a string. */

@@ -46,6 +46,9 @@ import { initStartupTls } from "./tls.ts";
 const SHN_ABS_ = SHN_ABS;
 const SHN_UNDEF_ = SHN_UNDEF;
 const STT_GNU_IFUNC_ = STT_GNU_IFUNC;
+const STB_LOCAL_ = STB_LOCAL;
+const STV_HIDDEN_ = STV_HIDDEN;
+const STV_INTERNAL_ = STV_INTERNAL;
 
 export interface RelocateOptions {
   readonly lazy: boolean;
@@ -159,7 +162,7 @@ function makeContext(
     resolve(symIdx, type) {
       const ref = info.symbol(symIdx);
       const vis = ref.other & 3;
-      if (ref.bind === STB_LOCAL || vis === STV_HIDDEN || vis === STV_INTERNAL) return { map, sym: ref };
+      if (ref.bind === STB_LOCAL_ || vis === STV_HIDDEN_ || vis === STV_INTERNAL_) return { map, sym: ref };
       const tc = arch.typeClass(type);
       const c = info.lookupCache;
       if (c && c.sym === symIdx && c.typeClass === tc) {

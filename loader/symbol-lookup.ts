@@ -19,7 +19,7 @@
  *   GNU_PROPERTY_1_NEEDED_INDIRECT_EXTERN_ACCESS, which the model does not read (see report).
  */
 import { SHN_ABS as SHN_ABS_, SHN_UNDEF as SHN_UNDEF_ } from "../formats/elf/constants.ts";
-import { gnuHash, sysvHash } from "../formats/elf/hash-function.ts";
+import { sysvHash } from "../formats/elf/hash-function.ts";
 import {
   STB_GLOBAL as STB_GLOBAL_,
   STB_GNU_UNIQUE as STB_GNU_UNIQUE_,
@@ -143,6 +143,13 @@ export interface Found {
   readonly info: DynamicInfo;
 }
 
+/** `_dl_new_hash` (formats/elf/hash-function.ts gnuHash) of a latin1 name, without a byte copy. */
+function gnuHash(name: string): number {
+  let h = 5381;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 33) + (name.charCodeAt(i) & 0xff)) >>> 0;
+  return h;
+}
+
 /** The walk's hashes of one name: `_dl_new_hash` at once, `_dl_elf_hash` when a DT_HASH-only object needs it. */
 interface Hashes {
   readonly name: string;
@@ -166,7 +173,7 @@ function checkMatch(
 ): MemSymbol | undefined {
   const sym = info.symbol(idx);
   if (
-    (sym.value === 0n && sym.shndx !== SHN_ABS && sym.type !== STT_TLS) ||
+    (sym.valueN === 0 && sym.shndx !== SHN_ABS && sym.type !== STT_TLS) ||
     (typeClass & (sym.shndx === SHN_UNDEF ? 1 : 0)) !== 0
   ) {
     return undefined;
