@@ -9,21 +9,48 @@ const SHN_XINDEX = 0xffff;
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+/** A u64's high word below this: the value is below 2^53, exact as a double. */
+const EXACT_HIGH = 1 << 21;
 /** Packed sort keys: positions below 2^21 and addresses below 2^32 keep address · 2^21 + position < 2^53. */
 const PACK_INDEX = 1 << 21;
-const PACK_LIMIT = 1n << 32n;
+const PACK_LIMIT = 2 ** 32;
+
+/** Functions read from the tables: numbers, names decoded only when asked for. */
+interface Collected {
+  /** Link-time address and size of each function (exact doubles: checked when collected). */
+  readonly values: number[];
+  readonly sizes: number[];
+  /** Where each name is: its table and entry index. */
+  readonly tables: SymbolTable[];
+  readonly tableOf: number[];
+  readonly entryOf: number[];
+  readonly nameAt: number[];
+}
+
+/** The deduplicated functions in address order: start, end (size 0 counts as 1) and collected position. */
+interface Sorted {
+  readonly values: Float64Array;
+  readonly ends: Float64Array;
+  readonly order: Int32Array;
+}
 
 /**
  * The function symbols of a mapped object for symbolizing replayed frames: the same list as
  * `MappedObject.functions` (the build-id debug file's .symtab, then the file's .symtab and .dynsym;
  * FUNC and IFUNC symbols that are defined and non-zero; one entry per name and address; sorted by
  * address, table order kept among equal addresses), read straight from the 64-bit little-endian
- * entries rather than through an ElfSymbol object per entry — a libc with its debug file has 13,000
- * symbols, and building them was a third of a replay that reaches libc. Other layouts use
+ * entries into number arrays — a libc with its debug file has 13,000 symbols, and an object (two
+ * bigints and a name) per symbol was most of a replay that reaches libc, which looks up a handful.
+ * Names are decoded when a lookup returns them. Other layouts, or addresses beyond 2^53, use
  * `MappedObject.functions` itself.
  */
 export class FunctionIndex {
   private list: readonly FunctionSymbol[] | undefined;
+  /** The sorted, deduplicated functions as numbers (undefined: not built; null: use `list`). */
+  private sorted: Sorted | null | undefined;
+  /** The functions as read, and their names once decoded (by collected position). */
+  private collected: Collected | undefined;
+  private readonly names: (string | undefined)[] = [];
 
   constructor(
     readonly object: MappedObject,
@@ -33,73 +60,157 @@ export class FunctionIndex {
   ) {}
 
   get functions(): readonly FunctionSymbol[] {
-    if (!this.list) this.list = this.build() ?? this.object.functions;
+    if (!this.list) {
+      const t = this.table();
+      if (t === null) this.list = this.object.functions;
+      else {
+        const out = new Array<FunctionSymbol>(t.order.length);
+        for (let k = 0; k < t.order.length; k++) {
+          const i = t.order[k] as number;
+          const c = this.collected as Collected;
+          out[k] = { name: this.name(i), value: BigInt(c.values[i] as number), size: BigInt(c.sizes[i] as number) };
+        }
+        this.list = out;
+      }
+    }
     return this.list;
   }
 
   /** The function containing run-time address `addr` and the offset into it (MappedObject.symbolize). */
   symbolize(addr: bigint): { readonly name: string; readonly offset: bigint } | undefined {
-    return functionAt(this.functions, addr - this.object.bias);
+    const t = this.table();
+    if (t === null) return functionAt(this.functions, addr - this.object.bias);
+    // functionAt over numbers: every start and end is below 2^53, so a link address beyond that, or
+    // below every start, is in no function.
+    const link = addr - this.object.bias;
+    if (link < 0n || link > MAX_EXACT) return undefined;
+    const x = Number(link);
+    const { values, ends, order } = t;
+    let lo = 0;
+    let hi = values.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((values[mid] as number) <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo - 1; k >= 0; k--) {
+      const v = values[k] as number;
+      if (x < (ends[k] as number)) return { name: this.name(order[k] as number), offset: BigInt(x - v) };
+      if (v < x && k < lo - 1) break;
+    }
+    return undefined;
   }
 
   /** Every function name at link address `value`, in list order. */
   namesAt(value: bigint): string[] {
-    const fns = this.functions;
+    const t = this.table();
+    if (t === null) return namesIn(this.functions, value);
+    const out: string[] = [];
+    if (value < 0n || value > MAX_EXACT) return out;
+    const x = Number(value);
+    const { values, order } = t;
     let lo = 0;
-    let hi = fns.length;
+    let hi = values.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((fns[mid] as FunctionSymbol).value < value) lo = mid + 1;
+      if ((values[mid] as number) < x) lo = mid + 1;
       else hi = mid;
     }
-    const out: string[] = [];
-    for (let i = lo; i < fns.length && (fns[i] as FunctionSymbol).value === value; i++) {
-      out.push((fns[i] as FunctionSymbol).name);
-    }
+    for (let k = lo; k < values.length && values[k] === x; k++) out.push(this.name(order[k] as number));
     return out;
   }
 
-  /** The list read directly, or undefined when a table is not 64-bit little-endian with 24-byte entries. */
-  private build(): FunctionSymbol[] | undefined {
+  /** Name of collected function `i` (the ASCII fast path, else SymbolTable.name). */
+  private name(i: number): string {
+    let n = this.names[i];
+    if (n === undefined) {
+      const c = this.collected as Collected;
+      const table = c.tables[c.tableOf[i] as number] as SymbolTable;
+      n = asciiName(table.strtab, c.nameAt[i] as number) ?? table.name(c.entryOf[i] as number);
+      this.names[i] = n;
+    }
+    return n;
+  }
+
+  /**
+   * Whether collected functions `i` and `j` have the same name: their bytes compared (the same bytes
+   * decode to the same name; different ASCII bytes to different names), decoded only otherwise.
+   */
+  private sameName(i: number, j: number): boolean {
+    const c = this.collected as Collected;
+    const a = (c.tables[c.tableOf[i] as number] as SymbolTable).strtab;
+    const b = (c.tables[c.tableOf[j] as number] as SymbolTable).strtab;
+    let x = c.nameAt[i] as number;
+    let y = c.nameAt[j] as number;
+    for (; x < a.length && y < b.length; x++, y++) {
+      const u = a[x] as number;
+      const v = b[y] as number;
+      if (u >= 0x80 || v >= 0x80) break;
+      if (u !== v) return false;
+      if (u === 0) return true;
+    }
+    return this.name(i) === this.name(j);
+  }
+
+  private table(): Sorted | null {
+    if (this.sorted === undefined) this.sorted = this.build();
+    return this.sorted;
+  }
+
+  /** The sorted list as numbers, or null when a table is not 64-bit little-endian or an address not exact. */
+  private build(): Sorted | null {
     const elf = this.object.elf;
     const debug = this.debugFile();
-    const all: FunctionSymbol[] = [];
+    const c: Collected = { values: [], sizes: [], tables: [], tableOf: [], entryOf: [], nameAt: [] };
     const tables: Array<[ElfFile | undefined, number]> = [
       [debug, SHT_SYMTAB],
       [elf, SHT_SYMTAB],
       [elf, SHT_DYNSYM],
     ];
-    for (const [file, type] of tables) if (file && !collect(file, type, all)) return undefined;
+    for (const [file, type] of tables) if (file && !collect(file, type, c)) return null;
+    this.collected = c;
+    const n = c.values.length;
     // Stable: among equal addresses the table order stays, and with it which duplicate is first.
-    // Sorted by number keys when every address is exact as a double (bigint compares are slow).
-    let sorted: FunctionSymbol[];
-    if (all.length < PACK_INDEX && all.every((f) => f.value < PACK_LIMIT)) {
+    let order: Int32Array;
+    if (n < PACK_INDEX && c.values.every((v) => v < PACK_LIMIT)) {
       // Address and table position packed into one exact double (address · 2^21 + position): the
       // typed array's native numeric sort is then the stable sort, without a comparator call per step.
-      const packed = new Float64Array(all.length);
-      for (let i = 0; i < all.length; i++) packed[i] = Number((all[i] as FunctionSymbol).value) * PACK_INDEX + i;
+      const packed = new Float64Array(n);
+      for (let i = 0; i < n; i++) packed[i] = (c.values[i] as number) * PACK_INDEX + i;
       packed.sort();
-      sorted = new Array<FunctionSymbol>(all.length);
-      for (let i = 0; i < all.length; i++) sorted[i] = all[(packed[i] as number) % PACK_INDEX] as FunctionSymbol;
-    } else if (all.every((f) => f.value <= MAX_EXACT)) {
-      const keys = new Float64Array(all.length);
-      for (let i = 0; i < all.length; i++) keys[i] = Number((all[i] as FunctionSymbol).value);
-      const order = Array.from(all.keys()).sort((a, b) => (keys[a] as number) - (keys[b] as number) || a - b);
-      sorted = order.map((i) => all[i] as FunctionSymbol);
-    } else sorted = all.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-    const out: FunctionSymbol[] = [];
-    for (let i = 0; i < sorted.length; ) {
-      let j = i + 1;
-      while (j < sorted.length && (sorted[j] as FunctionSymbol).value === (sorted[i] as FunctionSymbol).value) j++;
-      for (let k = i; k < j; k++) {
-        const f = sorted[k] as FunctionSymbol;
-        let dup = false;
-        for (let m = i; m < k && !dup; m++) dup = (sorted[m] as FunctionSymbol).name === f.name;
-        if (!dup) out.push(f);
-      }
-      i = j;
+      order = new Int32Array(n);
+      for (let i = 0; i < n; i++) order[i] = (packed[i] as number) % PACK_INDEX;
+    } else {
+      const v = c.values;
+      order = Int32Array.from(Array.from(v.keys()).sort((a, b) => (v[a] as number) - (v[b] as number) || a - b));
     }
-    return out;
+    // One entry per name and address: names compared only among functions at the same address.
+    const kept: number[] = [];
+    for (let k = 0; k < n; ) {
+      const at = c.values[order[k] as number] as number;
+      let j = k + 1;
+      while (j < n && c.values[order[j] as number] === at) j++;
+      if (j === k + 1) kept.push(order[k] as number);
+      else {
+        for (let m = k; m < j; m++) {
+          const f = order[m] as number;
+          let dup = false;
+          for (let q = k; q < m && !dup; q++) dup = this.sameName(order[q] as number, f);
+          if (!dup) kept.push(f);
+        }
+      }
+      k = j;
+    }
+    const values = new Float64Array(kept.length);
+    const ends = new Float64Array(kept.length);
+    for (let k = 0; k < kept.length; k++) {
+      const i = kept[k] as number;
+      const v = c.values[i] as number;
+      const size = c.sizes[i] as number;
+      values[k] = v;
+      ends[k] = v + (size === 0 ? 1 : size);
+    }
+    return { values, ends, order: Int32Array.from(kept) };
   }
 
   /** `/usr/lib/debug/.build-id/xx/yyyy.debug` when installed (as MappedObject looks it up). */
@@ -116,18 +227,36 @@ export class FunctionIndex {
   }
 }
 
+/** Every name at `value` in a sorted list (FunctionIndex.namesAt for the MappedObject list). */
+function namesIn(fns: readonly FunctionSymbol[], value: bigint): string[] {
+  let lo = 0;
+  let hi = fns.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((fns[mid] as FunctionSymbol).value < value) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: string[] = [];
+  for (let i = lo; i < fns.length && (fns[i] as FunctionSymbol).value === value; i++) {
+    out.push((fns[i] as FunctionSymbol).name);
+  }
+  return out;
+}
+
 /**
  * Append the defined, non-zero FUNC/IFUNC symbols of `elf`'s first table of `type` (the one
- * staticSymbols / dynamicSymbols open) in table order; false for a layout other than ELF64 LE.
+ * staticSymbols / dynamicSymbols open) in table order; false for a layout other than ELF64 LE, or a
+ * function whose end is not exact as a double.
  */
-function collect(elf: ElfFile, type: number, out: FunctionSymbol[]): boolean {
+function collect(elf: ElfFile, type: number, out: Collected): boolean {
   const table: SymbolTable | undefined = type === SHT_SYMTAB ? staticSymbols(elf) : dynamicSymbols(elf);
   if (!table) return true;
   const sec = elf.sections.find((s) => s.type === type);
   if (!sec || !table.is64 || table.entsize !== 24 || !elf.littleEndian) return false;
   const bytes = elf.sectionData(sec);
   if (bytes.length < table.count * 24) return false;
-  const strtab = table.strtab;
+  const t = out.tables.length;
+  out.tables.push(table);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 1; i < table.count; i++) {
     const o = i * 24;
@@ -135,13 +264,20 @@ function collect(elf: ElfFile, type: number, out: FunctionSymbol[]): boolean {
     if (st !== STT_FUNC && st !== STT_GNU_IFUNC) continue;
     const raw = dv.getUint16(o + 6, true);
     if (raw === 0 || (raw === SHN_XINDEX && table.symbol(i).shndx === 0)) continue;
-    const value = dv.getBigUint64(o + 8, true);
-    if (value === 0n) continue;
-    out.push({
-      name: asciiName(strtab, dv.getUint32(o, true)) ?? table.name(i),
-      value,
-      size: dv.getBigUint64(o + 16, true),
-    });
+    // u64 halves: value and size exact when below 2^53 (high word below 2^21), the end as well.
+    const vHi = dv.getUint32(o + 12, true);
+    const vLo = dv.getUint32(o + 8, true);
+    if (vHi === 0 && vLo === 0) continue;
+    const sHi = dv.getUint32(o + 20, true);
+    if (vHi >= EXACT_HIGH || sHi >= EXACT_HIGH) return false;
+    const value = vHi * 2 ** 32 + vLo;
+    const size = sHi * 2 ** 32 + dv.getUint32(o + 16, true);
+    if (value + (size === 0 ? 1 : size) > Number.MAX_SAFE_INTEGER) return false;
+    out.values.push(value);
+    out.sizes.push(size);
+    out.tableOf.push(t);
+    out.entryOf.push(i);
+    out.nameAt.push(dv.getUint32(o, true));
   }
   return true;
 }
