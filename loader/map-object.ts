@@ -9,9 +9,8 @@ import {
   PT_GNU_SFRAME,
   PT_LOAD,
 } from "../formats/elf/constants.ts";
-import { ElfFile } from "../formats/elf/file.ts";
 import type { ProgramHeader } from "../formats/elf/types.ts";
-import { LdsimError } from "../formats/errors.ts";
+import { FormatError, LdsimError } from "../formats/errors.ts";
 import { strerror } from "../kernel-shim/errno.ts";
 import type { Process } from "../kernel-shim/process/process.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
@@ -133,7 +132,7 @@ export function mapObject(proc: Process, path: string): MappedLib {
 
     // The link map's view of the headers: parsed from the bytes read through the syscalls above (the
     // loader never reads the file behind the kernel's back).
-    const phdrs = phdrsFromBytes(head, phBytes, phoff, phnum, path);
+    const phdrs = phdrsFromBytes(phBytes, phoff, phnum, path);
     return { ...mapSegments(proc, fd, path, phdrs, type), dev, ino };
   } finally {
     syscall(proc, "close", fd);
@@ -163,9 +162,8 @@ export function unregisterSframe(proc: Process, lib: Pick<MappedLib, "lAddr" | "
   return syscall(proc, "stacktrace_setup", 2, lib.lAddr + sf.vaddr, 0, 0, 0);
 }
 
-/** The program headers as ld.so sees them: the 832-byte file buffer plus, if needed, the pread copy. */
+/** The program headers as ld.so sees them: within the 832-byte file buffer, or the pread copy. */
 export function phdrsFromBytes(
-  head: Uint8Array,
   phBytes: Uint8Array,
   phoff: number,
   phnum: number,
@@ -174,10 +172,31 @@ export function phdrsFromBytes(
   // No headers: nothing to parse, and e_phoff may then be anything (glibc's pread of 0 bytes
   // succeeds at any offset) — it must not size a buffer.
   if (phnum === 0) return [];
-  const sparse = new Uint8Array(Math.max(head.length, phoff + phnum * 56, 64));
-  sparse.set(head, 0);
-  sparse.set(phBytes, phoff);
-  return ElfFile.fromBytes(sparse, path).programHeaders;
+  // ld.so walks e_phnum Elf64_Phdr entries of the buffer it read (no PN_XNUM escape: glibc takes
+  // e_phnum as it is); the header was checked by open_verify (64-bit, little-endian, phentsize 56).
+  if (phBytes.length < phnum * 56) {
+    throw new FormatError(`program headers: ${phBytes.length} bytes for ${phnum} entries`, {
+      source: path,
+      offset: phoff,
+    });
+  }
+  const v = new DataView(phBytes.buffer, phBytes.byteOffset, phnum * 56);
+  const out: ProgramHeader[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const o = i * 56;
+    out.push({
+      index: i,
+      type: v.getUint32(o, true),
+      flags: v.getUint32(o + 4, true),
+      offset: v.getBigUint64(o + 8, true),
+      vaddr: v.getBigUint64(o + 16, true),
+      paddr: v.getBigUint64(o + 24, true),
+      filesz: v.getBigUint64(o + 32, true),
+      memsz: v.getBigUint64(o + 40, true),
+      align: v.getBigUint64(o + 48, true),
+    });
+  }
+  return out;
 }
 
 /**

@@ -390,7 +390,11 @@ export class Rtld implements SearchPathContext {
       for (const d of dirs)
         for (let c = 0; c < this.ncapstr; c++)
           if (d.status[c] !== "nonexisting") list.push(`${d.dirname}${this.capstr[c]}`.replace(/\/$/, ""));
-      this.libsLine(` search path=${list.join(":")}\t\t(${label})`);
+      // print_search_path names the list after its first element: r_search_path_elem is shared through
+      // GL(dl_all_dirs), so a directory another object's path decomposed first keeps that owner's name.
+      const d0 = dirs[0];
+      const shown = d0?.where !== undefined ? `${d0.what} from file ${d0.where || this.progname}` : label;
+      this.libsLine(` search path=${list.join(":")}\t\t(${shown})`);
     }
     let any = false;
     for (const dir of dirs) {
@@ -671,7 +675,7 @@ export class Rtld implements SearchPathContext {
     const l = this.newObject(realname, name, type, loader, { openexec });
     l.fileId = fileId;
     const phBytes = this.readPhdrs(fd, v.head, v.phoff, v.phnum, realname);
-    const phdrs = phdrsFromBytes(v.head, phBytes, v.phoff, v.phnum, realname);
+    const phdrs = phdrsFromBytes(phBytes, v.phoff, v.phnum, realname);
     if (v.type !== ET_DYN && !openexec) {
       syscall(this.proc, "close", fd);
       throw new LoaderError(name, "cannot dynamically load executable");

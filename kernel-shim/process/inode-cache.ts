@@ -39,6 +39,8 @@ export function fillBeforeLastClose(inode: MappedInode): void {
   inode.read(0, inode.size);
 }
 
+const MAX_READERS = 4;
+
 class FileInode implements MappedInode {
   readonly devMajor: number;
   readonly devMinor: number;
@@ -81,7 +83,11 @@ class FileInode implements MappedInode {
   addReader(file: FsFile): void {
     if (this.bytes) return;
     this.pages ??= this.cachedPages(file);
-    if (!this.readers.includes(file)) this.readers.unshift(file);
+    if (this.readers[0] === file) return;
+    // Newest first, and only a few: the newest open file is the likeliest still open, and a process
+    // that opens the same file again and again (a dlopen/dlclose loop) must not grow this list.
+    this.readers.unshift(file);
+    if (this.readers.length > MAX_READERS) this.readers.length = MAX_READERS;
   }
   read(offset: number, length: number): Uint8Array {
     // Pages of the shared host page cache, read when first touched (see fs/page-cache.ts).
