@@ -78,6 +78,18 @@ export class QemuPrefixFs implements KernelFs {
   }
 }
 
+/** The host file an absolute path of the simulated process names (qemu mode: the tree's copy if it exists). */
+export function hostPathIn(s: Sysroot, path: string): string {
+  const root = s.dir.replace(/\/+$/, "");
+  if (s.mode === "chroot") return `${root}${path}`;
+  try {
+    accessSync(`${root}${path}`, constants.F_OK);
+    return `${root}${path}`;
+  } catch {
+    return path;
+  }
+}
+
 /** The simulated kernel's file system for a sysroot. */
 export function sysrootFs(s: Sysroot): KernelFs {
   return s.mode === "chroot" ? new HostFs(s.dir) : new QemuPrefixFs(s.dir);

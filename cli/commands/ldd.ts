@@ -1,18 +1,24 @@
 import { readFileSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { PT_DYNAMIC } from "../../formats/elf/constants.ts";
 import { ElfFile } from "../../formats/elf/file.ts";
 import { DEFAULT_RTLD, type LddResult, ldd } from "../../loader/ldd.ts";
+import { hostPathIn, type SysrootMode } from "../../loader/sysroot.ts";
 
 /**
  * `ldsim ldd [--list] FILE...` — what /usr/bin/ldd (glibc 2.36) prints, computed by the simulated
  * ld.so in a simulated process with ASLR off (the real tool's output under `setarch -R`).
  * `--list` behaves as `ld.so --list FILE`: a missing library is fatal (exit 127).
+ * `--sysroot DIR` runs FILE's own machine (e_machine) and interpreter (PT_INTERP) inside DIR, as
+ * `qemu-aarch64 -L DIR` would (`--sysroot-mode chroot`: DIR is "/" and nothing else exists).
  */
 interface LddCliOptions {
   list?: boolean;
   libraryPath?: string;
   json?: boolean;
+  sysroot?: string;
+  sysrootMode?: string;
 }
 
 /** One object of the trace, as `--json` prints it (the same facts as ldd's `name => path (address)`). */
@@ -51,7 +57,16 @@ export function register(program: Command): void {
     .option("--list", "behave as ld.so --list (exit 127 when a dependency is missing)")
     .option("--library-path <path>", "LD_LIBRARY_PATH for the simulated loader")
     .option("--json", "print one JSON document: per file, its objects (name, path, address) or its error")
+    .option("--sysroot <dir>", "a foreign tree as / (e.g. /usr/aarch64-linux-gnu): FILE's machine and interpreter")
+    .option("--sysroot-mode <mode>", "qemu (default: DIR first, then the host, as qemu-user -L) or chroot")
     .action((files: string[], o: LddCliOptions) => {
+      const mode = o.sysrootMode ?? "qemu";
+      if (mode !== "qemu" && mode !== "chroot") {
+        process.stderr.write(`ldsim ldd: --sysroot-mode wants qemu or chroot, got '${mode}'\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const sysroot = o.sysroot !== undefined ? { dir: o.sysroot, mode: mode as SysrootMode } : undefined;
       let result = 0;
       const json: unknown[] = [];
       const fail = (file: string, message: string) => {
@@ -65,9 +80,11 @@ export function register(program: Command): void {
       for (const f of files) {
         if (files.length > 1 && !o.list && !o.json) process.stdout.write(`${f}:\n`);
         const file = f.includes("/") ? f : `./${f}`;
+        // ldd's checks look at the file the simulated process will open (inside the sysroot).
+        const hostFile = sysroot ? hostPathIn(sysroot, resolve(file)) : file;
         let st: ReturnType<typeof statSync> | undefined;
         try {
-          st = statSync(file);
+          st = statSync(hostFile);
         } catch {
           st = undefined;
         }
@@ -79,11 +96,13 @@ export function register(program: Command): void {
           fail(f, `ldd: ${file}: not regular file`);
           continue;
         }
-        if (!isDynamic(file)) {
+        if (!isDynamic(hostFile)) {
           fail(f, "\tnot a dynamic executable");
           continue;
         }
-        const r = ldd(file, { list: o.list ?? false, env, rtld: DEFAULT_RTLD });
+        const r = sysroot
+          ? ldd(file, { list: o.list ?? false, env, sysroot: sysroot.dir, sysrootMode: sysroot.mode })
+          : ldd(file, { list: o.list ?? false, env, rtld: DEFAULT_RTLD });
         if (o.json) {
           json.push({
             file: f,

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { KernelSframe } from "../../kernel-shim/sframe/kernel-sframe.ts";
 import { hostRtldProfile } from "../../loader/host-profile.ts";
 import { RunError, type RunResult, runToMain, spawnForRun } from "../../loader/run.ts";
+import { SysrootError } from "../../loader/sysroot.ts";
 
 /**
  * `ldsim run FILE [ARGS...]` — exec FILE in a simulated process and run the simulated ld.so up to
@@ -19,6 +20,8 @@ interface RunCliOptions {
   json?: boolean;
   registerSframe?: boolean;
   fatalSframe?: boolean;
+  sysroot?: string;
+  sysrootMode?: string;
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -79,7 +82,15 @@ export function register(program: Command): void {
     .option("--register-sframe", "call stacktrace_setup(REGISTER) for each library with PT_GNU_SFRAME")
     .option("--fatal-sframe", "a failed registration fails the load")
     .option("--json", "print one JSON document with everything")
+    .option("--sysroot <dir>", "a foreign tree as / (e.g. /usr/aarch64-linux-gnu): FILE's machine and interpreter")
+    .option("--sysroot-mode <mode>", "qemu (default: DIR first, then the host, as qemu-user -L) or chroot")
     .action((file: string, args: string[], o: RunCliOptions) => {
+      const mode = o.sysrootMode ?? "qemu";
+      if (mode !== "qemu" && mode !== "chroot") {
+        process.stderr.write(`ldsim run: --sysroot-mode wants qemu or chroot, got '${mode}'\n`);
+        process.exitCode = 2;
+        return;
+      }
       const env: Record<string, string> = {};
       for (const kv of o.env) {
         const i = kv.indexOf("=");
@@ -99,17 +110,27 @@ export function register(program: Command): void {
       }
       const argv = [file, ...args];
       const sframe = o.registerSframe || o.fatalSframe;
-      const proc = spawnForRun({
-        ...(seed !== undefined ? { aslrSeed: seed } : {}),
-        // The RFC's kernel side, so the registrations get the kernel's answers (not ENOSYS).
-        ...(sframe ? { sframeKernel: new KernelSframe() } : {}),
-      });
+      let proc: ReturnType<typeof spawnForRun>;
+      try {
+        proc = spawnForRun({
+          ...(seed !== undefined ? { aslrSeed: seed } : {}),
+          // The RFC's kernel side, so the registrations get the kernel's answers (not ENOSYS).
+          ...(sframe ? { sframeKernel: new KernelSframe() } : {}),
+          ...(o.sysroot !== undefined ? { sysroot: { dir: o.sysroot, program: file, mode } } : {}),
+        });
+      } catch (e) {
+        if (!(e instanceof SysrootError)) throw e;
+        process.stderr.write(`ldsim run: ${e.message}\n`);
+        process.exitCode = 126;
+        return;
+      }
       let r: RunResult;
       try {
         r = runToMain(proc, file, {
           argv,
           env,
-          profile: hostRtldProfile(),
+          // Under a sysroot the machine's profile follows the program (runToMain picks it).
+          ...(o.sysroot === undefined ? { profile: hostRtldProfile() } : {}),
           ...(o.registerSframe || o.fatalSframe ? { registerSframe: true } : {}),
           ...(o.fatalSframe ? { fatalSframeRegistration: true } : {}),
         });

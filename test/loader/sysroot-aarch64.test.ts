@@ -49,6 +49,15 @@ describe("ldd --sysroot against the committed qemu-aarch64 transcripts (no qemu 
     }
   });
 
+  const libs = readTranscript("libs.txt");
+  it.skipIf(!sysroot)(`LD_DEBUG=libs (search order, every probe): ${libs.length} objects`, () => {
+    for (const t of libs) {
+      const r = ldd(t.object, { sysroot: SYSROOT, cwd: REPO });
+      const mine = maskTrace(r.startup?.rtld.debugLibs.join("\n") ?? "");
+      expect(mine.trimEnd(), t.object).toBe(maskTrace(t.stdout, "<ROOT>").trimEnd());
+    }
+  });
+
   for (const v of ["v1", "v3"]) {
     it.skipIf(!sysroot)(`${v}/aarch64/main: the startup system calls qemu -strace recorded`, () => {
       const dir = join(REPO, "test", "fixtures", "sframe", v, "aarch64");
