@@ -11,9 +11,10 @@ const SHT_DYNSYM = 11;
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 /** A u64's high word below this: the value is below 2^53, exact as a double. */
 const EXACT_HIGH = 1 << 21;
-/** Packed sort keys: positions below 2^21 and addresses below 2^32 keep address · 2^21 + position < 2^53. */
-const PACK_INDEX = 1 << 21;
-const PACK_LIMIT = 2 ** 32;
+const U32_LIMIT = 2 ** 32;
+/** Radix digits of the stable sort: three passes of 11 bits cover a 32-bit address. */
+const RADIX_BITS = 11;
+const RADIX = 1 << RADIX_BITS;
 
 /** Functions read from the tables: numbers, names decoded only when asked for. */
 interface Collected {
@@ -172,15 +173,8 @@ export class FunctionIndex {
     const n = c.values.length;
     // Stable: among equal addresses the table order stays, and with it which duplicate is first.
     let order: Int32Array;
-    if (n < PACK_INDEX && c.values.every((v) => v < PACK_LIMIT)) {
-      // Address and table position packed into one exact double (address · 2^21 + position): the
-      // typed array's native numeric sort is then the stable sort, without a comparator call per step.
-      const packed = new Float64Array(n);
-      for (let i = 0; i < n; i++) packed[i] = (c.values[i] as number) * PACK_INDEX + i;
-      packed.sort();
-      order = new Int32Array(n);
-      for (let i = 0; i < n; i++) order[i] = (packed[i] as number) % PACK_INDEX;
-    } else {
+    if (c.values.every((v) => v < U32_LIMIT)) order = stableOrderU32(c.values);
+    else {
       const v = c.values;
       order = Int32Array.from(Array.from(v.keys()).sort((a, b) => (v[a] as number) - (v[b] as number) || a - b));
     }
@@ -225,6 +219,44 @@ export class FunctionIndex {
       return undefined;
     }
   }
+}
+
+/**
+ * Positions 0..n-1 ordered by `values[i]` (each below 2^32), equal values in position order: an LSD
+ * radix sort (counting passes are stable), linear in n where a comparison sort of a libc's 13,000
+ * functions was most of building the index.
+ */
+function stableOrderU32(values: readonly number[]): Int32Array {
+  const n = values.length;
+  let from = new Int32Array(n);
+  let to = new Int32Array(n);
+  for (let i = 0; i < n; i++) from[i] = i;
+  const count = new Int32Array(RADIX);
+  for (let shift = 0; shift < 32; shift += RADIX_BITS) {
+    count.fill(0);
+    // Every value is below 2^32, so >>> (which works on the value as a u32) reads its digit exactly.
+    for (let i = 0; i < n; i++) {
+      const d = ((values[from[i] as number] as number) >>> shift) & (RADIX - 1);
+      count[d] = (count[d] as number) + 1;
+    }
+    let sum = 0;
+    for (let d = 0; d < RADIX; d++) {
+      const c = count[d] as number;
+      count[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = from[i] as number;
+      const d = ((values[k] as number) >>> shift) & (RADIX - 1);
+      const at = count[d] as number;
+      to[at] = k;
+      count[d] = at + 1;
+    }
+    const t = from;
+    from = to;
+    to = t;
+  }
+  return from;
 }
 
 /** Every name at `value` in a sorted list (FunctionIndex.namesAt for the MappedObject list). */
