@@ -124,6 +124,9 @@ class MemSym implements MemSymbol {
   readonly bind: number;
   readonly type: number;
   readonly valueN: number;
+  /** Its name and new hash, once asked for (DynamicInfo.symbolName / symbolHash). */
+  name: string | undefined = undefined;
+  hash = -1;
   constructor(
     readonly index: number,
     readonly nameOffset: number,
@@ -177,6 +180,8 @@ export class DynamicInfo {
         readonly chainZero: bigint;
         /** chainZero as a number (user addresses are below 2^53). */
         readonly chainZeroN: number;
+        /** l_gnu_bitmask_idxbits (bloom words - 1). */
+        readonly idxbits: number;
       }
     | undefined;
   readonly sysv: { readonly buckets: Uint32Array; readonly chainAddr: bigint; readonly nchain: number } | undefined;
@@ -185,7 +190,9 @@ export class DynamicInfo {
   readonly relro: { readonly addr: bigint; readonly size: bigint } | undefined;
   /** l_versions[] (built from VERNEED and non-base VERDEF entries); undefined when there are none. */
   private versionsCache: FoundVersion[] | null | undefined;
-  private readonly syms: (MemSymbol | undefined)[] = [];
+  /** Decoded symbols by index: an array sized from the table's likely extent, a map beyond it. */
+  private readonly syms: (MemSym | undefined)[];
+  private readonly farSyms = new Map<number, MemSym>();
   private readonly versymN: number | undefined;
   private defsCache: DefinedVersion[] | undefined;
   /** l_lookup_cache: the last relocation's symbol index and type class and its result. */
@@ -199,7 +206,9 @@ export class DynamicInfo {
     const object = map.name || rtld.progname;
     const read = (a: bigint, n: number) => rtld.proc.mm.readUser(Number(a), n);
     const entries =
-      map.ld === undefined ? [] : readDynamicFromMemory(read, map.ld, true, true, { source: object }).entries;
+      map.ld === undefined
+        ? []
+        : readDynamicFromMemory(read, map.ld, true, true, { source: object, granule: rtld.proc.mm.pageSize }).entries;
     this.values = decodeDynamic(entries).values;
     const strsz = this.values.get(DT_STRSZ) ?? 0n;
     if (strsz > BigInt(MAX_TABLE)) throw new DynamicInfoError(object, `DT_STRSZ ${strsz} is too large`);
@@ -207,6 +216,9 @@ export class DynamicInfo {
     this.strtab = strtab === undefined || strsz === 0n ? new Uint8Array(0) : this.read(strtab, Number(strsz));
     this.symtab = this.ptr(DT_SYMTAB);
     this.symtabN = this.symtab === undefined ? 0 : Number(this.symtab);
+    // .dynstr usually follows .dynsym: their distance bounds the symbol count (only a sizing hint).
+    const span = strtab !== undefined && this.symtab !== undefined ? (Number(strtab) - this.symtabN) / SYM_SIZE : 0;
+    this.syms = new Array(span > 0 && span <= 65536 ? Math.ceil(span) : 0);
     this.versymAddr = this.ptr(DT_VERSYM);
     this.versymN = this.versymAddr === undefined ? undefined : Number(this.versymAddr);
     // _dl_setup_hash: DT_GNU_HASH preferred, else DT_HASH.
@@ -232,7 +244,7 @@ export class DynamicInfo {
       const bbv = new DataView(bb.buffer, bb.byteOffset, bb.byteLength);
       for (let i = 0; i < nbuckets; i++) buckets[i] = bbv.getUint32(i * 4, true);
       const chainZero = bucketsAddr + BigInt(nbuckets * 4) - BigInt(symbias) * 4n;
-      this.gnu = { bitmask, shift, buckets, chainZero, chainZeroN: Number(chainZero) };
+      this.gnu = { bitmask, shift, buckets, chainZero, chainZeroN: Number(chainZero), idxbits: bitmaskNwords - 1 };
       this.sysv = undefined;
       this.nbuckets = nbuckets;
     } else if (sh !== undefined) {
@@ -374,12 +386,12 @@ export class DynamicInfo {
 
   /** Symbol `index` of DT_SYMTAB. */
   symbol(index: number): MemSymbol {
-    const s = this.syms[index];
+    const s = index < this.syms.length ? this.syms[index] : this.farSyms.get(index);
     if (s) return s;
     if (this.symtab === undefined) throw new DynamicInfoError(this.map.name, "no DT_SYMTAB");
     const a = this.symtabN + index * SYM_SIZE;
     const o = a % 4096;
-    let sym: MemSymbol;
+    let sym: MemSym;
     if (o <= 4096 - SYM_SIZE && Number.isSafeInteger(a)) {
       // Straight from the page copy: no DataView, the 64-bit fields as halves.
       const p = this.page(a - o);
@@ -408,7 +420,8 @@ export class DynamicInfo {
         dv.getUint32(20, true),
       );
     }
-    this.syms[index] = sym;
+    if (index < this.syms.length) this.syms[index] = sym;
+    else this.farSyms.set(index, sym);
     return sym;
   }
 
@@ -433,16 +446,27 @@ export class DynamicInfo {
     return t[off + name.length] === 0;
   }
 
-  private readonly names: (string | undefined)[] = [];
-
   /** The name of symbol `index` (one string per symbol, reused: lookups key maps by it). */
   symbolName(index: number): string {
-    let n = this.names[index];
+    const sym = this.symbol(index) as MemSym;
+    let n = sym.name;
     if (n === undefined) {
-      n = this.string(this.symbol(index).nameOffset);
-      this.names[index] = n;
+      n = this.string(sym.nameOffset);
+      sym.name = n;
     }
     return n;
+  }
+
+  /** `_dl_new_hash` of symbol `index`'s name, from the string table bytes (computed once). */
+  symbolHash(index: number): number {
+    const sym = this.symbol(index) as MemSym;
+    if (sym.hash >= 0) return sym.hash;
+    this.symbolName(index);
+    const t = this.strtab;
+    let h = 5381;
+    for (let i = sym.nameOffset; t[i] !== 0; i++) h = (Math.imul(h, 33) + (t[i] as number)) >>> 0;
+    sym.hash = h;
+    return h;
   }
 
   /** The GNU hash chain word of symbol `index` (l_gnu_chain_zero[index]). */

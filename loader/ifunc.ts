@@ -90,7 +90,8 @@ export function buildIdOf(rtld: Rtld, map: LinkMap): string | undefined {
   return undefined;
 }
 
-const buildIds = new WeakMap<LinkMap, string | null>();
+/** The measured table that applies to a map (its soname and NT_GNU_BUILD_ID match), or null: decided once per map. */
+const measuredTables = new WeakMap<LinkMap, (typeof MEASURED_IFUNCS)[number] | null>();
 
 const measuredName = MEASURED_IFUNCS[0]
   ? `measured-glibc (${MEASURED_IFUNCS[0].cpuModel}, flags ${MEASURED_IFUNCS[0].cpuFlagsHash})`
@@ -99,14 +100,13 @@ const measuredName = MEASURED_IFUNCS[0]
 export const MEASURED_LIBC_MODEL: IfuncModel = {
   name: measuredName,
   resolve(rtld, map, resolver) {
-    const t = MEASURED_IFUNCS.find((x) => map.nameMatches(x.soname) || map.dynamic?.soname === x.soname);
-    if (!t) return undefined;
-    let id = buildIds.get(map);
-    if (id === undefined) {
-      id = buildIdOf(rtld, map) ?? null;
-      buildIds.set(map, id);
+    let t = measuredTables.get(map);
+    if (t === undefined) {
+      const named = MEASURED_IFUNCS.find((x) => map.nameMatches(x.soname) || map.dynamic?.soname === x.soname);
+      t = named && buildIdOf(rtld, map) === named.buildId ? named : null;
+      measuredTables.set(map, t);
     }
-    if (id !== t.buildId) return undefined;
+    if (!t) return undefined;
     const off = t.pairs.get(resolver - map.addr);
     if (off === undefined) return undefined;
     return off === -1n ? 0n : map.addr + off;
@@ -168,12 +168,13 @@ export function ifuncResolutions(rtld: Rtld): readonly IfuncResolution[] {
 /** `elf_ifunc_invoke` stand-in: the value stored for the resolver at `resolver` in `map`. */
 export function callIfuncResolver(rtld: Rtld, map: LinkMap, resolver: bigint, symbol?: string): bigint {
   const s = state(rtld);
-  for (const m of [...s.models, RESOLVER_ADDRESS_MODEL]) {
+  for (const m of s.models) {
     const v = m.resolve(rtld, map, resolver, symbol);
     if (v !== undefined) {
       s.log.push({ map, resolver, value: v, model: m.name, symbol });
       return v;
     }
   }
+  s.log.push({ map, resolver, value: resolver, model: RESOLVER_ADDRESS_MODEL.name, symbol });
   return resolver;
 }

@@ -179,7 +179,19 @@ function makeContext(
       }
       const name = info.symbolName(symIdx);
       st.relocations++;
-      const f = lookupDefinition(rtld, map, name, scopes, version, tc, false, undefined, refSymbol(map, ref), true);
+      const f = lookupDefinition(
+        rtld,
+        map,
+        name,
+        scopes,
+        version,
+        tc,
+        false,
+        undefined,
+        refSymbol(map, ref),
+        true,
+        info.symbolHash(symIdx),
+      );
       let result: Resolved;
       if (f) result = { map: f.map, sym: f.sym };
       else {

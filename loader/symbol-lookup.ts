@@ -261,10 +261,15 @@ function doLookupX(
 ): number {
   const name = h.name;
   const gnu = h.gnu;
+  // The bloom filter's word index and first bit (do_lookup_x: hash / __ELF_NATIVE_CLASS, hash % 64).
+  const word = gnu >>> 6;
+  const b1 = gnu & 63;
+  const copy = (typeClass & ELF_RTYPE_CLASS_COPY) !== 0;
+  const needFile = version?.filename;
   for (let i = start; i < scope.length; i++) {
     const map = scope[i] as LinkMap;
     if (map === skip) continue;
-    if (typeClass & ELF_RTYPE_CLASS_COPY && map.type === "executable") continue;
+    if (copy && map.type === "executable") continue;
     if (map.faked) continue;
     if (dbg) rtld.debug.emit("symbols", `symbol=${name};  lookup in file=${dsoName(rtld, map)} [0]`);
     let info: DynamicInfo;
@@ -273,33 +278,47 @@ function doLookupX(
       infos[i] = info;
     } else info = dynamicInfo(rtld, map);
     if (info.nbuckets === 0) continue;
-    candidates = 0;
-    versionedSym = undefined;
     let sym: MemSymbol | undefined;
-    // info.candidates() unrolled (a generator per object per lookup dominated the profile).
-    if (info.gnu) {
-      const first = info.gnuStart(gnu);
-      // A corrupt chain without an end bit stops at the symbol table's plausible end.
-      for (let i = first, n = 0; first !== 0 && n < 1 << 24; i++, n++) {
-        const w = info.chainWord(i);
-        if ((w ^ gnu) >>> 1 === 0) {
-          sym = checkMatch(info, name, ref, version, newest, typeClass, i);
-          if (sym) break;
+    let fromChain = false;
+    const g = info.gnu;
+    if (g) {
+      // bitmask_word = l_gnu_bitmask[(hash / 64) & l_gnu_bitmask_idxbits]; both bits must be set.
+      const bm = g.bitmask;
+      const w = (word & g.idxbits) * 2;
+      const b2 = (gnu >>> g.shift) & 63;
+      const first =
+        (((bm[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & ((bm[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1) === 0
+          ? 0
+          : (g.buckets[gnu % g.buckets.length] as number);
+      if (first !== 0) {
+        candidates = 0;
+        versionedSym = undefined;
+        // A corrupt chain without an end bit stops at the symbol table's plausible end.
+        for (let c = first, n = 0; n < 1 << 24; c++, n++) {
+          const cw = info.chainWord(c);
+          if ((cw ^ gnu) >>> 1 === 0) {
+            sym = checkMatch(info, name, ref, version, newest, typeClass, c);
+            if (sym) break;
+          }
+          if (cw & 1) break;
         }
-        if (w & 1) break;
+        fromChain = sym !== undefined;
+        if (!sym && candidates === 1) sym = versionedSym;
       }
     } else if (info.sysv) {
+      candidates = 0;
+      versionedSym = undefined;
       const nchain = info.sysv.nchain;
       if (h.sysv < 0) h.sysv = sysvHash(name);
       let steps = 0;
-      for (let i = info.sysvStart(h.sysv); i !== 0 && steps <= nchain; steps++) {
-        sym = checkMatch(info, name, ref, version, newest, typeClass, i);
+      for (let c = info.sysvStart(h.sysv); c !== 0 && steps <= nchain; steps++) {
+        sym = checkMatch(info, name, ref, version, newest, typeClass, c);
         if (sym) break;
-        i = info.sysvChain(i);
+        c = info.sysvChain(c);
       }
+      fromChain = sym !== undefined;
+      if (!sym && candidates === 1) sym = versionedSym;
     }
-    const fromChain = sym !== undefined;
-    if (!sym && candidates === 1) sym = versionedSym;
     if (sym) {
       const vis = sym.other & 3;
       if (vis !== STV_HIDDEN && vis !== STV_INTERNAL) {
@@ -315,7 +334,7 @@ function doLookupX(
       }
     }
     // glibc: symidx is STN_UNDEF here unless a chain entry matched (then skipped as local/hidden).
-    if (!fromChain && version?.filename !== undefined && map.nameMatches(version.filename)) return -1;
+    if (!fromChain && needFile !== undefined && map.nameMatches(needFile)) return -1;
   }
   return 0;
 }
@@ -358,12 +377,19 @@ function doLookupUnique(
 interface ScopeMemo {
   /** The scope lists' contents when the memo was filled (any change empties it). */
   readonly snapshot: (readonly LinkMap[])[];
-  /** Results by lookup kind (type class, newest, version), then by name. */
-  readonly results: Map<string, Map<string, Found | null>>;
+  /** Results by lookup kind (type class, newest, version), then by the name's new hash (then name). */
+  readonly results: Map<string, Map<number, MemoEntry>>;
   /** Each list's l_info views, filled as walks reach them. */
   readonly infos: (DynamicInfo | undefined)[][];
 }
 const memos = new WeakMap<readonly LinkMap[], ScopeMemo>();
+
+/** A remembered walk: keyed by hash, names compared only when hashes meet (no string hashing per lookup). */
+interface MemoEntry {
+  readonly name: string;
+  readonly found: Found | null;
+  readonly next: MemoEntry | undefined;
+}
 
 /**
  * The lookup memo of a scope, emptied when its lists changed since it was filled. Keyed by the first
@@ -489,6 +515,8 @@ export function lookupDefinition(
   skip: LinkMap | undefined,
   ref: RefSymbol | undefined,
   addDep: boolean,
+  /** `_dl_new_hash(name)` when the caller has it (relocations: computed once per symbol). */
+  nameHash?: number,
 ): Found | undefined {
   const st = lookupState(rtld);
   st.lookups++;
@@ -507,22 +535,28 @@ export function lookupDefinition(
   // reused. undefMap-dependent steps (protected, add_dependency, bindings, errors) still run below.
   const memo =
     !skip && (typeClass & ELF_RTYPE_CLASS_COPY) === 0 && !rtld.debug.on("symbols") ? scopeMemo(scopes) : undefined;
-  let byName: Map<string, Found | null> | undefined;
+  const gnu = nameHash ?? gnuHash(name);
+  let byHash: Map<number, MemoEntry> | undefined;
   let hit: Found | null | undefined;
   if (memo) {
     const kind = kindKey(typeClass, newest, version);
-    byName = memo.results.get(kind);
-    if (!byName) {
-      byName = new Map();
-      memo.results.set(kind, byName);
+    byHash = memo.results.get(kind);
+    if (!byHash) {
+      byHash = new Map();
+      memo.results.set(kind, byHash);
     }
-    hit = byName.get(name);
+    for (let e = byHash.get(gnu); e !== undefined; e = e.next) {
+      if (e.name === name) {
+        hit = e.found;
+        break;
+      }
+    }
   }
   if (hit !== undefined) result.found = hit ?? undefined;
   else {
-    hashes = { name, gnu: gnuHash(name), sysv: -1 };
+    hashes = { name, gnu, sysv: -1 };
     walkScopes(rtld, hashes, ref, result, scopes, memo?.infos, start, version, newest, skip, typeClass, undefMap);
-    if (byName && !result.unique) byName.set(name, result.found ?? null);
+    if (byHash && !result.unique) byHash.set(gnu, { name, found: result.found ?? null, next: byHash.get(gnu) });
   }
   let found = result.found;
   if (!found) {
@@ -546,7 +580,7 @@ export function lookupDefinition(
       if (found.map !== undefMap) found = self();
     } else {
       const pv: { found: Found | undefined } = { found: undefined };
-      hashes ??= { name, gnu: gnuHash(name), sysv: -1 };
+      hashes ??= { name, gnu, sysv: -1 };
       walkScopes(
         rtld,
         hashes,
