@@ -321,7 +321,8 @@ export function libcMap(rtld: Rtld): LinkMap | undefined {
  */
 export function libcPltCall(rtld: Rtld, name: string, lazy: boolean): boolean {
   const libc = libcMap(rtld);
-  if (!libc || !lazy || rtld.proc.kernel.arch !== "x86_64") return false;
+  // Measured on x86_64 (strace/LD_DEBUG) and aarch64 (LD_DEBUG under qemu-aarch64): the same two calls.
+  if (!libc || !lazy || (rtld.proc.kernel.arch !== "x86_64" && rtld.proc.kernel.arch !== "aarch64")) return false;
   if (dynamicInfo(rtld, libc).bindNow) return false;
   const version: VersionReq = {
     name: "GLIBC_PRIVATE",
