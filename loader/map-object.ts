@@ -132,7 +132,7 @@ export function mapObject(proc: Process, path: string): MappedLib {
 
     // The link map's view of the headers: parsed from the bytes read through the syscalls above (the
     // loader never reads the file behind the kernel's back).
-    const phdrs = phdrsFromBytes(phBytes, phoff, phnum, path);
+    const phdrs = phdrsFromBytes(phBytes, phoff, phnum, path, le);
     return { ...mapSegments(proc, fd, path, phdrs, type), dev, ino };
   } finally {
     syscall(proc, "close", fd);
@@ -168,12 +168,14 @@ export function phdrsFromBytes(
   phoff: number,
   phnum: number,
   path: string,
+  /** EI_DATA: little-endian unless the machine is big-endian (s390x). */
+  le = true,
 ): readonly ProgramHeader[] {
   // No headers: nothing to parse, and e_phoff may then be anything (glibc's pread of 0 bytes
   // succeeds at any offset) — it must not size a buffer.
   if (phnum === 0) return [];
   // ld.so walks e_phnum Elf64_Phdr entries of the buffer it read (no PN_XNUM escape: glibc takes
-  // e_phnum as it is); the header was checked by open_verify (64-bit, little-endian, phentsize 56).
+  // e_phnum as it is); the header was checked by the caller (ELFCLASS64, phentsize 56).
   if (phBytes.length < phnum * 56) {
     throw new FormatError(`program headers: ${phBytes.length} bytes for ${phnum} entries`, {
       source: path,
@@ -186,14 +188,14 @@ export function phdrsFromBytes(
     const o = i * 56;
     out.push({
       index: i,
-      type: v.getUint32(o, true),
-      flags: v.getUint32(o + 4, true),
-      offset: v.getBigUint64(o + 8, true),
-      vaddr: v.getBigUint64(o + 16, true),
-      paddr: v.getBigUint64(o + 24, true),
-      filesz: v.getBigUint64(o + 32, true),
-      memsz: v.getBigUint64(o + 40, true),
-      align: v.getBigUint64(o + 48, true),
+      type: v.getUint32(o, le),
+      flags: v.getUint32(o + 4, le),
+      offset: v.getBigUint64(o + 8, le),
+      vaddr: v.getBigUint64(o + 16, le),
+      paddr: v.getBigUint64(o + 24, le),
+      filesz: v.getBigUint64(o + 32, le),
+      memsz: v.getBigUint64(o + 40, le),
+      align: v.getBigUint64(o + 48, le),
     });
   }
   return out;
