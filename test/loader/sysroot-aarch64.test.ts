@@ -10,8 +10,10 @@ import {
   dropQemuListLine,
   hasQemu,
   hasSysroot,
+  maskHex,
   maskTrace,
   modelStartupCalls,
+  qemuDebugToMain,
   qemuLdd,
   qemuStartupCalls,
   qemuStrace,
@@ -48,6 +50,24 @@ describe("ldd --sysroot against the committed qemu-aarch64 transcripts (no qemu 
       expect(model(t.object, true), t.object).toEqual(want);
     }
   });
+
+  for (const v of ["v1", "v3"]) {
+    for (const bindNow of [false, true]) {
+      it.skipIf(!sysroot)(`${v}/aarch64/main: LD_DEBUG=all${bindNow ? " LD_BIND_NOW=1" : ""} up to main`, () => {
+        const dir = join(REPO, "test", "fixtures", "sframe", v, "aarch64");
+        const proc = spawnForRun({ cwd: dir, sysroot: { dir: SYSROOT, program: "./main" } });
+        const env: Record<string, string> = { LD_DEBUG: "all", ...(bindNow ? { LD_BIND_NOW: "1" } : {}) };
+        const r = runToMain(proc, "./main", { env });
+        const name = `debug-${bindNow ? "now" : "lazy"}-${v}-main.txt`;
+        const text = readFileSync(join(TRANSCRIPTS, name), "latin1").split("<ROOT>").join(REPO).split("\n");
+        // Under lazy binding two lookups come from code the model does not run (see qemuDebugToMain).
+        const want = qemuDebugToMain(text, bindNow ? [] : ["__getauxval", "__libc_start_main"]);
+        const mine = r.debug.map((l) => l.replace(/^ *\d+:\t/, ""));
+        expect(want.length).toBeGreaterThan(400);
+        expect(maskHex(mine)).toEqual(maskHex(want));
+      });
+    }
+  }
 
   const libs = readTranscript("libs.txt");
   it.skipIf(!sysroot)(`LD_DEBUG=libs (search order, every probe): ${libs.length} objects`, () => {

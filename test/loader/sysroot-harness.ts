@@ -197,3 +197,26 @@ export function modelStartupCalls(lines: readonly string[]): string[] {
     .map((l) => canonicalCall(l))
     .filter((c): c is string => c !== undefined);
 }
+
+// ---- LD_DEBUG ----
+
+/** LD_DEBUG text with every hex number masked (addresses differ between qemu's layout and the model's). */
+export function maskHex(lines: readonly string[]): string[] {
+  return lines.map((l) => l.replace(/0x[0-9a-f]+/g, "ADDR"));
+}
+
+/**
+ * qemu's LD_DEBUG output up to "transferring control" (the model stops where main would be called),
+ * without the lazy bindings made by code the model does not run: the names in `codeRun` (e.g.
+ * `__libc_start_main`, bound through the program's PLT by aarch64's `_start`, and `__getauxval`,
+ * bound through libc's own PLT by its constructor). Each such lookup is its "symbol=NAME;" lines
+ * and the "binding … `NAME'" line.
+ */
+export function qemuDebugToMain(lines: readonly string[], codeRun: readonly string[] = []): string[] {
+  const end = lines.findIndex((l) => l.startsWith("transferring control: "));
+  const upTo = end < 0 ? [...lines] : lines.slice(0, end + 2);
+  return upTo.filter(
+    (l) =>
+      !codeRun.some((n) => l.startsWith(`symbol=${n};`) || (l.startsWith("binding file ") && l.includes(`\`${n}'`))),
+  );
+}
