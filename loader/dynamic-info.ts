@@ -338,7 +338,7 @@ export class DynamicInfo {
 
   /** A little-endian u32 of the read-only tables at `a`, through the page copies (no DataView, no bigint). */
   private u32(a: number): number {
-    const o = a % 4096;
+    const o = a - Math.floor(a / 4096) * 4096;
     if (o <= 4092) {
       const p = this.page(a - o);
       return (
@@ -354,7 +354,7 @@ export class DynamicInfo {
 
   /** A little-endian u16 of the read-only tables at `a`. */
   private u16(a: number): number {
-    const o = a % 4096;
+    const o = a - Math.floor(a / 4096) * 4096;
     if (o <= 4094) {
       const p = this.page(a - o);
       return (p[o] as number) | ((p[o + 1] as number) << 8);
@@ -390,7 +390,7 @@ export class DynamicInfo {
     if (s) return s;
     if (this.symtab === undefined) throw new DynamicInfoError(this.map.name, "no DT_SYMTAB");
     const a = this.symtabN + index * SYM_SIZE;
-    const o = a % 4096;
+    const o = a - Math.floor(a / 4096) * 4096;
     let sym: MemSym;
     if (o <= 4096 - SYM_SIZE && Number.isSafeInteger(a)) {
       // Straight from the page copy: no DataView, the 64-bit fields as halves.

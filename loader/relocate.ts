@@ -39,7 +39,14 @@ import { AARCH64_RELOCATOR } from "./relocate-aarch64.ts";
 import { X86_64_RELOCATOR } from "./relocate-x86_64.ts";
 import { protectRelro } from "./relro.ts";
 import type { Rtld } from "./rtld.ts";
-import { dsoName, lookupDefinition, type RefSymbol, takeLookupFailure, type VersionReq } from "./symbol-lookup.ts";
+import {
+  dsoName,
+  LookupSession,
+  lookupDefinition,
+  type RefSymbol,
+  takeLookupFailure,
+  type VersionReq,
+} from "./symbol-lookup.ts";
 import { initStartupTls } from "./tls.ts";
 
 // Module-local copies (tsx runs this as CommonJS: an imported binding read is a getter call).
@@ -155,6 +162,8 @@ function makeContext(
   const buf = new Uint8Array(8);
   const buf4 = buf.subarray(0, 4);
   const dv = new DataView(buf.buffer);
+  // The scope lists do not change while one object is relocated.
+  const session = new LookupSession();
   return {
     rtld,
     map,
@@ -191,6 +200,7 @@ function makeContext(
         refSymbol(map, ref),
         true,
         info.symbolHash(symIdx),
+        session,
       );
       let result: Resolved;
       if (f) result = { map: f.map, sym: f.sym };

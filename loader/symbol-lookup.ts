@@ -377,7 +377,7 @@ function doLookupUnique(
 interface ScopeMemo {
   /** The scope lists' contents when the memo was filled (any change empties it). */
   readonly snapshot: (readonly LinkMap[])[];
-  /** Results by lookup kind (type class, newest, version), then by the name's new hash (then name). */
+  /** Results by lookup kind (type class, newest, version), then by the name's new hash as int32 (then name). */
   readonly results: Map<string, Map<number, MemoEntry>>;
   /** Each list's l_info views, filled as walks reach them. */
   readonly infos: (DynamicInfo | undefined)[][];
@@ -404,6 +404,22 @@ function scopeMemo(scopes: readonly (readonly LinkMap[])[]): ScopeMemo | undefin
   m = { snapshot: scopes.map((l) => [...l]), results: new Map(), infos: scopes.map(() => []) };
   memos.set(first, m);
   return m;
+}
+
+/**
+ * The scope memo for a run of lookups over scope lists that do not change during it (one object's
+ * relocation pass: nothing there adds or removes objects), checked against its snapshot once.
+ */
+export class LookupSession {
+  private scopes: readonly (readonly LinkMap[])[] | undefined;
+  private memo: ScopeMemo | undefined;
+  memoFor(scopes: readonly (readonly LinkMap[])[]): ScopeMemo | undefined {
+    if (scopes !== this.scopes || !this.memo) {
+      this.memo = scopeMemo(scopes);
+      this.scopes = scopes;
+    }
+    return this.memo;
+  }
 }
 
 function sameScopes(snap: readonly (readonly LinkMap[])[], scopes: readonly (readonly LinkMap[])[]): boolean {
@@ -517,6 +533,7 @@ export function lookupDefinition(
   addDep: boolean,
   /** `_dl_new_hash(name)` when the caller has it (relocations: computed once per symbol). */
   nameHash?: number,
+  session?: LookupSession,
 ): Found | undefined {
   const st = lookupState(rtld);
   st.lookups++;
@@ -534,7 +551,11 @@ export function lookupDefinition(
   // LD_DEBUG=symbols (a line per object): outside those, the result of an earlier identical walk is
   // reused. undefMap-dependent steps (protected, add_dependency, bindings, errors) still run below.
   const memo =
-    !skip && (typeClass & ELF_RTYPE_CLASS_COPY) === 0 && !rtld.debug.on("symbols") ? scopeMemo(scopes) : undefined;
+    !skip && (typeClass & ELF_RTYPE_CLASS_COPY) === 0 && !rtld.debug.on("symbols")
+      ? session
+        ? session.memoFor(scopes)
+        : scopeMemo(scopes)
+      : undefined;
   const gnu = nameHash ?? gnuHash(name);
   let byHash: Map<number, MemoEntry> | undefined;
   let hit: Found | null | undefined;
@@ -545,7 +566,7 @@ export function lookupDefinition(
       byHash = new Map();
       memo.results.set(kind, byHash);
     }
-    for (let e = byHash.get(gnu); e !== undefined; e = e.next) {
+    for (let e = byHash.get(gnu | 0); e !== undefined; e = e.next) {
       if (e.name === name) {
         hit = e.found;
         break;
@@ -556,7 +577,7 @@ export function lookupDefinition(
   else {
     hashes = { name, gnu, sysv: -1 };
     walkScopes(rtld, hashes, ref, result, scopes, memo?.infos, start, version, newest, skip, typeClass, undefMap);
-    if (byHash && !result.unique) byHash.set(gnu, { name, found: result.found ?? null, next: byHash.get(gnu) });
+    if (byHash && !result.unique) byHash.set(gnu | 0, { name, found: result.found ?? null, next: byHash.get(gnu | 0) });
   }
   let found = result.found;
   if (!found) {

@@ -294,9 +294,10 @@ function wordsAccess(as: AddressSpace, addrs: Float64Array, words: Uint32Array, 
   let slot: Uint8Array | undefined;
   for (let i = 0; i < n; i++) {
     const a = addrs[i] as number;
-    const off = a % ps;
+    // vpn and offset without a floating-point remainder (exact: the page size is a power of two).
+    const vpn = Math.floor(a / ps);
+    const off = a - vpn * ps;
     if (Number.isSafeInteger(a) && a >= 0 && off <= ps - 8) {
-      const vpn = (a - off) / ps;
       if (vpn !== curVpn) {
         cur = writablePresentPage(as, a, vpn);
         curVpn = cur ? vpn : -1;
