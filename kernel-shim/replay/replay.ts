@@ -263,6 +263,7 @@ export function* replaySamples(
         offsets: reads.offsets,
         values: reads.values,
         halves: reads.halves,
+        copyEnd: reads.copyEnd,
         frames,
         stop: trace.stop,
       };
@@ -293,6 +294,8 @@ interface MemoTrace {
   readonly offsets: readonly number[];
   readonly values: readonly (bigint | undefined)[];
   readonly halves: readonly number[];
+  /** The end of the reads above SP when every read was a word of the copy (all defined), else -1. */
+  readonly copyEnd: number;
   readonly frames: readonly ReplayFrame[];
   readonly stop: UnwindStop;
 }
@@ -303,6 +306,17 @@ const TRACES_PER_PC = 8;
 function sameTrace(t: MemoTrace, regs: UserRegs, memory: StackMemory): boolean {
   if (t.sp !== regs.sp || t.fp !== regs.fp || t.ra !== regs.ra) return false;
   const { addrs, offsets, values, halves } = t;
+  // Every read inside this sample's copy (the usual case): two u32 compares per word, no calls.
+  if (t.copyEnd >= 0 && t.copyEnd <= memory.length) {
+    const view = memory.view;
+    const base = memory.base;
+    const le = memory.littleEndian;
+    for (let k = 0; k < offsets.length; k++) {
+      const at = base + (offsets[k] as number);
+      if (view.getUint32(at, le) !== halves[2 * k] || view.getUint32(at + 4, le) !== halves[2 * k + 1]) return false;
+    }
+    return true;
+  }
   for (let k = 0; k < addrs.length; k++) {
     if (
       !memory.sameWord(
@@ -330,11 +344,16 @@ class RecordingMemory implements UnwindMemory {
     private readonly inner: StackMemory,
     private readonly littleEndian: boolean,
   ) {}
+  /** As MemoTrace.copyEnd. */
+  copyEnd = 0;
   readWord(addr: bigint): bigint | undefined {
     const v = this.inner.readWord(addr);
+    const off = this.inner.offsetOf(addr);
     this.addrs.push(addr);
-    this.offsets.push(this.inner.offsetOf(addr));
+    this.offsets.push(off);
     this.values.push(v);
+    if (this.copyEnd >= 0)
+      this.copyEnd = off >= 0 && off + 8 <= this.inner.length ? Math.max(this.copyEnd, off + 8) : -1;
     if (v === undefined) this.halves.push(0, 0);
     else {
       const lo = Number(v & 0xffffffffn);
@@ -423,7 +442,7 @@ function stackMemory(p: ReplayProcess, sp: bigint, stack: StackUser): StackMemor
 /** A sample's user memory: its stack copy at SP, the anonymous range around it, the mm elsewhere. */
 class StackMemory implements UnwindMemory {
   private readonly mm: AddressSpace;
-  private readonly littleEndian: boolean;
+  readonly littleEndian: boolean;
   private readonly range: { start: bigint; end: bigint } | undefined;
   readonly view: DataView;
   readonly base: number;
