@@ -51,6 +51,15 @@ describe("ldd --sysroot against the committed qemu-aarch64 transcripts (no qemu 
     }
   });
 
+  it.skipIf(!sysroot)("$LIB and $PLATFORM in LD_LIBRARY_PATH expand as aarch64's ld.so does", () => {
+    const [t] = readTranscript("libs-dst.txt");
+    if (!t) throw new Error("libs-dst.txt is empty");
+    const env = { LD_LIBRARY_PATH: "/opt/$LIB:/opt/$PLATFORM" };
+    const r = ldd(t.object, { sysroot: SYSROOT, cwd: REPO, env });
+    expect(t.stdout).toContain("/opt/lib/aarch64-linux-gnu/tls/aarch64/atomics:");
+    expect((r.startup?.rtld.debugLibs.join("\n") ?? "").trimEnd()).toBe(t.stdout.trimEnd());
+  });
+
   for (const v of ["v1", "v3"]) {
     for (const bindNow of [false, true]) {
       it.skipIf(!sysroot)(`${v}/aarch64/main: LD_DEBUG=all${bindNow ? " LD_BIND_NOW=1" : ""} up to main`, () => {
@@ -147,6 +156,21 @@ describe("ldd --sysroot against qemu-aarch64 now", () => {
       const r = runToMain(proc, "./main");
       expect(modelStartupCalls(r.strace), v).toEqual(qemuStartupCalls(qemuStrace("./main", dir)));
     }
+  });
+});
+
+describe("--sysroot-mode chroot", () => {
+  it.skipIf(!sysroot)("the tree is the whole file system: a vDSO is mapped, host paths do not exist", () => {
+    const r = ldd("/lib/libm.so.6", { sysroot: SYSROOT, sysrootMode: "chroot", cwd: "/" });
+    expect(maskTrace(r.stdout)).toBe(
+      "\tlinux-vdso.so.1 (ADDR)\n\tlibc.so.6 => /lib/libc.so.6 (ADDR)\n\t/lib/ld-linux-aarch64.so.1 (ADDR)\n",
+    );
+    // No /etc/ld.so.cache in Debian's cross tree: the cache open fails and the system directories are searched.
+    expect(r.log.lines().some((l) => l.startsWith('openat(AT_FDCWD, "/etc/ld.so.cache"') && l.includes("ENOENT"))).toBe(
+      true,
+    );
+    const prog = join(REPO, "test", "fixtures", "sframe", "v3", "aarch64", "main");
+    expect(() => ldd(prog, { sysroot: SYSROOT, sysrootMode: "chroot" })).toThrow(/cannot open \(ENOENT\)/);
   });
 });
 
