@@ -12,6 +12,13 @@
  * sides run interleaved in chunks of 20 files so a change in machine load hits both alike. The sweep's
  * outputs are also checked against the real ones with the load addresses masked (ASLR is on for the
  * real side); `npm run parity:ldd` is the exact, address-included check.
+ *
+ * Warm and cold: the timed sweep is the second one over the files. Before it, one untimed pass of
+ * each side: the real loop then finds every program and library in the host's page cache, and the
+ * simulation finds them in its own (fs/page-cache.ts) with its code compiled by V8's optimizing
+ * tiers. That first, cold pass is timed too and printed on its own line: on the simulated side it
+ * is mostly JIT warm-up (the same files in a fresh process's second pass take a third of the time
+ * even with the page cache emptied in between).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -51,8 +58,13 @@ export async function run(): Promise<void> {
   const all = dynamicExecutables(["/usr/bin"]);
   const want = process.env["LDSIM_BENCH_LDD_N"];
   const files = sample(all, want === undefined || want === "all" ? all.length : Number(want) || all.length);
-  // Warm-up (module loading, JIT) outside the timed loop, on files outside the sample where possible.
-  for (const f of all.slice(0, 5)) simulated(f);
+  // The cold pass (module loading, JIT, both page caches), timed on its own.
+  let t0 = performance.now();
+  for (const f of files) simulated(f);
+  const coldSimMs = performance.now() - t0;
+  t0 = performance.now();
+  for (const f of files) real(f);
+  const coldRealMs = performance.now() - t0;
 
   let simMs = 0;
   let realMs = 0;
@@ -86,6 +98,10 @@ export async function run(): Promise<void> {
   );
   console.log(`${DEFAULT_RTLD} --list ${realMs.toFixed(0).padStart(7)} ms  ${realRate.toFixed(1).padStart(7)} files/s`);
   console.log(`ratio: ldsim is ${(simRate / realRate).toFixed(2)}× the real loop's rate (target ≥ 5×)`);
+  console.log(
+    `cold first pass (JIT warm-up, empty caches): ldsim ${coldSimMs.toFixed(0)} ms, ld.so --list ${coldRealMs.toFixed(0)} ms: ` +
+      `${(coldRealMs / coldSimMs).toFixed(2)}×`,
+  );
   console.log(
     `outputs equal to ld.so --list with addresses masked: ${same}/${files.length}` +
       (missing > 0 ? ` (+${missing} with a missing library: ldd prints "not found", --list fails)` : ""),
