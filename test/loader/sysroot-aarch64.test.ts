@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { KernelSframe } from "../../kernel-shim/sframe/kernel-sframe.ts";
 import { ldd } from "../../loader/ldd.ts";
+import { DEBIAN12_AARCH64, profileForMachine, profileFromLdSoHelp } from "../../loader/rtld-profile.ts";
 import { runToMain, spawnForRun } from "../../loader/run.ts";
 import {
   dropQemuListLine,
@@ -32,6 +33,20 @@ const model = (object: string, list: boolean) => {
   const r = ldd(object, { sysroot: SYSROOT, cwd: REPO, list });
   return { stdout: maskTrace(r.stdout), status: r.status };
 };
+
+describe("the aarch64 ld.so profile", () => {
+  it("DEBIAN12_AARCH64 holds what ld-linux-aarch64.so.1 --help prints under qemu", () => {
+    const help = readFileSync(join(TRANSCRIPTS, "ld-so-help.txt"), "latin1");
+    const parsed = profileFromLdSoHelp(help, DEBIAN12_AARCH64);
+    expect(parsed.glibcHwcaps).toEqual(DEBIAN12_AARCH64.glibcHwcaps);
+    expect(parsed.legacyCaps).toEqual(DEBIAN12_AARCH64.legacyCaps);
+    expect(parsed.platform).toBe(DEBIAN12_AARCH64.platform);
+    const dirs = [...help.matchAll(/^ {2}(\/\S*) \(system search path\)$/gm)].map((m) => `${m[1]}/`);
+    expect(dirs).toEqual(DEBIAN12_AARCH64.systemDirs);
+    expect(help).toContain("No subdirectories of glibc-hwcaps directories are searched.");
+    expect(profileForMachine(183)).toBe(DEBIAN12_AARCH64);
+  });
+});
 
 describe("ldd --sysroot against the committed qemu-aarch64 transcripts (no qemu needed)", () => {
   const ldds = readTranscript("ldd.txt");
