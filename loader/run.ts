@@ -151,14 +151,23 @@ export function runToMain(proc: Process, file: string, options: RunOptions = {})
   const debug = new DebugLog(parseLdDebug(env["LD_DEBUG"]));
   const t0 = process.hrtime.bigint();
   const ex = syscall(proc, "execve", file, [...argv], envp);
-  const done = (r: Omit<RunResult, "strace" | "maps" | "debug" | "proc">): RunResult => ({
-    ...r,
-    strace: proc.log.lines(),
-    // What a read of /proc/PID/maps returns (the vsyscall gate line included on x86_64).
-    maps: Buffer.from(procContents({ kind: "text", target: proc, name: "maps" })).toString("latin1"),
-    debug: debug.render(proc.pid),
-    proc,
-  });
+  const done = (r: Omit<RunResult, "strace" | "maps" | "debug" | "proc">): RunResult => {
+    // The log as it is now, formatted only if asked for (most callers read a few fields): the calls
+    // logged so far are fixed, later calls (a dlopen after main) are not part of this result.
+    const logged = proc.log.events.length;
+    let strace: readonly string[] | undefined;
+    return {
+      ...r,
+      get strace() {
+        strace ??= proc.log.lines(logged);
+        return strace;
+      },
+      // What a read of /proc/PID/maps returns (the vsyscall gate line included on x86_64).
+      maps: Buffer.from(procContents({ kind: "text", target: proc, name: "maps" })).toString("latin1"),
+      debug: debug.render(proc.pid),
+      proc,
+    };
+  };
   if (ex !== 0n) {
     throw new RunError(file, Number(-ex));
   }

@@ -25,9 +25,10 @@ export class StraceLog {
     return this.list;
   }
 
-  /** strace's lines, one per call. */
-  lines(): string[] {
-    return this.list.map((ev) => {
+  /** strace's lines, one per call (the first `count` calls only, when given). */
+  lines(count?: number): string[] {
+    const list = count === undefined ? this.list : this.list.slice(0, count);
+    return list.map((ev) => {
       if (this.options.followForks) return formatEvent(ev, this.options);
       const { pid: _pid, ...rest } = ev;
       return formatEvent(rest, this.options);
