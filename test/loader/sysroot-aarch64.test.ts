@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,6 +8,7 @@ import { ldd } from "../../loader/ldd.ts";
 import { DEBIAN12_AARCH64, profileForMachine, profileFromLdSoHelp } from "../../loader/rtld-profile.ts";
 import { runToMain, spawnForRun } from "../../loader/run.ts";
 import {
+  buildLdSoCache,
   dropQemuListLine,
   hasQemu,
   hasSysroot,
@@ -163,6 +164,47 @@ describe("ldd --sysroot against qemu-aarch64 now", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it.skipIf(!qemu)(
+    "a tree with its own ld.so.cache: aarch64 entries (0x0a03) are used, x86_64 ones (0x0303) not",
+    () => {
+      // T/lib = the cross libraries, T/opt/app/liba.so (RPATH $ORIGIN, no libb.so there), T/opt/cached/libb.so
+      // reachable only through T/etc/ld.so.cache. ld.so under qemu -L T reads T's cache, as the model does.
+      const t = mkdtempSync(join(tmpdir(), "ldsim-sysroot-cache-"));
+      try {
+        for (const d of ["etc", "lib", "opt/app", "opt/cached"]) mkdirSync(join(t, d), { recursive: true });
+        for (const f of readdirSync(join(SYSROOT, "lib"))) copyFileSync(join(SYSROOT, "lib", f), join(t, "lib", f));
+        const v3 = join(REPO, "test", "fixtures", "sframe", "v3", "aarch64");
+        copyFileSync(join(v3, "liba.so"), join(t, "opt/app/liba.so"));
+        copyFileSync(join(v3, "libb.so"), join(t, "opt/cached/libb.so"));
+        for (const flags of [0x0a03, 0x0303]) {
+          writeFileSync(
+            join(t, "etc/ld.so.cache"),
+            buildLdSoCache([{ flags, key: "libb.so", value: "/opt/cached/libb.so" }]),
+          );
+          const q = spawnSync(
+            "qemu-aarch64",
+            [
+              "-L",
+              t,
+              "-0",
+              "/lib/ld-linux-aarch64.so.1",
+              "-E",
+              "LD_TRACE_LOADED_OBJECTS=1",
+              join(t, "lib/ld-linux-aarch64.so.1"),
+              "/opt/app/liba.so",
+            ],
+            { encoding: "latin1" },
+          );
+          const r = ldd("/opt/app/liba.so", { sysroot: t, cwd: "/" });
+          expect(maskTrace(r.stdout), `flags ${flags.toString(16)}`).toBe(maskTrace(q.stdout));
+          expect(r.stdout).toContain(flags === 0x0a03 ? "libb.so => /opt/cached/libb.so" : "libb.so => not found");
+        }
+      } finally {
+        rmSync(t, { recursive: true, force: true });
+      }
+    },
+  );
 
   it.skipIf(!qemu)("kernel-started main: startup system calls identical to qemu -strace (layout masked)", () => {
     for (const v of ["v1", "v3"]) {

@@ -220,3 +220,41 @@ export function qemuDebugToMain(lines: readonly string[], codeRun: readonly stri
       !codeRun.some((n) => l.startsWith(`symbol=${n};`) || (l.startsWith("binding file ") && l.includes(`\`${n}'`))),
   );
 }
+
+// ---- a tree with its own /etc/ld.so.cache ----
+
+/**
+ * A new-format ld.so.cache ("glibc-ld.so.cache1.1", little-endian flag 2) with the given entries,
+ * as dl-cache.h lays it out: a 48-byte header, 24-byte file_entry_new records, then the strings
+ * (offsets from the start of the file). Only for feeding the real ld.so and the model the same
+ * file; entries must already be in ldconfig's order.
+ */
+export function buildLdSoCache(entries: readonly { flags: number; key: string; value: string }[]): Uint8Array {
+  const head = 48;
+  const table = head + entries.length * 24;
+  const strings: Buffer[] = [];
+  let off = table;
+  const offsets = entries.map((e) => {
+    const k = off;
+    strings.push(Buffer.from(`${e.key}\0`, "latin1"));
+    off += e.key.length + 1;
+    const v = off;
+    strings.push(Buffer.from(`${e.value}\0`, "latin1"));
+    off += e.value.length + 1;
+    return [k, v] as const;
+  });
+  const out = Buffer.alloc(off);
+  out.write("glibc-ld.so.cache1.1", 0, "latin1");
+  out.writeUInt32LE(entries.length, 20);
+  out.writeUInt32LE(off - table, 24);
+  out.writeUInt8(2, 28);
+  entries.forEach((e, i) => {
+    const o = head + i * 24;
+    const [k, v] = offsets[i] as readonly [number, number];
+    out.writeInt32LE(e.flags, o);
+    out.writeUInt32LE(k, o + 4);
+    out.writeUInt32LE(v, o + 8);
+  });
+  Buffer.concat(strings).copy(out, table);
+  return out;
+}
