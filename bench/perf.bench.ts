@@ -24,7 +24,7 @@ import { EhFrame } from "../formats/dwarf/eh-frame.ts";
 import { ElfFile } from "../formats/elf/file.ts";
 import { PerfData } from "../formats/perf/perf-data.ts";
 import { sframeFromCfi } from "../formats/sframe/from-cfi.ts";
-import { writeScriptText } from "../kernel-shim/replay/perf-script-text.ts";
+import { writeScriptBytes } from "../kernel-shim/replay/perf-script-text.ts";
 import { type ReplayOptions, replaySamples } from "../kernel-shim/replay/replay.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -61,9 +61,9 @@ function replay(file: string, options: ReplayOptions, devNull: number): Run {
       yield s;
     }
   })();
-  writeScriptText(counted, "ra", (text) => {
-    bytes += text.length;
-    writeSync(devNull, text);
+  writeScriptBytes(counted, "ra", (chunk) => {
+    bytes += chunk.length;
+    writeSync(devNull, chunk);
   });
   data.close();
   const c = process.cpuUsage(c0);

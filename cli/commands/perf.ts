@@ -16,7 +16,7 @@ import {
   parsePerfScript,
   replayedKey,
   sampleKey,
-  writeScriptText,
+  writeScriptBytes,
 } from "../../kernel-shim/replay/perf-script-text.ts";
 import { type ReplayContext, type ReplayOptions, replaySamples } from "../../kernel-shim/replay/replay.ts";
 import type { RegisterPolicy } from "../../kernel-shim/replay/replay-process.ts";
@@ -153,8 +153,8 @@ function runScript(data: PerfData, o: ScriptOptions, options: ReplayOptions): vo
     );
     return;
   }
-  writeScriptText(replaySamples(data, options, holder), o.addresses as AddressConvention, (t) =>
-    process.stdout.write(t),
+  writeScriptBytes(replaySamples(data, options, holder), o.addresses as AddressConvention, (b) =>
+    process.stdout.write(b),
   );
   for (const w of holder.out?.warnings ?? []) process.stderr.write(`ldsim: perf script: warning: ${w}\n`);
 }

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import type { ReplayedSample, ReplayFrame } from "./replay.ts";
 
 /**
@@ -147,46 +148,87 @@ export function sampleLines(s: ReplayedSample, convention: AddressConvention = "
   return out;
 }
 
-/** A frames array's lines (each preceded by a newline), per address convention. */
-const raBlocks = new WeakMap<readonly ReplayFrame[], string>();
-const callSiteBlocks = new WeakMap<readonly ReplayFrame[], string>();
+/** A frames array's lines (each preceded by a newline) as UTF-8, per address convention. */
+const raBlocks = new WeakMap<readonly ReplayFrame[], Uint8Array>();
+const callSiteBlocks = new WeakMap<readonly ReplayFrame[], Uint8Array>();
+
+/** Bytes per chunk handed to `write`. */
+const CHUNK_BYTES = 1 << 18;
 
 /**
  * The text `ldsim perf script` prints for `samples` (each sample's lines and a blank line, as perf
- * script separates callchains), handed to `write` in chunks of 256 samples. The chunk is appended to
- * line by line (the same lines as `sampleLines` joined with newlines), with no per-sample arrays or
- * intermediate joined strings: the text is flattened once, when written.
+ * script separates callchains), as UTF-8 handed to `write` in chunks of up to 256 KiB — the bytes
+ * `process.stdout.write` would make of `writeScriptText`'s strings. The replay hands out one frames
+ * array per memoized trace, so a trace's lines are encoded once and copied per sample; the rest of a
+ * sample (header, kernel frames) is encoded with one call. Each chunk is a fresh buffer (the
+ * consumer may keep it), and never splits a line.
+ */
+export function writeScriptBytes(
+  samples: Iterable<ReplayedSample>,
+  convention: AddressConvention,
+  write: (bytes: Uint8Array) => void,
+): void {
+  const blocks = convention === "ra" ? raBlocks : callSiteBlocks;
+  let buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  let at = 0;
+  const flush = () => {
+    if (at === 0) return;
+    write(buf.subarray(0, at));
+    buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    at = 0;
+  };
+  const putText = (text: string) => {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (at + text.length * 3 > buf.length) {
+      flush();
+      if (text.length * 3 > buf.length) {
+        write(Buffer.from(text, "utf8"));
+        return;
+      }
+    }
+    at += buf.write(text, at, "utf8");
+  };
+  let text = "";
+  for (const s of samples) {
+    text += sampleHeader(s);
+    for (const ip of s.kernelChain) text += `\n${kernelLine(ip)}`;
+    const frames = s.frames;
+    if (frames.length > 0) {
+      let block = blocks.get(frames);
+      if (block === undefined) {
+        let lines = "";
+        for (let i = 0; i < frames.length; i++) lines += `\n${frameText(frames[i] as ReplayFrame, i, convention)}`;
+        block = Buffer.from(lines, "utf8");
+        blocks.set(frames, block);
+      }
+      putText(text);
+      text = "";
+      if (at + block.length > buf.length) flush();
+      // A block larger than a chunk (a deep trace) goes as it is: blocks are never written to.
+      if (block.length > buf.length) write(block);
+      else {
+        buf.set(block, at);
+        at += block.length;
+      }
+    }
+    text += "\n\n";
+  }
+  if (text.length > 0) putText(text);
+  flush();
+}
+
+/**
+ * The same text as strings (each chunk of `writeScriptBytes` decoded: chunks end between lines, so
+ * no character is split).
  */
 export function writeScriptText(
   samples: Iterable<ReplayedSample>,
   convention: AddressConvention,
   write: (text: string) => void,
 ): void {
-  const blocks = convention === "ra" ? raBlocks : callSiteBlocks;
-  let chunk = "";
-  let n = 0;
-  for (const s of samples) {
-    chunk += sampleHeader(s);
-    for (const ip of s.kernelChain) chunk += `\n${kernelLine(ip)}`;
-    const frames = s.frames;
-    if (frames.length > 0) {
-      // The replay hands out one frames array per memoized trace: its lines are joined once.
-      let block = blocks.get(frames);
-      if (block === undefined) {
-        block = "";
-        for (let i = 0; i < frames.length; i++) block += `\n${frameText(frames[i] as ReplayFrame, i, convention)}`;
-        blocks.set(frames, block);
-      }
-      chunk += block;
-    }
-    chunk += "\n\n";
-    if (++n >= 256) {
-      write(chunk);
-      chunk = "";
-      n = 0;
-    }
-  }
-  if (n > 0) write(chunk);
+  writeScriptBytes(samples, convention, (bytes) =>
+    write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")),
+  );
 }
 
 /** One sample of perf's own `perf script` output. */
