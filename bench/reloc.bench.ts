@@ -5,7 +5,8 @@
  * - relocate: a program's whole relocation phase (every object, LD_BIND_NOW so every symbol is
  *   looked up, ld.so last), after a startup in the kernel shim that is not timed; relocations/s
  *   counts RELR + RELA + JMPREL entries, lookups/s the `_dl_lookup_symbol_x` calls;
- * - lookup: every defined dynamic symbol of libc.so.6 looked up by name through the program's scope;
+ * - lookup: every defined dynamic symbol of libc.so.6 looked up by name through the program's scope
+ *   (a fresh lookup memo each round, so every name is walked);
  * - native: the real ld.so's `LD_DEBUG=statistics` "time needed for relocation" (TSC cycles, as glibc
  *   prints them) of `PROG --version` with LD_BIND_NOW=1, and the wall time of `ld.so --list PROG`
  *   (a whole process: exec, mapping, no relocation).
@@ -72,8 +73,15 @@ function nativeStats(exe: string): { relocCycles: string; totalCycles: string; l
   return { relocCycles: reloc, totalCycles: total, listMs: (performance.now() - t0) / runs };
 }
 
+/** Median and best of a list of samples. */
+function stats(xs: readonly number[]): { med: number; best: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  return { med: s[Math.floor(s.length / 2)] ?? Number.NaN, best: s[0] ?? Number.NaN };
+}
+
 export async function run(): Promise<void> {
-  const programs = ["/bin/ls", "/usr/bin/python3"].filter((p) => existsSync(p));
+  // ls and python3 (few objects); gdb and gtk-launch (60 and 71 objects: most of the startup bench's time).
+  const programs = ["/bin/ls", "/usr/bin/python3", "/usr/bin/gdb", "/usr/bin/gtk-launch"].filter((p) => existsSync(p));
   if (!existsSync(LDSO) || programs.length === 0) {
     console.log("reloc bench skipped: no x86_64 ld.so or programs on this machine");
     return;
@@ -83,9 +91,12 @@ export async function run(): Promise<void> {
       .map((x) => x.toFixed(2))
       .join(" ")}`,
   );
+  let allRelocs = 0;
+  let allLookups = 0;
+  let allMs = 0;
   for (const exe of programs) {
-    // Fresh process per round (relocation is once per process); the median round after warm-up.
-    const rounds = 15;
+    // Fresh process per round (relocation is once per process); median and best round after warm-up.
+    const rounds = 12;
     const samples: { ms: number; relocs: number; lookups: number }[] = [];
     for (let i = 0; i < rounds; i++) {
       const { rtld, main } = startup(exe);
@@ -94,20 +105,28 @@ export async function run(): Promise<void> {
       const relocs = relocateAll(rtld, main);
       samples.push({ ms: performance.now() - t0, relocs, lookups: lookupState(rtld).lookups - before });
     }
-    const warm = samples.slice(5).sort((a, b) => a.ms - b.ms);
-    const med = warm[Math.floor(warm.length / 2)] as { ms: number; relocs: number; lookups: number };
-    const { ms, relocs, lookups } = med;
+    const warm = samples.slice(4);
+    const { med, best } = stats(warm.map((s) => s.ms));
+    const { relocs, lookups } = warm[0] as { relocs: number; lookups: number };
+    allRelocs += relocs;
+    allLookups += lookups;
+    allMs += med;
     const nat = nativeStats(exe);
     console.log(
-      `relocate ${exe}: ${relocs} relocations, ${lookups} lookups in ${ms.toFixed(1)} ms (median of ${warm.length})` +
-        ` → ${((relocs / ms) * 1000).toFixed(0)} relocations/s, ${((lookups / ms) * 1000).toFixed(0)} lookups/s`,
+      `relocate ${exe}: ${relocs} relocations, ${lookups} lookups in ${med.toFixed(2)} ms (median of ${warm.length}, best ${best.toFixed(2)})` +
+        ` → ${((relocs / med) * 1000).toFixed(0)} relocations/s, ${((lookups / med) * 1000).toFixed(0)} lookups/s`,
     );
     console.log(
       `  native ld.so (BIND_NOW): relocation ${nat.relocCycles} cycles of ${nat.totalCycles} in the loader; ` +
         `ld.so --list wall ${nat.listMs.toFixed(2)} ms/run`,
     );
   }
-  // Lookups of every defined libc symbol through a program's scope (no LD_DEBUG).
+  console.log(
+    `all ${programs.length}: ${allRelocs} relocations, ${allLookups} lookups in ${allMs.toFixed(1)} ms (sum of medians)` +
+      ` → ${((allRelocs / allMs) * 1000).toFixed(0)} relocations/s, ${((allLookups / allMs) * 1000).toFixed(0)} lookups/s`,
+  );
+  // Lookups of every defined libc symbol through a program's scope (no LD_DEBUG), each round through a
+  // fresh copy of the scope (its own lookup memo: every name is walked), after one warm-up round.
   const { rtld, main } = startup(programs[0] as string);
   const libc = rtld.ns.maps.find((m) => m.name.endsWith("/libc.so.6"));
   if (!libc) return;
@@ -117,15 +136,18 @@ export async function run(): Promise<void> {
     const s = d.symbol(i);
     if (s.shndx !== 0) names.push(d.string(s.nameOffset));
   }
-  const t0 = performance.now();
+  const times: number[] = [];
   let found = 0;
-  const rounds = 3;
-  for (let r = 0; r < rounds; r++) {
-    for (const n of names) if (lookupSymbol(rtld, main, n, main.scope, undefined, { dlsym: true })) found++;
+  for (let r = 0; r < 6; r++) {
+    const scope = main.scope.map((l) => [...l]);
+    found = 0;
+    const t0 = performance.now();
+    for (const n of names) if (lookupSymbol(rtld, main, n, scope, undefined, { dlsym: true })) found++;
+    if (r > 0) times.push(performance.now() - t0);
   }
-  const ms = performance.now() - t0;
+  const { med, best } = stats(times);
   console.log(
-    `lookup: ${names.length} libc.so.6 symbols × ${rounds} through ${main.scope[0]?.length ?? 0} objects: ` +
-      `${(((names.length * rounds) / ms) * 1000).toFixed(0)} lookups/s (${found} found)`,
+    `lookup: ${names.length} libc.so.6 symbols through ${main.scope[0]?.length ?? 0} objects: ` +
+      `${((names.length / med) * 1000).toFixed(0)} lookups/s (median of ${times.length}; best ${((names.length / best) * 1000).toFixed(0)}; ${found} found)`,
   );
 }

@@ -30,7 +30,7 @@ import { EM_AARCH64, PF_R, PF_W, PF_X, PT_LOAD, SHN_ABS, SHN_UNDEF } from "../fo
 import { DT_GNU_PRELINKED } from "../formats/elf/dynamic-tags.ts";
 import type { RelaRecord } from "../formats/elf/relocations.ts";
 import { STB_LOCAL, STT_GNU_IFUNC, STV_HIDDEN, STV_INTERNAL } from "../formats/elf/symbol-constants.ts";
-import { addUserWords, writeUserWords } from "../kernel-shim/mm/user-access.ts";
+import { addUserWords, writeUserWord, writeUserWords } from "../kernel-shim/mm/user-access.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
 import { type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
 import type { LinkMap } from "./link-map.ts";
@@ -136,17 +136,27 @@ export function relocStats(rtld: Rtld): RelocStats {
 
 const bootstrapped = new WeakSet<Rtld>();
 
-/** The referencing symbol of a relocation, as `_dl_lookup_symbol_x` receives it. */
-function refSymbol(map: LinkMap, ref: MemSymbol): RefSymbol {
-  return {
-    map,
-    index: ref.index,
-    bind: ref.bind,
-    other: ref.other,
-    value: ref.value,
-    shndx: ref.shndx,
-    size: ref.size,
-  };
+/** The referencing symbol of a relocation, as `_dl_lookup_symbol_x` receives it (st_value/st_size read on demand). */
+class RelocRef implements RefSymbol {
+  readonly index: number;
+  readonly bind: number;
+  readonly other: number;
+  readonly shndx: number;
+  constructor(
+    readonly map: LinkMap,
+    private readonly sym: MemSymbol,
+  ) {
+    this.index = sym.index;
+    this.bind = sym.bind;
+    this.other = sym.other;
+    this.shndx = sym.shndx;
+  }
+  get value(): bigint {
+    return this.sym.value;
+  }
+  get size(): bigint {
+    return this.sym.size;
+  }
 }
 
 function makeContext(
@@ -197,7 +207,7 @@ function makeContext(
         tc,
         false,
         undefined,
-        refSymbol(map, ref),
+        new RelocRef(map, ref),
         true,
         info.symbolHash(symIdx),
         session,
@@ -209,7 +219,11 @@ function makeContext(
         if (fail) throw new SymbolLookupError(fail.object, fail.message);
         result = { map: undefined, sym: undefined };
       }
-      info.lookupCache = { sym: symIdx, typeClass: tc, result };
+      if (c) {
+        c.sym = symIdx;
+        c.typeClass = tc;
+        c.result = result;
+      } else info.lookupCache = { sym: symIdx, typeClass: tc, result };
       return result;
     },
     read64(addr) {
@@ -218,10 +232,7 @@ function makeContext(
     },
     write64(addr, value) {
       const v = BigInt.asUintN(64, value);
-      slotAddrs[0] = Number(addr);
-      slotWords[0] = Number(v & 0xffffffffn);
-      slotWords[1] = Number(v >> 32n);
-      writeUserWords(mm, slotAddrs, slotWords, 1);
+      writeUserWord(mm, Number(addr), Number(v & 0xffffffffn), Number(v >> 32n));
     },
     write32(addr, value) {
       dv.setUint32(0, Number(BigInt.asUintN(32, value)), true);
@@ -389,7 +400,6 @@ function doRelaTable(
   for (const i of ireloc) arch.rela(ctx, recordAt(dv, i));
 }
 
-const slotAddrs = new Float64Array(1);
 const slotWords = new Uint32Array(2);
 
 /** GLOB_DAT / JUMP_SLOT / 64 (ABS64): S (+ A where the architecture adds it), IFUNC resolved. */
@@ -419,8 +429,7 @@ function symbolSlot(ctx: RelocContext, arch: ArchRelocator, dv: DataView, o: num
     slotWords[0] = Number(value & 0xffffffffn);
     slotWords[1] = Number(value >> 32n);
   }
-  slotAddrs[0] = at;
-  writeUserWords(ctx.rtld.proc.mm, slotAddrs, slotWords, 1);
+  writeUserWord(ctx.rtld.proc.mm, at, slotWords[0] as number, slotWords[1] as number);
 }
 
 /** DT_RELR: `*slot += l_addr` for each address, batched (the same reads, writes and faults as one at a time). */

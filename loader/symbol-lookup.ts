@@ -539,7 +539,10 @@ export function lookupDefinition(
   st.lookups++;
   // Computed on the first walk (a memo hit needs no hash).
   let hashes: Hashes | undefined;
-  const result: { found: Found | undefined; unique?: boolean } = { found: undefined };
+  // The walk's out-parameter, reused (lookups never nest: nothing below calls back into one).
+  const result = mainResult;
+  result.found = undefined;
+  result.unique = false;
   let start = 0;
   if (skip) {
     const first = scopes[0] ?? [];
@@ -579,7 +582,7 @@ export function lookupDefinition(
     walkScopes(rtld, hashes, ref, result, scopes, memo?.infos, start, version, newest, skip, typeClass, undefMap);
     if (byHash && !result.unique) byHash.set(gnu | 0, { name, found: result.found ?? null, next: byHash.get(gnu | 0) });
   }
-  let found = result.found;
+  let found: Found | undefined = result.found as Found | undefined;
   if (!found) {
     if (ref === undefined || ref.bind !== STB_WEAK) {
       const failure = {
@@ -600,7 +603,9 @@ export function lookupDefinition(
     if (typeClass === ELF_RTYPE_CLASS_PLT) {
       if (found.map !== undefMap) found = self();
     } else {
-      const pv: { found: Found | undefined } = { found: undefined };
+      const pv = protectedResult;
+      pv.found = undefined;
+      pv.unique = false;
       hashes ??= { name, gnu, sysv: -1 };
       walkScopes(
         rtld,
@@ -616,7 +621,8 @@ export function lookupDefinition(
         ELF_RTYPE_CLASS_PLT,
         undefined,
       );
-      if (pv.found && pv.found.map !== undefMap) found = self();
+      const pf = pv.found as Found | undefined;
+      if (pf && pf.map !== undefMap) found = self();
     }
   }
   if (found.map.type === "loaded" && addDep) addDependency(undefMap, found.map);
@@ -628,6 +634,9 @@ export function lookupDefinition(
   }
   return found;
 }
+
+const mainResult: { found: Found | undefined; unique: boolean } = { found: undefined, unique: false };
+const protectedResult: { found: Found | undefined; unique: boolean } = { found: undefined, unique: false };
 
 /** The most recent strong-reference failure recorded by lookupSymbol (cleared by taking it). */
 export function takeLookupFailure(rtld: Rtld): LookupFailure | undefined {

@@ -285,6 +285,34 @@ export function addUserWords(as: AddressSpace, addrs: Float64Array, delta: Uint3
   wordsAccess(as, addrs, delta, n, true);
 }
 
+const oneAddr = new Float64Array(1);
+const oneWord = new Uint32Array(2);
+
+/** One writeUserWords slot: the 64-bit word `hi`:`lo` at `addr` (what writeUser of its 8 bytes does). */
+export function writeUserWord(as: AddressSpace, addr: number, lo: number, hi: number): void {
+  const ps = as.pageSize;
+  const vpn = Math.floor(addr / ps);
+  const off = addr - vpn * ps;
+  if (Number.isSafeInteger(addr) && addr >= 0 && off <= ps - 8) {
+    const p = writablePresentPage(as, addr, vpn);
+    if (p) {
+      p[off] = lo;
+      p[off + 1] = lo >>> 8;
+      p[off + 2] = lo >>> 16;
+      p[off + 3] = lo >>> 24;
+      p[off + 4] = hi;
+      p[off + 5] = hi >>> 8;
+      p[off + 6] = hi >>> 16;
+      p[off + 7] = hi >>> 24;
+      return;
+    }
+  }
+  oneAddr[0] = addr;
+  oneWord[0] = lo;
+  oneWord[1] = hi;
+  wordsAccess(as, oneAddr, oneWord, 1, false);
+}
+
 function wordsAccess(as: AddressSpace, addrs: Float64Array, words: Uint32Array, n: number, add: boolean): void {
   const ps = as.pageSize;
   const dLo = words[0] as number;

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AddressSpace, UserFault } from "../../../kernel-shim/mm/address-space.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED } from "../../../kernel-shim/mm/prot-flags.ts";
-import { addUserWords, writeUserWords } from "../../../kernel-shim/mm/user-access.ts";
+import { addUserWords, writeUserWord, writeUserWords } from "../../../kernel-shim/mm/user-access.ts";
 import type { MappedInode, OpenFile } from "../../../kernel-shim/mm/vma.ts";
 
 /**
@@ -97,7 +97,7 @@ const slot = fc.oneof(
   fc.constantFrom(-8, 2 ** 53 + 8, 0x7fff_ffff_f000 + 4096),
 );
 
-describe("writeUserWords / addUserWords", () => {
+describe("writeUserWords / addUserWords / writeUserWord", () => {
   it("equal writeUser (and readUser + writeUser) slot by slot: bytes, pages, VMAs, first fault", () => {
     fc.assert(
       fc.property(
@@ -106,9 +106,10 @@ describe("writeUserWords / addUserWords", () => {
         fc.array(fc.tuple(slot, fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff })), {
           maxLength: 40,
         }),
+        fc.constantFrom("words", "add", "one"),
         fc.boolean(),
-        fc.boolean(),
-        (specs, fileSize, slots, add, sorted) => {
+        (specs, fileSize, slots, mode, sorted) => {
+          const add = mode === "add";
           const list = sorted ? [...slots].sort((a, b) => a[0] - b[0]) : slots;
           const one = build(specs, fileSize);
           const batch = build(specs, fileSize);
@@ -131,6 +132,7 @@ describe("writeUserWords / addUserWords", () => {
           });
           const fault = faultOf(() => {
             if (add) addUserWords(batch.as, addrs, delta, list.length);
+            else if (mode === "one") for (const [a, lo, hi] of list) writeUserWord(batch.as, a, lo, hi);
             else writeUserWords(batch.as, addrs, new Uint32Array(list.flatMap((s) => [s[1], s[2]])), list.length);
           });
           expect(fault).toEqual(expectedFault);
