@@ -94,8 +94,14 @@ export function checkMapVersions(rtld: Rtld, map: LinkMap, o: VersionCheckOption
   if (info.strtab.length === 0) return 0;
   const requirer = dsoName(rtld, map);
   let result = 0;
+  // find_needed runs once per Verneed (its Vernaux entries share vn_file, and come together).
+  let lastFile: string | undefined;
+  let needed: LinkMap | undefined;
   for (const need of info.neededVersions()) {
-    const needed = findNeeded(rtld, need.file, map);
+    if (need.file !== lastFile) {
+      needed = findNeeded(rtld, need.file, map);
+      lastFile = need.file;
+    }
     if (!needed) throw new LoaderError(requirer, `needed object ${need.file} is not loaded`);
     if (o.trace && needed.faked) continue;
     result |= matchSymbol(rtld, requirer, need.hash, need.name, needed, (need.flags & VER_FLG_WEAK) !== 0, o);
