@@ -100,13 +100,19 @@ class DirFile implements FsFile {
 }
 
 class NodeFile implements FsFile {
+  /** The host fd: undefined before a lazy file's first uncached read, and after close. */
   private fd: number | undefined;
+  private closed = false;
   /** The fd's stat, taken once (inode lookup, page-cache key, the size reads are clamped to). */
   private st: FsStat | undefined;
   constructor(
     private readonly fs: NodeFsLike,
     readonly path: string,
-    fd: number,
+    /**
+     * The host fd, or undefined to open the host file only when a read misses the page cache
+     * (NodeKernelFs.open does that for root, whom open(2) never refuses: see there).
+     */
+    fd: number | undefined,
     /** The page cache shared across kernels (HostFs), or none (memfs sysroots). */
     private readonly cache: HostPageCache | undefined,
     /** The backend path (root included) and the stat at open: the page cache may reopen it after close. */
@@ -114,13 +120,34 @@ class NodeFile implements FsFile {
     private readonly openStat: FsStat,
   ) {
     this.fd = fd;
+    if (fd === undefined) this.st = openStat;
+  }
+  /**
+   * The host fd, opened now for a lazy file — and only if the path still names the file that was
+   * opened (same dev, ino, size, mtime, ctime): otherwise undefined, and the read fails as EIO.
+   */
+  private hostFd(): number | undefined {
+    if (this.closed) return undefined;
+    if (this.fd !== undefined) return this.fd;
+    let fd: number | undefined;
+    try {
+      fd = this.fs.openSync(this.realPath, "r");
+      if (HostPageCache.key(toStat(this.fs.fstatSync(fd, { bigint: true }))) !== HostPageCache.key(this.openStat)) {
+        this.fs.closeSync(fd);
+        return undefined;
+      }
+      this.fd = fd;
+      return fd;
+    } catch {
+      if (fd !== undefined) this.fs.closeSync(fd);
+      return undefined;
+    }
   }
   pread(offset: number, length: number): FsResult<Uint8Array> {
-    if (this.fd === undefined) return fsErr("EBADF");
+    if (this.closed) return fsErr("EBADF");
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       return fsErr("EINVAL");
     }
-    const fd = this.fd;
     // The stat taken at open stands for i_size: the shim's files are read-only and a host file
     // rewritten under an open fd is outside the model (the page cache key would no longer match,
     // so a window it lacks is read through the fd and comes back short, which readAt then serves).
@@ -131,10 +158,12 @@ class NodeFile implements FsFile {
     // Through the page cache when there is one: a copy of its bytes (the caller owns the result).
     const cached = this.cachedFile(st)?.read(offset, want);
     if (cached) return fsOk(cached.slice());
+    const fd = this.hostFd();
+    if (fd === undefined) return fsErr("EIO");
     return this.readAt(fd, offset, want);
   }
   pages(): FilePages | undefined {
-    if (this.cache === undefined || this.fd === undefined) return undefined;
+    if (this.cache === undefined || this.closed) return undefined;
     return this.cachedFile(this.fstat());
   }
   seedStat(st: FsStat): void {
@@ -148,13 +177,15 @@ class NodeFile implements FsFile {
     return this.entry;
   }
   /**
-   * How the page cache fills a window: through this fd while it is open, else by opening the path
+   * How the page cache fills a window: through this file while it is open, else by opening the path
    * again and reading only if it is still the same file (the key: dev, ino, size, mtime, ctime).
    */
   private windowReader(): (offset: number, length: number) => Uint8Array | undefined {
     return (offset, length) => {
-      if (this.fd !== undefined) {
-        const r = this.readAt(this.fd, offset, length);
+      if (!this.closed) {
+        const fd = this.hostFd();
+        if (fd === undefined) return undefined;
+        const r = this.readAt(fd, offset, length);
         return r.ok ? r.value : undefined;
       }
       const cache = this.cache;
@@ -186,15 +217,22 @@ class NodeFile implements FsFile {
     });
   }
   fstat(): FsStat {
-    if (this.fd === undefined) throw new Error(`fstat after close: ${this.path}`);
-    this.st ??= toStat(this.fs.fstatSync(this.fd, { bigint: true }));
+    if (this.closed) throw new Error(`fstat after close: ${this.path}`);
+    if (this.st === undefined) {
+      const fd = this.hostFd();
+      this.st = fd === undefined ? this.openStat : toStat(this.fs.fstatSync(fd, { bigint: true }));
+    }
     return this.st;
   }
   close(): void {
     if (this.fd !== undefined) this.fs.closeSync(this.fd);
     this.fd = undefined;
+    this.closed = true;
   }
 }
+
+/** Whether this process runs as root: open(2) then refuses no read (CAP_DAC_OVERRIDE). */
+const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
 /**
  * A KernelFs over any node-fs-shaped backend: the host file system (real st_dev/st_ino from
@@ -231,6 +269,12 @@ export class NodeKernelFs implements KernelFs {
       return fsOk(new DirFile(path, st.value));
     }
     if (options.directory) return fsErr("ENOTDIR");
+    // With a page cache, a caller-supplied stat (the path was just looked up) and root's rights, the
+    // host open could not fail and would only be needed to read what the cache lacks: it is put off
+    // until then (most of ld.so's opens read nothing the cache does not hold).
+    if (this.cache !== undefined && options.stat !== undefined && isRoot) {
+      return fsOk(new NodeFile(this.fs, path, undefined, this.cache, this.real(path), st.value));
+    }
     const fd = attempt(() => this.fs.openSync(this.real(path), "r"));
     if (!fd.ok) return fd;
     const file = new NodeFile(this.fs, path, fd.value, this.cache, this.real(path), st.value);
