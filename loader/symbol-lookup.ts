@@ -210,7 +210,7 @@ function walkScopes(
   ref: RefSymbol | undefined,
   result: { found: Found | undefined; unique?: boolean },
   scopes: readonly (readonly LinkMap[])[],
-  infos: (DynamicInfo | undefined)[][] | undefined,
+  infos: ListView[] | undefined,
   start: number,
   version: VersionReq | undefined,
   newest: boolean,
@@ -250,7 +250,7 @@ function doLookupX(
   ref: RefSymbol | undefined,
   result: { found: Found | undefined; unique?: boolean },
   scope: readonly LinkMap[],
-  infos: (DynamicInfo | undefined)[] | undefined,
+  view: ListView | undefined,
   start: number,
   version: VersionReq | undefined,
   newest: boolean,
@@ -273,9 +273,33 @@ function doLookupX(
     if (map.faked) continue;
     if (dbg) rtld.debug.emit("symbols", `symbol=${name};  lookup in file=${dsoName(rtld, map)} [0]`);
     let info: DynamicInfo;
-    if (infos) {
-      info = infos[i] ?? dynamicInfo(rtld, map);
-      infos[i] = info;
+    let bm: Uint32Array | undefined;
+    if (view) {
+      bm = view.blooms[i];
+      if (bm !== undefined) {
+        // The bloom test straight from the view (most objects are ruled out here).
+        const w = (word & (view.idxbits[i] as number)) * 2;
+        const b2 = (gnu >>> (view.shifts[i] as number)) & 63;
+        if (
+          (((bm[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & ((bm[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1) ===
+          0
+        ) {
+          if (needFile !== undefined && map.nameMatches(needFile)) return -1;
+          continue;
+        }
+      }
+      let vi = view.infos[i];
+      if (!vi) {
+        vi = dynamicInfo(rtld, map);
+        view.infos[i] = vi;
+        const vg = vi.gnu;
+        if (vg && vi.nbuckets !== 0) {
+          view.blooms[i] = vg.bitmask;
+          view.idxbits[i] = vg.idxbits;
+          view.shifts[i] = vg.shift;
+        }
+      }
+      info = vi;
     } else info = dynamicInfo(rtld, map);
     if (info.nbuckets === 0) continue;
     let sym: MemSymbol | undefined;
@@ -283,11 +307,11 @@ function doLookupX(
     const g = info.gnu;
     if (g) {
       // bitmask_word = l_gnu_bitmask[(hash / 64) & l_gnu_bitmask_idxbits]; both bits must be set.
-      const bm = g.bitmask;
+      const gm = g.bitmask;
       const w = (word & g.idxbits) * 2;
       const b2 = (gnu >>> g.shift) & 63;
       const first =
-        (((bm[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & ((bm[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1) === 0
+        (((gm[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & ((gm[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1) === 0
           ? 0
           : (g.buckets[gnu % g.buckets.length] as number);
       if (first !== 0) {
@@ -374,13 +398,26 @@ function doLookupUnique(
   result.found = { sym, map, info };
 }
 
+/** One scope list's l_info views and GNU bloom filters by position, filled as walks first reach each object. */
+interface ListView {
+  readonly infos: (DynamicInfo | undefined)[];
+  /** l_gnu_bitmask, l_gnu_bitmask_idxbits, l_gnu_shift of each position's object (a GNU hash table). */
+  readonly blooms: (Uint32Array | undefined)[];
+  readonly idxbits: number[];
+  readonly shifts: number[];
+}
+
+function listView(n: number): ListView {
+  return { infos: new Array(n), blooms: new Array(n), idxbits: new Array(n).fill(0), shifts: new Array(n).fill(0) };
+}
+
 interface ScopeMemo {
   /** The scope lists' contents when the memo was filled (any change empties it). */
   readonly snapshot: (readonly LinkMap[])[];
   /** Results by lookup kind (type class, newest, version), then by the name's new hash as int32 (then name). */
   readonly results: Map<string, Map<number, MemoEntry>>;
-  /** Each list's l_info views, filled as walks reach them. */
-  readonly infos: (DynamicInfo | undefined)[][];
+  /** Each list's l_info views and bloom filters, filled as walks reach them. */
+  readonly infos: ListView[];
 }
 const memos = new WeakMap<readonly LinkMap[], ScopeMemo>();
 
@@ -401,7 +438,7 @@ function scopeMemo(scopes: readonly (readonly LinkMap[])[]): ScopeMemo | undefin
   if (!first) return undefined;
   let m = memos.get(first);
   if (m && sameScopes(m.snapshot, scopes)) return m;
-  m = { snapshot: scopes.map((l) => [...l]), results: new Map(), infos: scopes.map(() => []) };
+  m = { snapshot: scopes.map((l) => [...l]), results: new Map(), infos: scopes.map((l) => listView(l.length)) };
   memos.set(first, m);
   return m;
 }
