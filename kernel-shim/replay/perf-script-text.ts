@@ -155,13 +155,91 @@ const callSiteBlocks = new WeakMap<readonly ReplayFrame[], Uint8Array>();
 /** Bytes per chunk handed to `write`. */
 const CHUNK_BYTES = 1 << 18;
 
+/** The UTF-8 of a string (what `process.stdout.write` makes of it). */
+function utf8(text: string): Uint8Array {
+  return Buffer.from(text, "utf8");
+}
+
+/**
+ * Sample headers as bytes (the same text as `sampleHeader`): comm and tid, the whole seconds, and
+ * period and event are encoded when they change, the microseconds written as six digits.
+ */
+class HeaderBytes {
+  private comm = "";
+  private tid = -1;
+  private who: Uint8Array = utf8("");
+  private period: bigint | undefined;
+  private event = "";
+  private what: Uint8Array | undefined;
+  private secs = -1;
+  private secsBytes: Uint8Array = utf8("");
+
+  /** Update the cached parts for `s`; the header's length in bytes. */
+  prepare(s: ReplayedSample): number {
+    if (s.comm !== this.comm || s.tid !== this.tid || this.tid < 0) {
+      this.comm = s.comm;
+      this.tid = s.tid;
+      this.who = utf8(`${s.comm} ${padLeft(String(s.tid), 5)} `);
+    }
+    if (s.period !== this.period || s.event !== this.event || this.what === undefined) {
+      this.period = s.period;
+      this.event = s.event;
+      this.what = utf8(`${s.period !== undefined ? `${padLeft(String(s.period), 10)} ` : ""}${s.event}: `);
+    }
+    let n = this.who.length + this.what.length;
+    if (s.time !== undefined) {
+      if (s.time > EXACT_NS) return -1;
+      n += this.secondsOf(s.time) + 8;
+    }
+    return n;
+  }
+
+  /** Whole seconds of `time` into `secsBytes` ("%5lu."); its length. */
+  private secondsOf(time: bigint): number {
+    const q = Math.floor(Number(time) / 1e9);
+    // The quotient of the exact integer, corrected as in timeText (the division may round up).
+    const t = Number(time);
+    const secs = t - q * 1e9 < 0 ? q - 1 : t - q * 1e9 >= 1e9 ? q + 1 : q;
+    if (secs !== this.secs) {
+      this.secs = secs;
+      this.secsBytes = utf8(`${padLeft(String(secs), 5)}.`);
+    }
+    return this.secsBytes.length;
+  }
+
+  /** Write the header `prepare` measured at `at`; the end. */
+  write(s: ReplayedSample, buf: Uint8Array, at: number): number {
+    buf.set(this.who, at);
+    at += this.who.length;
+    if (s.time !== undefined) {
+      buf.set(this.secsBytes, at);
+      at += this.secsBytes.length;
+      // 0 <= usecs < 10^6 as "%06lu".
+      let u = Math.floor((Number(s.time) - this.secs * 1e9) / 1000);
+      for (let d = 5; d >= 0; d--) {
+        buf[at + d] = 48 + (u % 10);
+        u = Math.floor(u / 10);
+      }
+      buf[at + 6] = 0x3a; // ':'
+      buf[at + 7] = 0x20;
+      at += 8;
+    }
+    const what = this.what as Uint8Array;
+    buf.set(what, at);
+    return at + what.length;
+  }
+}
+
+/** Kernel frame lines kept per address (a recording has few distinct kernel addresses; bounded). */
+const KERNEL_LINES_MAX = 1 << 16;
+
 /**
  * The text `ldsim perf script` prints for `samples` (each sample's lines and a blank line, as perf
  * script separates callchains), as UTF-8 handed to `write` in chunks of up to 256 KiB — the bytes
- * `process.stdout.write` would make of `writeScriptText`'s strings. The replay hands out one frames
- * array per memoized trace, so a trace's lines are encoded once and copied per sample; the rest of a
- * sample (header, kernel frames) is encoded with one call. Each chunk is a fresh buffer (the
- * consumer may keep it), and never splits a line.
+ * `process.stdout.write` would make of the lines `sampleLines` gives. No string is built per sample:
+ * the replay hands out one frames array per memoized trace, whose lines are encoded once and copied;
+ * headers are written from parts encoded when they change; kernel lines are kept per address. Each
+ * chunk is a fresh buffer (the consumer may keep it) and never splits a character.
  */
 export function writeScriptBytes(
   samples: Iterable<ReplayedSample>,
@@ -169,6 +247,8 @@ export function writeScriptBytes(
   write: (bytes: Uint8Array) => void,
 ): void {
   const blocks = convention === "ra" ? raBlocks : callSiteBlocks;
+  const kernelLines = new Map<bigint, Uint8Array>();
+  const header = new HeaderBytes();
   let buf = Buffer.allocUnsafe(CHUNK_BYTES);
   let at = 0;
   const flush = () => {
@@ -177,43 +257,46 @@ export function writeScriptBytes(
     buf = Buffer.allocUnsafe(CHUNK_BYTES);
     at = 0;
   };
-  const putText = (text: string) => {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    if (at + text.length * 3 > buf.length) {
-      flush();
-      if (text.length * 3 > buf.length) {
-        write(Buffer.from(text, "utf8"));
-        return;
-      }
-    }
-    at += buf.write(text, at, "utf8");
+  /** Room for `n` more bytes (flushing first when needed); false when `n` exceeds a chunk. */
+  const room = (n: number): boolean => {
+    if (at + n > buf.length) flush();
+    return n <= buf.length;
   };
-  let text = "";
+  const put = (bytes: Uint8Array) => {
+    // Larger than a chunk (a deep trace, a huge name): written as it is (never written to after).
+    if (!room(bytes.length)) write(bytes);
+    else {
+      buf.set(bytes, at);
+      at += bytes.length;
+    }
+  };
   for (const s of samples) {
-    text += sampleHeader(s);
-    for (const ip of s.kernelChain) text += `\n${kernelLine(ip)}`;
+    const n = header.prepare(s);
+    if (n >= 0 && room(n)) at = header.write(s, buf, at);
+    else put(utf8(sampleHeader(s)));
+    for (const ip of s.kernelChain) {
+      let line = kernelLines.get(ip);
+      if (line === undefined) {
+        line = utf8(`\n${kernelLine(ip)}`);
+        if (kernelLines.size < KERNEL_LINES_MAX) kernelLines.set(ip, line);
+      }
+      put(line);
+    }
     const frames = s.frames;
     if (frames.length > 0) {
       let block = blocks.get(frames);
       if (block === undefined) {
         let lines = "";
         for (let i = 0; i < frames.length; i++) lines += `\n${frameText(frames[i] as ReplayFrame, i, convention)}`;
-        block = Buffer.from(lines, "utf8");
+        block = utf8(lines);
         blocks.set(frames, block);
       }
-      putText(text);
-      text = "";
-      if (at + block.length > buf.length) flush();
-      // A block larger than a chunk (a deep trace) goes as it is: blocks are never written to.
-      if (block.length > buf.length) write(block);
-      else {
-        buf.set(block, at);
-        at += block.length;
-      }
+      put(block);
     }
-    text += "\n\n";
+    room(2);
+    buf[at++] = 10;
+    buf[at++] = 10;
   }
-  if (text.length > 0) putText(text);
   flush();
 }
 

@@ -1,26 +1,36 @@
 /**
  * The perf script text writer: sample times in perf's "%5lu.%06lu" (builtin-script.c), now formatted
  * with number arithmetic below 2^53, must equal the plain bigint quotient and remainder for every
- * time; and the UTF-8 chunks of writeScriptBytes must be exactly what writing writeScriptText's
- * strings as UTF-8 gives, names beyond ASCII included.
+ * time; and the UTF-8 chunks of writeScriptBytes (headers written from cached parts and digits)
+ * must be exactly each sample's `sampleLines` joined and encoded, names beyond ASCII included.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { sampleHeader, writeScriptBytes, writeScriptText } from "../../../kernel-shim/replay/perf-script-text.ts";
+import {
+  sampleHeader,
+  sampleLines,
+  writeScriptBytes,
+  writeScriptText,
+} from "../../../kernel-shim/replay/perf-script-text.ts";
 import type { ReplayedSample, ReplayFrame } from "../../../kernel-shim/replay/replay.ts";
 
-function sample(time: bigint | undefined, frames: readonly ReplayFrame[] = [], comm = "main"): ReplayedSample {
+function sample(
+  time: bigint | undefined,
+  frames: readonly ReplayFrame[] = [],
+  comm = "main",
+  more: { tid?: number; period?: bigint | undefined; kernel?: readonly bigint[] } = {},
+): ReplayedSample {
   return {
     index: 0,
     offset: 0,
     pid: 7,
-    tid: 7,
+    tid: more.tid ?? 7,
     comm,
     time,
-    period: 500000n,
+    period: "period" in more ? more.period : 500000n,
     event: "cpu-clock",
     cpumode: 2,
-    kernelChain: [0xffffffff81000130n],
+    kernelChain: more.kernel ?? [0xffffffff81000130n],
     storedUser: undefined,
     frames,
     stop: undefined,
@@ -66,14 +76,61 @@ describe("perf script text", () => {
       sample(undefined, [frame(0x99n, "x".repeat(300_000), "/big")]),
       sample(4_000_000n, shared),
     ];
+    const expected = (list: readonly ReplayedSample[], convention: "ra" | "ra-1") =>
+      Buffer.from(list.map((x) => `${sampleLines(x, convention).join("\n")}\n\n`).join(""), "utf8");
+    const bytesOf = (list: readonly ReplayedSample[], convention: "ra" | "ra-1") => {
+      const chunks: Buffer[] = [];
+      writeScriptBytes(list, convention, (b) => chunks.push(Buffer.from(b)));
+      return Buffer.concat(chunks);
+    };
     for (const convention of ["ra", "ra-1"] as const) {
+      expect(bytesOf(samples, convention).equals(expected(samples, convention))).toBe(true);
       const texts: string[] = [];
       writeScriptText(samples, convention, (t) => texts.push(t));
-      const chunks: Buffer[] = [];
-      writeScriptBytes(samples, convention, (b) => chunks.push(Buffer.from(b)));
-      expect(Buffer.concat(chunks).equals(Buffer.from(texts.join(""), "utf8"))).toBe(true);
+      expect(texts.join("")).toBe(expected(samples, convention).toString("utf8"));
       expect(texts.join("")).toContain("fonction_été+0x");
-      expect(texts.join("").split("\n\n").length).toBe(samples.length + 1);
     }
+    // Many samples: several chunks, a chunk boundary inside a sample.
+    const many = Array.from({ length: 20_000 }, (_, i) =>
+      sample(
+        BigInt(i) * 123_456_789n + (i % 7 === 0 ? 2n ** 60n : 0n),
+        i % 3 === 0 ? [] : shared,
+        i % 5 ? "main" : "prögram",
+        {
+          tid: 7 + (i % 2),
+        },
+      ),
+    );
+    const big = bytesOf(many, "ra");
+    expect(big.length).toBeGreaterThan(4 << 18);
+    expect(big.equals(expected(many, "ra"))).toBe(true);
+    // Times across seconds and beyond 2^53, changing comm, tid, period.
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            time: fc.option(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), { nil: undefined }),
+            comm: fc.constantFrom("main", "prögram", "a b"),
+            tid: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+            period: fc.option(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), { nil: undefined }),
+            frames: fc.constantFrom(shared, [] as ReplayFrame[]),
+            kernel: fc.array(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), { maxLength: 3 }),
+          }),
+          { maxLength: 4000 },
+        ),
+        (rows) => {
+          const list = rows.map((r) =>
+            sample(
+              r.time,
+              r.frames,
+              r.comm,
+              r.tid === 0 ? { period: r.period, kernel: r.kernel } : { tid: r.tid, period: r.period, kernel: r.kernel },
+            ),
+          );
+          expect(bytesOf(list, "ra").equals(expected(list, "ra"))).toBe(true);
+        },
+      ),
+      { numRuns: 20 },
+    );
   });
 });
