@@ -196,19 +196,32 @@ export interface DecodedDynamic {
 export function decodeDynamic(entries: readonly DynamicEntry[]): DecodedDynamic {
   const live: DynamicEntry[] = [];
   const values = new Map<bigint, bigint>();
-  const lists = new Map<bigint, bigint[]>();
   for (const e of entries) {
     if (e.tag === DT_NULL) break;
     live.push(e);
     values.set(e.tag, e.value);
-    let l = lists.get(e.tag);
-    if (!l) {
-      l = [];
-      lists.set(e.tag, l);
-    }
-    l.push(e.value);
   }
-  return { entries: live, values, lists };
+  // The per-tag lists (DT_NEEDED, DT_AUXILIARY, ...) are built when first asked for: a loader reading
+  // l_info through `values` alone never pays for them.
+  let lists: Map<bigint, bigint[]> | undefined;
+  return {
+    entries: live,
+    values,
+    get lists(): ReadonlyMap<bigint, readonly bigint[]> {
+      if (!lists) {
+        lists = new Map();
+        for (const e of live) {
+          let l = lists.get(e.tag);
+          if (!l) {
+            l = [];
+            lists.set(e.tag, l);
+          }
+          l.push(e.value);
+        }
+      }
+      return lists;
+    },
+  };
 }
 
 /** The value of `tag`, or undefined when the array has no such entry. */
