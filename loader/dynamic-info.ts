@@ -297,7 +297,7 @@ export class DynamicInfo {
 
   private readonly pages = new Map<number, Uint8Array>();
   /** Page copies by page number from l_addr (the tables sit in the object's first megabytes): no hashing. */
-  private readonly nearPages: (Uint8Array | undefined)[] = new Array(NEAR_PAGES);
+  private nearPages: (Uint8Array | undefined)[] = [];
   private readonly pageBase: number;
 
   /**
@@ -321,6 +321,14 @@ export class DynamicInfo {
   private page(page: number): Uint8Array {
     const i = (page - this.pageBase) / 4096;
     if (i >= 0 && i < NEAR_PAGES) {
+      // Grown to the highest page asked for (a holey array stays fast only when preallocated).
+      if (i >= this.nearPages.length) {
+        const grown: (Uint8Array | undefined)[] = new Array(
+          Math.min(NEAR_PAGES, Math.max(64, i + 1, this.nearPages.length * 2)),
+        );
+        for (let k = 0; k < this.nearPages.length; k++) grown[k] = this.nearPages[k];
+        this.nearPages = grown;
+      }
       let p = this.nearPages[i];
       if (!p) {
         p = this.rtld.proc.mm.readUser(page, 4096);
