@@ -47,16 +47,24 @@ export class SyscallContext {
   u64(i: number): bigint {
     const a = this.raw[i];
     if (a === undefined) return 0n;
-    if (typeof a === "bigint") return BigInt.asUintN(64, a);
-    if (typeof a === "number") return BigInt.asUintN(64, BigInt(Math.trunc(a)));
+    if (typeof a === "bigint") return a >= 0n && a <= U64_MAX ? a : BigInt.asUintN(64, a);
+    if (typeof a === "number") {
+      const t = Math.trunc(a);
+      return t >= 0 && t <= Number.MAX_SAFE_INTEGER ? BigInt(t) : BigInt.asUintN(64, BigInt(t));
+    }
     return HOST_POINTER;
   }
   /** `int` argument (fd, flags): the low 32 bits, signed. */
   int(i: number): number {
+    const a = this.raw[i];
+    // ToInt32 is the same reduction (modulo 2^32, signed) for any integral number in the safe range.
+    if (typeof a === "number" && Number.isSafeInteger(a)) return a | 0;
     return Number(BigInt.asIntN(32, this.u64(i)));
   }
   /** `unsigned int` argument. */
   uint(i: number): number {
+    const a = this.raw[i];
+    if (typeof a === "number" && Number.isSafeInteger(a)) return a >>> 0;
     return Number(BigInt.asUintN(32, this.u64(i)));
   }
   /** `long`/`loff_t` argument. */
@@ -189,6 +197,8 @@ export class SyscallContext {
     return r;
   }
 }
+
+const U64_MAX = (1n << 64n) - 1n;
 
 /** What a host-side stand-in looks like in a register (strace never prints it: the contents are shown). */
 export const HOST_POINTER = 0x7ffff000n;
