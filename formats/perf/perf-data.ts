@@ -196,29 +196,40 @@ export class PerfData {
         }
         continue;
       }
-      yield* this.flushRound(round, inOrder);
+      // The round in delivery order, yielded here (not through a nested generator: one step per record).
+      const timed = deliveryOrder(round, inOrder);
+      for (let i = 0; i < timed.length; i++) yield timed[i] as PerfRecord;
       round = [];
       inOrder = true;
       last = undefined;
       if (pool) for (let b = pool.retired.pop(); b; b = pool.retired.pop()) pool.free.push(b);
     }
-    yield* this.flushRound(round, inOrder);
+    const timed = deliveryOrder(round, inOrder);
+    for (let i = 0; i < timed.length; i++) yield timed[i] as PerfRecord;
   }
+}
 
-  /** One round in delivery order: untimed records first, then the timed ones stably sorted by time. */
-  private *flushRound(round: PerfRecord[], inOrder: boolean): Generator<PerfRecord> {
-    const timed: PerfRecord[] = [];
-    for (const r of round) {
-      if (r.time === undefined) yield r;
-      else timed.push(r);
-    }
-    if (!inOrder) {
-      timed.sort((a, b) =>
-        (a.time as bigint) < (b.time as bigint) ? -1 : (a.time as bigint) > (b.time as bigint) ? 1 : 0,
-      );
-    }
-    for (const r of timed) yield r;
+/**
+ * One round in delivery order: untimed records first, then the timed ones stably sorted by time.
+ * `round` itself is returned when that is its order already (every record timed and in order).
+ */
+function deliveryOrder(round: PerfRecord[], inOrder: boolean): readonly PerfRecord[] {
+  let untimed = 0;
+  for (let i = 0; i < round.length; i++) if ((round[i] as PerfRecord).time === undefined) untimed++;
+  if (untimed === 0 && inOrder) return round;
+  const out: PerfRecord[] = [];
+  const timed: PerfRecord[] = [];
+  for (const r of round) {
+    if (r.time === undefined) out.push(r);
+    else timed.push(r);
   }
+  if (!inOrder) {
+    timed.sort((a, b) =>
+      (a.time as bigint) < (b.time as bigint) ? -1 : (a.time as bigint) > (b.time as bigint) ? 1 : 0,
+    );
+  }
+  for (const r of timed) out.push(r);
+  return out;
 }
 
 /** Read buffers of the window size kept for reuse by the transient readers. */
