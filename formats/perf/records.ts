@@ -131,6 +131,8 @@ class RecordStack implements StackUser {
   }
 }
 
+const NO_CALLCHAIN: readonly bigint[] = Object.freeze([]);
+
 const NO_STACK: StackUser = new RecordStack(new Uint8Array(0), new DataView(new ArrayBuffer(0)), 0, 0, 0);
 
 // Hot-path constants as module locals (read once, not through the import binding per record).
@@ -578,12 +580,17 @@ export class RecordDecoder {
       if (at + n > end) this.overrun(base, at, n, what);
       at += n;
     }
-    let callchain: bigint[] | undefined;
+    let callchain: readonly bigint[] | undefined;
     if (L.callchain) {
       const nr = this.count(base, dv, o, at, 8, "callchain nr");
       at += 8;
-      callchain = new Array<bigint>(nr);
-      for (let i = 0; i < nr; i++) callchain[i] = dv.getBigUint64(o + at + i * 8, le);
+      // An empty chain (perf record --call-graph dwarf stores none for user samples) is shared.
+      if (nr === 0) callchain = NO_CALLCHAIN;
+      else {
+        const chain = new Array<bigint>(nr);
+        for (let i = 0; i < nr; i++) chain[i] = dv.getBigUint64(o + at + i * 8, le);
+        callchain = chain;
+      }
       at += nr * 8;
     }
     if (L.raw) {

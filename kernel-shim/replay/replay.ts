@@ -129,6 +129,12 @@ export function userRegs(arch: MmArch, s: SampleRecord): UserRegs | string {
   return ra === undefined ? { pc, sp, fp } : { pc, sp, fp, ra };
 }
 
+/** An empty stored callchain, split (shared: the replayed samples' chains are read-only). */
+const NO_CHAIN: { readonly kernel: readonly bigint[]; readonly user: undefined } = Object.freeze({
+  kernel: Object.freeze([]) as readonly bigint[],
+  user: undefined,
+});
+
 const CONTEXT_MAX = PERF_CONTEXT.MAX;
 const CONTEXT_USER = PERF_CONTEXT.USER;
 const CONTEXT_KERNEL = PERF_CONTEXT.KERNEL;
@@ -227,7 +233,9 @@ export function* replaySamples(
   function replayOne(s: SampleRecord, i: number): ReplayedSample {
     const pid = s.pid ?? 0;
     const tid = s.tid ?? pid;
-    const { kernel: kernelChain, user: storedUser } = splitCallchain(s.callchain);
+    const chain = s.callchain;
+    const { kernel: kernelChain, user: storedUser } =
+      chain === undefined || chain.length === 0 ? NO_CHAIN : splitCallchain(chain);
     const comm = comms.get(tid) ?? comms.get(pid) ?? ":-1";
     const event = eventNames[s.attrIndex] ?? "unknown";
     const p = processes.get(pid);
