@@ -198,7 +198,7 @@ function presentPageAccess(
   const off = addr % ps;
   if (off + length > ps) return undefined;
   const page = as.pages.get((addr - off) / ps);
-  if (!page) return undefined;
+  if (!page) return data === undefined ? absentPageRead(as, addr, length, off) : undefined;
   const vma = as.tree.containing(addr);
   if (!vma || isSharedObject(vma) || !readable(as, vma.flags)) return undefined;
   if (data === undefined) return { ok: true, bytes: page.slice(off, off + length) };
@@ -206,6 +206,27 @@ function presentPageAccess(
   anonVmaPrepare(as, vma);
   page.set(data, off);
   return WRITTEN;
+}
+
+/**
+ * A user read within one page not in the page store, of a private readable VMA, that cannot fault:
+ * anonymous (zeros) or a file page before EOF (the file's bytes, zeros past its end) — what the
+ * general path returns for it, without its span bookkeeping. Anything else goes to that path.
+ */
+function absentPageRead(as: AddressSpace, addr: number, length: number, off: number): AccessResult | undefined {
+  const vma = as.tree.containing(addr);
+  if (!vma || isSharedObject(vma) || !readable(as, vma.flags)) return undefined;
+  const out = new Uint8Array(length);
+  const file = vma.file;
+  if (!file) return { ok: true, bytes: out };
+  const ps = as.pageSize;
+  const inode = file.inode;
+  const pageIndex = vma.pgoff + (addr - off - vma.start) / ps;
+  if (pageIndex >= Math.ceil(inode.size / ps)) return undefined;
+  const fileOff = pageIndex * ps + off;
+  const n = Math.max(0, Math.min(length, inode.size - fileOff));
+  if (n > 0) out.set(inode.read(fileOff, n));
+  return { ok: true, bytes: out };
 }
 
 const WRITTEN: AccessResult = { ok: true, bytes: new Uint8Array(0) };
