@@ -1,15 +1,17 @@
 /**
  * perf.data replay throughput: samples per second replayed through the modelled kernel unwinder by
- * `ldsim perf script`'s own path (read, replay, format the perf-script text, write it to /dev/null),
+ * `ldsim perf script`'s own path (read, replay, format the perf-script text as UTF-8, write it to /dev/null),
  * next to `perf script` on the same file in the same run (perf's own DWARF unwinding, its text written
  * to /dev/null). The file is recorded now when perf can (the v3 fixture spinning for 4 s at 2 kHz,
  * --call-graph dwarf,8192); otherwise the committed test/fixtures/perf/spin.perf.data is used and
  * perf script is timed only if perf is installed.
  *
- * Timing: the machine is shared, so after two warm-up runs of each the runs are interleaved (perf
- * script, then each ldsim configuration, ROUNDS times) and medians are reported, with the median of
- * the per-round ratios. ldsim is timed inside this process (JIT warm, Node's start-up excluded), perf
- * script as a whole process (its start-up and symbol loading included), as each is used.
+ * Timing: the machine is shared, so after two warm-up runs of each (and more replays, for the JIT)
+ * the runs are interleaved (perf script, then each ldsim configuration, ROUNDS times) and medians
+ * are reported, with the median of the per-round ratios. ldsim is timed inside this process (JIT warm, Node's start-up excluded), perf
+ * script as a whole process (its start-up and symbol loading included), as each is used. CPU time
+ * (user + system, GNU time for perf script) is printed beside wall time: it is less disturbed by
+ * other work on a shared machine, as is the load average printed before and after the runs.
  *
  * With --libc-sframe from-eh-frame, libc's .eh_frame is converted to SFrame once per process (the
  * conversion stands in for building glibc with --gsframe, which would put the section in the file)
@@ -18,7 +20,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { EhFrame } from "../formats/dwarf/eh-frame.ts";
 import { ElfFile } from "../formats/elf/file.ts";
@@ -30,6 +32,8 @@ import { type ReplayOptions, replaySamples } from "../kernel-shim/replay/replay.
 const ROOT = join(import.meta.dirname, "..");
 const MAIN = join(ROOT, "test", "fixtures", "sframe", "v3", "x86_64", "main");
 const ROUNDS = 9;
+/** Extra replays of each configuration before timing (measured: CPU time settles after about ten). */
+const JIT_WARMUP = 12;
 
 function hasPerf(): boolean {
   const r = spawnSync("perf", ["--version"], { stdio: "ignore" });
@@ -110,6 +114,11 @@ export async function run(): Promise<void> {
       if (r.status === 0 && existsSync(rec)) file = rec;
       else process.stdout.write("perf record failed: using the committed spin.perf.data\n");
     } else process.stdout.write("perf not installed: replaying the committed spin.perf.data, no perf script figure\n");
+    const load = () =>
+      loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ");
+    process.stdout.write(`load average before the runs: ${load()}\n`);
     const size = statSync(file).size;
     process.stdout.write(
       `file: ${file === join(dir, "bench.perf.data") ? "recorded now" : file} (${(size / 1e6).toFixed(1)} MB)\n`,
@@ -124,11 +133,13 @@ export async function run(): Promise<void> {
     ];
     // The first replay in this process of the from-eh-frame configuration: JIT cold, libc converted.
     const first = replay(file, configs[1]?.[1] ?? {}, devNull);
-    // Warm-up: two of each (JIT, page cache for both).
+    // Warm-up: two of each (page cache for both), then more replays until the JIT has settled: with
+    // fewer, V8's background compiler threads still run during the timed rounds (CPU time above wall).
     for (let i = 0; i < 2; i++) {
       if (perf) perfScript(file, dir);
       for (const [, options] of configs) replay(file, options, devNull);
     }
+    for (let i = 0; i < JIT_WARMUP; i++) for (const [, options] of configs) replay(file, options, devNull);
     const perfRuns: Array<{ ms: number; cpuMs: number | undefined }> = [];
     const ours: Run[][] = configs.map(() => []);
     const ratios: number[][] = configs.map(() => []);
@@ -162,6 +173,7 @@ export async function run(): Promise<void> {
       }
       process.stdout.write(`${line}\n`);
     });
+    process.stdout.write(`load average after the runs: ${load()}\n`);
     let firstLine = `first from-eh-frame replay in this process (JIT cold, libc converted): ${first.ms.toFixed(0)} ms wall (${first.cpuMs.toFixed(0)} ms CPU)`;
     if (perfMs !== undefined) firstLine += `: ${x(perfMs / first.ms)} perf script's median wall`;
     process.stdout.write(`${firstLine}\n`);
