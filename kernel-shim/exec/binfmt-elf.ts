@@ -91,7 +91,7 @@ function openExec(proc: Process, path: string): ExecFile | ErrnoName {
   if (!isReg(st.value)) return "EACCES";
   const acc = fs.access(path, X_OK);
   if (!acc.ok) return acc.errno === "ENOENT" || acc.errno === "ENOTDIR" ? acc.errno : "EACCES";
-  const f = fs.open(path);
+  const f = fs.open(path, { stat: st.value });
   if (!f.ok) return f.errno;
   const real = fs.realpath(path);
   const realPath = real.ok ? real.value : path;
