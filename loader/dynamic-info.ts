@@ -119,6 +119,50 @@ function le32(p: Uint8Array, o: number): number {
 
 const TWO32 = 0x1_0000_0000;
 
+/**
+ * ELF64 little-endian RELR words → the addresses they name, as numbers (formats/elf/relocations.ts
+ * decodeRelrWords' order and rules, in 32-bit halves); undefined when an address could reach 2^53
+ * (decodeRelrWords' bigints then) or the bytes are not whole words.
+ */
+export function decodeRelrOffsets(b: Uint8Array): Float64Array | undefined {
+  if (b.length % 8 !== 0) return undefined;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const n = b.length / 8;
+  // Each bitmap word names at most 63 slots, an address word one.
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const lo = dv.getUint32(i * 8, true);
+    if ((lo & 1) === 0) count++;
+    else count += popcount(lo >>> 1) + popcount(dv.getUint32(i * 8 + 4, true));
+  }
+  const out = new Float64Array(count);
+  let k = 0;
+  let base = 0;
+  const limit = 2 ** 53 - 64 * 8;
+  for (let i = 0; i < n; i++) {
+    const lo = dv.getUint32(i * 8, true);
+    const hi = dv.getUint32(i * 8 + 4, true);
+    if ((lo & 1) === 0) {
+      const addr = lo + hi * TWO32;
+      if (addr > limit) return undefined;
+      out[k++] = addr;
+      base = addr + 8;
+    } else {
+      if (base > limit) return undefined;
+      for (let bit = 1; bit < 32; bit++) if ((lo >>> bit) & 1) out[k++] = base + (bit - 1) * 8;
+      for (let bit = 0; bit < 32; bit++) if ((hi >>> bit) & 1) out[k++] = base + (bit + 31) * 8;
+      base += 63 * 8;
+    }
+  }
+  return out;
+}
+
+function popcount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return ((((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24) & 0xff;
+}
+
 /** MemSymbol decoded from its eight fields, st_value and st_size kept as 32-bit halves (bigint on demand). */
 class MemSym implements MemSymbol {
   readonly bind: number;
@@ -681,6 +725,20 @@ export class DynamicInfo {
     if (a === undefined || sz === 0n) return [];
     if (sz > BigInt(MAX_TABLE)) throw new DynamicInfoError(this.map.name, `DT_RELRSZ ${sz}`);
     return decodeRelr(this.read(a, Number(sz)), { is64: true, littleEndian: true, source: this.map.name });
+  }
+
+  /**
+   * DT_RELR addresses (before l_addr) as numbers, decoded from the table's words in 32-bit halves
+   * (relr() without a bigint per word and bit); undefined when an address would not be exact as a
+   * number or the table is not whole words (then relr() decodes it, or reports it).
+   */
+  relrOffsets(): Float64Array | undefined {
+    const a = this.ptr(DT_RELR);
+    const sz = this.val(DT_RELRSZ) ?? 0n;
+    if (a === undefined || sz === 0n) return new Float64Array(0);
+    if (sz > BigInt(MAX_TABLE)) throw new DynamicInfoError(this.map.name, `DT_RELRSZ ${sz}`);
+    if (sz % 8n !== 0n) return undefined;
+    return decodeRelrOffsets(this.read(a, Number(sz)));
   }
 
   get relaRange(): { start: bigint; size: bigint; nrelative: bigint } | undefined {

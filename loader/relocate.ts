@@ -435,12 +435,24 @@ function symbolSlot(ctx: RelocContext, arch: ArchRelocator, dv: DataView, o: num
 /** DT_RELR: `*slot += l_addr` for each address, batched (the same reads, writes and faults as one at a time). */
 function applyRelr(ctx: RelocContext): void {
   const { map, info } = ctx;
-  const relr = info.relr();
-  if (relr.length === 0) return;
-  const addrs = new Float64Array(relr.length);
-  for (let i = 0; i < relr.length; i++) addrs[i] = Number(map.addr + (relr[i] as bigint));
+  const offs = info.relrOffsets();
+  const base = Number(map.addr);
+  let addrs: Float64Array;
+  if (offs && Number.isSafeInteger(base)) {
+    if (offs.length === 0) return;
+    addrs = new Float64Array(offs.length);
+    for (let i = 0; i < offs.length; i++) {
+      const at = base + (offs[i] as number);
+      addrs[i] = Number.isSafeInteger(at) ? at : Number(map.addr + BigInt(offs[i] as number));
+    }
+  } else {
+    const relr = info.relr();
+    if (relr.length === 0) return;
+    addrs = new Float64Array(relr.length);
+    for (let i = 0; i < relr.length; i++) addrs[i] = Number(map.addr + (relr[i] as bigint));
+  }
   const a = BigInt.asUintN(64, map.addr);
-  addUserWords(ctx.rtld.proc.mm, addrs, new Uint32Array([Number(a & 0xffffffffn), Number(a >> 32n)]), relr.length);
+  addUserWords(ctx.rtld.proc.mm, addrs, new Uint32Array([Number(a & 0xffffffffn), Number(a >> 32n)]), addrs.length);
 }
 
 /** `_dl_start`'s self-relocation of ld.so (RELR and the RELATIVE entries), once per process. */
