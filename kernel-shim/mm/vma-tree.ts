@@ -147,7 +147,18 @@ export class VmaTree {
     const i = this.indexEndingAfter(addr);
     const v = this.at(i);
     if (!v || v.start >= addr) return;
-    const right: MutableVma = { ...v, start: addr, pgoff: v.pgoff + (addr - v.start) / pageSize };
+    // Field by field (one object shape for every VMA; a spread copies slower).
+    const right: MutableVma = {
+      start: addr,
+      end: v.end,
+      flags: v.flags,
+      file: v.file,
+      pgoff: v.pgoff + (addr - v.start) / pageSize,
+      special: v.special,
+      anonName: v.anonName,
+      anonVma: v.anonVma,
+    };
+    if (v.uncowedParents !== undefined) right.uncowedParents = v.uncowedParents;
     v.end = addr;
     this.insertAt(i + 1, right);
   }
