@@ -376,12 +376,21 @@ export function dynamicNames(d: DecodedDynamic, strings: DynamicStrings): Dynami
     const v = dynValue(d, tag);
     return v === undefined ? undefined : strings.get(v);
   };
+  // One pass over the entries, in order (what dynList would give per tag).
+  const needed: string[] = [];
+  const auxiliary: string[] = [];
+  const filter: string[] = [];
+  for (const e of d.entries) {
+    if (e.tag === DT_NEEDED) needed.push(strings.get(e.value));
+    else if (e.tag === DT_AUXILIARY) auxiliary.push(strings.get(e.value));
+    else if (e.tag === DT_FILTER) filter.push(strings.get(e.value));
+  }
   return {
-    needed: dynList(d, DT_NEEDED).map((v) => strings.get(v)),
+    needed,
     soname: one(DT_SONAME),
     rpath: one(DT_RPATH),
     runpath: one(DT_RUNPATH),
-    auxiliary: dynList(d, DT_AUXILIARY).map((v) => strings.get(v)),
-    filter: dynList(d, DT_FILTER).map((v) => strings.get(v)),
+    auxiliary,
+    filter,
   };
 }
