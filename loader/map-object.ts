@@ -182,7 +182,12 @@ export function phdrsFromBytes(
       offset: phoff,
     });
   }
-  const v = new DataView(phBytes.buffer, phBytes.byteOffset, phnum * 56);
+  return decodePhdrs64(phBytes, phnum, le);
+}
+
+/** `phnum` Elf64_Phdr entries from the start of `bytes` (at least phnum * 56 long). */
+export function decodePhdrs64(bytes: Uint8Array, phnum: number, le = true): ProgramHeader[] {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, phnum * 56);
   const out: ProgramHeader[] = [];
   for (let i = 0; i < phnum; i++) {
     const o = i * 56;

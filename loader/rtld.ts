@@ -18,6 +18,7 @@ import { fileGenerating, fileMapped, fileNeededBy } from "./debug-format.ts";
 import { dstCount, dstRequired, dstSubstitute } from "./dst.ts";
 import { LinkMap, type LinkMapType, Namespace } from "./link-map.ts";
 import {
+  decodePhdrs64,
   FILEBUF_SIZE,
   LoaderError,
   mapSegments,
@@ -780,23 +781,6 @@ export class Rtld implements SearchPathContext {
 
   /** A link map for an object the kernel mapped (the executable, ld.so itself): from its phdrs in memory. */
   static phdrsFromMemory(proc: Process, phdrAddr: bigint, phnum: number): readonly ProgramHeader[] {
-    const bytes = proc.mm.readUser(Number(phdrAddr), phnum * 56);
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const out: ProgramHeader[] = [];
-    for (let i = 0; i < phnum; i++) {
-      const o = i * 56;
-      out.push({
-        index: i,
-        type: dv.getUint32(o, true),
-        flags: dv.getUint32(o + 4, true),
-        offset: dv.getBigUint64(o + 8, true),
-        vaddr: dv.getBigUint64(o + 16, true),
-        paddr: dv.getBigUint64(o + 24, true),
-        filesz: dv.getBigUint64(o + 32, true),
-        memsz: dv.getBigUint64(o + 40, true),
-        align: dv.getBigUint64(o + 48, true),
-      });
-    }
-    return out;
+    return decodePhdrs64(proc.mm.readUser(Number(phdrAddr), phnum * 56), phnum);
   }
 }
