@@ -105,9 +105,10 @@ export function readDynamicFromMemory(
   let pos = 0;
   for (let i = 0; i < max; i++) {
     if (pos + ent > chunk.length) {
-      // To the end of the granule, at least one entry (an entry may straddle the boundary).
+      // Up to 32 entries, never past the end of the granule, at least one entry (an entry may
+      // straddle the boundary): a typical array (30-40 entries) in one or two small reads.
       const toBoundary = Number(granule - (at % granule));
-      chunk = read(at, toBoundary >= ent ? toBoundary - (toBoundary % ent) : ent);
+      chunk = read(at, toBoundary >= ent ? Math.min(toBoundary - (toBoundary % ent), 32 * ent) : ent);
       view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
       pos = 0;
       if (chunk.length < ent) throw new FormatError(`short read of dynamic entry ${i} at ${hex(at)}`, options);
