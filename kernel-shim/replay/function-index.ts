@@ -139,6 +139,7 @@ export class FunctionIndex {
    */
   private sameName(i: number, j: number): boolean {
     const c = this.collected as Collected;
+    if (c.tableOf[i] === c.tableOf[j] && c.nameAt[i] === c.nameAt[j]) return true;
     const a = (c.tables[c.tableOf[i] as number] as SymbolTable).strtab;
     const b = (c.tables[c.tableOf[j] as number] as SymbolTable).strtab;
     let x = c.nameAt[i] as number;
