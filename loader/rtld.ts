@@ -41,6 +41,9 @@ const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const EM_X86_64 = 62;
 
+/** searchCache's answers per parsed ld.so.cache, per profile, per name (see cacheLookup). */
+const cacheAnswers = new WeakMap<LdSoCache, WeakMap<RtldProfile, Map<string, string | undefined>>>();
+
 export interface RtldOptions {
   readonly profile?: RtldProfile;
   /** LD_TRACE_LOADED_OBJECTS (ldd): a library that is not found becomes a faked "not found" entry. */
@@ -469,15 +472,31 @@ export class Rtld implements SearchPathContext {
     }
     if (this.cache === null) return undefined;
     const p = this.profile;
-    const hit = searchCache(this.cache, name, {
-      defaultId: p.cacheDefaultId,
-      allowedHwcap: (0xfn << 48n) | (1n << 63n),
-      hwcapsPriority: (sub) => {
-        const i = p.glibcHwcaps.indexOf(sub);
-        return i < 0 ? 0 : i + 1;
-      },
-      isaLevel: p.isaLevel,
-    });
+    // search_cache is a pure function of the parsed cache (shared while the file's bytes are the
+    // same: parseLdSoCache), the machine profile and the name: answered once per triple.
+    let byProfile = cacheAnswers.get(this.cache);
+    if (!byProfile) {
+      byProfile = new WeakMap();
+      cacheAnswers.set(this.cache, byProfile);
+    }
+    let answers = byProfile.get(p);
+    if (!answers) {
+      answers = new Map();
+      byProfile.set(p, answers);
+    }
+    let hit = answers.get(name);
+    if (hit === undefined && !answers.has(name)) {
+      hit = searchCache(this.cache, name, {
+        defaultId: p.cacheDefaultId,
+        allowedHwcap: (0xfn << 48n) | (1n << 63n),
+        hwcapsPriority: (sub) => {
+          const i = p.glibcHwcaps.indexOf(sub);
+          return i < 0 ? 0 : i + 1;
+        },
+        isaLevel: p.isaLevel,
+      });
+      answers.set(name, hit);
+    }
     if (hit !== undefined) this.malloc.malloc(Buffer.byteLength(hit, "latin1") + 1);
     return hit;
   }
