@@ -47,6 +47,7 @@ import {
 import { gnuHash, sysvHash } from "../formats/elf/hash-function.ts";
 import { decodeRelocations, decodeRelr, type RelaRecord } from "../formats/elf/relocations.ts";
 import { LdsimError } from "../formats/errors.ts";
+import { readUserView } from "../kernel-shim/mm/user-access.ts";
 import type { LinkMap } from "./link-map.ts";
 import type { Rtld } from "./rtld.ts";
 
@@ -336,7 +337,8 @@ export class DynamicInfo {
 
   read(addr: bigint, len: number): Uint8Array {
     if (len > MAX_TABLE) throw new DynamicInfoError(this.map.name, `table of ${len} bytes at 0x${addr.toString(16)}`);
-    return this.rtld.proc.mm.readUser(Number(addr), len);
+    // Tables are only read (and kept, as ld.so keeps pointers into the object): a view, not a copy, when possible.
+    return readUserView(this.rtld.proc.mm, Number(addr), len);
   }
 
   private readonly pages = new Map<number, Uint8Array>();
@@ -375,14 +377,14 @@ export class DynamicInfo {
       }
       let p = this.nearPages[i];
       if (!p) {
-        p = this.rtld.proc.mm.readUser(page, 4096);
+        p = readUserView(this.rtld.proc.mm, page, 4096);
         this.nearPages[i] = p;
       }
       return p;
     }
     let p = this.pages.get(page);
     if (!p) {
-      p = this.rtld.proc.mm.readUser(page, 4096);
+      p = readUserView(this.rtld.proc.mm, page, 4096);
       this.pages.set(page, p);
     }
     return p;

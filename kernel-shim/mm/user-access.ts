@@ -403,3 +403,31 @@ function wordsAccess(as: AddressSpace, addrs: Float64Array, words: Uint32Array, 
     curVpn = -1;
   }
 }
+
+/**
+ * A user read of [addr, addr+length) that may return a read-only view instead of a copy: when the
+ * range lies in one private file VMA, before EOF, with none of its pages copied yet, the bytes are
+ * the file's (what the general path would copy out of it) and the view into them is returned; any
+ * other range is read (and faults) exactly as readUser. For tables the caller only reads — decoded
+ * at once, or kept as ld.so keeps pointers into its mapped objects — never for bytes it modifies.
+ */
+export function readUserView(as: AddressSpace, addr: number, length: number): Uint8Array {
+  const ps = as.pageSize;
+  if (length > 0 && Number.isSafeInteger(addr) && addr >= 0 && Number.isSafeInteger(length)) {
+    const vma = as.tree.containing(addr);
+    const file = vma?.file;
+    if (vma && file && !isSharedObject(vma) && readable(as, vma.flags) && addr + length <= vma.end) {
+      const inode = file.inode;
+      const fileOff = vma.pgoff * ps + (addr - vma.start);
+      const first = Math.floor(addr / ps);
+      const last = Math.ceil((addr + length) / ps);
+      if (fileOff + length <= inode.size && as.pages.firstIn(first, last) === undefined) {
+        const bytes = inode.read(fileOff, length);
+        if (bytes.length === length) return bytes;
+      }
+    }
+  }
+  const r = userAccess(as, addr, length, undefined, "user");
+  if (!r.ok) throw r.fault;
+  return r.bytes;
+}

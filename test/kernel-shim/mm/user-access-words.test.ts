@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AddressSpace, UserFault } from "../../../kernel-shim/mm/address-space.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED } from "../../../kernel-shim/mm/prot-flags.ts";
-import { addUserWords, writeUserWord, writeUserWords } from "../../../kernel-shim/mm/user-access.ts";
+import { addUserWords, readUserView, writeUserWord, writeUserWords } from "../../../kernel-shim/mm/user-access.ts";
 import type { MappedInode, OpenFile } from "../../../kernel-shim/mm/vma.ts";
 
 /**
@@ -140,6 +140,32 @@ describe("writeUserWords / addUserWords / writeUserWord", () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it("readUserView: the bytes and first fault of readUser for any range", () => {
+    fc.assert(
+      fc.property(
+        fc.array(pageSpec, { minLength: PAGES, maxLength: PAGES }),
+        fc.integer({ min: 0, max: PAGES * PS }),
+        fc.integer({ min: -16, max: PAGES * PS }),
+        fc.integer({ min: 0, max: 3 * PS }),
+        (specs, fileSize, off, len) => {
+          const { as } = build(specs, fileSize);
+          const addr = BASE + off;
+          let expected: unknown;
+          let got: unknown;
+          const f1 = faultOf(() => {
+            expected = [...as.readUser(addr, len)];
+          });
+          const f2 = faultOf(() => {
+            got = [...readUserView(as, addr, len)];
+          });
+          expect(f2).toEqual(f1);
+          expect(got).toEqual(expected);
+        },
+      ),
+      { numRuns: 400 },
     );
   });
 });
