@@ -37,6 +37,7 @@ import {
 import { type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
 import type { LinkMap } from "./link-map.ts";
 import type { Rtld } from "./rtld.ts";
+import { allocateForInsert, type UniqueTableMemory } from "./unique-table.ts";
 
 // Module-local copies of the ELF constants: tsx runs this as CommonJS, where every read of an
 // imported binding is a getter call, and these are read in the innermost lookup loop.
@@ -114,6 +115,8 @@ export interface LookupFailure {
 
 interface NsState {
   readonly unique: Map<string, { sym: MemSymbol; map: LinkMap }>;
+  /** What ld.so allocated for that table (loader/unique-table.ts). */
+  readonly uniqueMem: UniqueTableMemory;
   readonly failures: LookupFailure[];
   /** number of relocations (lookups), "from cache" counted by relocate.ts. */
   lookups: number;
@@ -122,7 +125,7 @@ const states = new WeakMap<Rtld, NsState>();
 export function lookupState(rtld: Rtld): NsState {
   let s = states.get(rtld);
   if (!s) {
-    s = { unique: new Map(), failures: [], lookups: 0 };
+    s = { unique: new Map(), uniqueMem: { entries: undefined, size: 0 }, failures: [], lookups: 0 };
     states.set(rtld, s);
   }
   return s;
@@ -374,7 +377,8 @@ function doLookupUnique(
   ref: RefSymbol | undefined,
   undefMap: LinkMap | undefined,
 ): void {
-  const tab = lookupState(rtld).unique;
+  const state = lookupState(rtld);
+  const tab = state.unique;
   const e = tab.get(name);
   if (e) {
     result.found =
@@ -383,6 +387,8 @@ function doLookupUnique(
         : { sym: e.sym, map: e.map, info: dynamicInfo(rtld, e.map) };
     return;
   }
+  // A new name: the table's array is allocated or grown first (calloc from ld.so's malloc).
+  allocateForInsert(rtld, state.uniqueMem, tab.size);
   if (typeClass & ELF_RTYPE_CLASS_COPY && ref && undefMap) {
     // The executable's copy becomes the unique definition.
     tab.set(name, { sym: dynamicInfo(rtld, undefMap).symbol(ref.index), map: undefMap });
