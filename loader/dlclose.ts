@@ -5,7 +5,7 @@ import type { LinkMap } from "./link-map.ts";
 import { LoaderError, unregisterSframe } from "./map-object.ts";
 import type { Rtld } from "./rtld.ts";
 import { sortMaps } from "./sort-maps.ts";
-import { releaseTlsModid } from "./tls.ts";
+import { finishTlsRelease, releaseTlsModid } from "./tls.ts";
 
 /**
  * glibc 2.36 `dlclose` (dlfcn/dlclose.c → elf/dl-close.c `_dl_close`): 0, or -1 with the error left
@@ -122,6 +122,8 @@ export function closeWorker(rtld: Rtld, map: LinkMap, force: boolean): void {
         }
       }
     }
+    // The end of _dl_close_worker's TLS part: dl_tls_generation, and the freed static chunk back.
+    finishTlsRelease(rtld);
     // The failed-dlopen path needs nothing else; a destructor's dlclose asked for another pass.
     const again = (st.closeState as DlState["closeState"]) === "rerun";
     st.closeState = "not_pending";

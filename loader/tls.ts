@@ -46,6 +46,12 @@ export interface TlsState {
   surplus: bigint;
   /** dl_tls_generation. */
   generation: number;
+  /**
+   * `_dl_close_worker`'s tls_free_start/tls_free_end: the contiguous chunk of static TLS freed by the
+   * dlclose in progress (undefined = NO_TLS_OFFSET), and whether it removed any TLS module (any_tls).
+   */
+  freeChunk: { start: bigint; end: bigint } | undefined;
+  anyTlsRemoved: boolean;
 }
 
 const states = new WeakMap<Rtld, TlsState>();
@@ -65,6 +71,8 @@ export function tlsState(rtld: Rtld): TlsState {
       staticOptional: DEFAULT_OPTIONAL_STATIC_TLS,
       surplus,
       generation: 0,
+      freeChunk: undefined,
+      anyTlsRemoved: false,
     };
     states.set(rtld, s);
   }
@@ -94,16 +102,74 @@ export function assignTlsModid(rtld: Rtld, map: LinkMap): number {
   return id;
 }
 
-/** Forget a module (dlclose): its id becomes a gap reused by the next load. */
+/**
+ * Forget a module (`_dl_close_worker`, for each object being unloaded): its id becomes a gap reused
+ * by the next load, and a static block (dlopen'ed with initial-exec TLS) joins the chunk being
+ * reclaimed — given back by `finishTlsRelease` only if the chunk ends where the used area ends.
+ */
 export function releaseTlsModid(rtld: Rtld, map: LinkMap): void {
   const st = tlsState(rtld);
   if (map.tlsModid > 0 && st.slots[map.tlsModid] === map) st.slots[map.tlsModid] = undefined;
   if (map.tlsModid === st.maxDtvIdx) {
     while (st.maxDtvIdx > 0 && st.slots[st.maxDtvIdx] === undefined) st.maxDtvIdx--;
   }
+  const t = dynamicInfo(rtld, map).tls;
+  if (t) st.anyTlsRemoved = true;
+  if (t && map.tlsOffset !== undefined) {
+    if (isAarch64(rtld)) reclaimVariantI(st, map.tlsOffset, t.blocksize, t.firstbyteOffset);
+    else reclaimVariantII(st, map.tlsOffset, t.blocksize);
+  }
   map.tlsModid = 0;
   map.tlsOffset = undefined;
-  st.generation++;
+}
+
+/**
+ * The end of `_dl_close_worker`: bump dl_tls_generation once if any TLS module went, and give the
+ * freed chunk back when it is the top of the used static area (`tls_free_end == dl_tls_static_used`).
+ */
+export function finishTlsRelease(rtld: Rtld): void {
+  const st = tlsState(rtld);
+  if (st.anyTlsRemoved) {
+    st.generation++;
+    const c = st.freeChunk;
+    if (c && c.end === st.staticUsed) st.staticUsed = c.start;
+  }
+  st.freeChunk = undefined;
+  st.anyTlsRemoved = false;
+}
+
+/**
+ * dl-close.c, TLS_TCB_AT_TP: the block is [offset − blocksize, offset) below the thread pointer. A
+ * block contiguous with the chunk extends it; otherwise one of the two is given back at once if it is
+ * the top of the used area, or the later one is kept (the other one leaks).
+ */
+function reclaimVariantII(st: TlsState, offset: bigint, blocksize: bigint): void {
+  const c = st.freeChunk;
+  if (c === undefined) st.freeChunk = { start: offset - blocksize, end: offset };
+  else if (offset === c.start) c.start = offset - blocksize;
+  else if (offset - blocksize === c.end) c.end = offset;
+  else if (c.end === st.staticUsed) {
+    st.staticUsed = c.start;
+    st.freeChunk = { start: offset - blocksize, end: offset };
+  } else if (offset === st.staticUsed) st.staticUsed = offset - blocksize;
+  else if (c.end < offset) st.freeChunk = { start: offset - blocksize, end: offset };
+}
+
+/**
+ * dl-close.c, TLS_DTV_AT_TP. glibc uses l_tls_firstbyte_offset (not the block's start) as the
+ * chunk's lower bound here; modelled as written.
+ */
+function reclaimVariantI(st: TlsState, offset: bigint, blocksize: bigint, firstbyte: bigint): void {
+  const c = st.freeChunk;
+  const end = offset + blocksize;
+  if (c === undefined) st.freeChunk = { start: firstbyte, end };
+  else if (firstbyte === c.end) c.end = end;
+  else if (end === c.start) c.start = firstbyte;
+  else if (end === st.staticUsed) st.staticUsed = firstbyte;
+  else if (c.end === st.staticUsed) {
+    st.staticUsed = c.start;
+    st.freeChunk = { start: firstbyte, end };
+  } else if (c.end < firstbyte) st.freeChunk = { start: firstbyte, end };
 }
 
 /**

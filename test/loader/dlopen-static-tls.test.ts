@@ -1,0 +1,226 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { formatEvent } from "../../kernel-shim/strace/format.ts";
+import { dlclose } from "../../loader/dlclose.ts";
+import { dlerror } from "../../loader/dlerror.ts";
+import { dlopen } from "../../loader/dlopen.ts";
+import { hostRtldProfile } from "../../loader/host-profile.ts";
+import type { LinkMap } from "../../loader/link-map.ts";
+import { runToMain, spawnForRun } from "../../loader/run.ts";
+import { hasGcc, hasStrace } from "./build-fixtures.ts";
+
+/**
+ * dlopen of libraries with initial-exec TLS (DF_STATIC_TLS, R_X86_64_TPOFF64) after startup: glibc
+ * 2.36 gives each a block from the static TLS surplus (`_dl_try_allocate_static_tls`) or fails with
+ * "cannot allocate memory in static TLS block"; dlclose gives the block back when it is at the end of
+ * the used area (`_dl_close_worker`). Compared with the real ld.so: the answers, each variable's
+ * offset from the thread pointer, and the system calls of every dlopen/dlclose.
+ */
+const ok = process.arch === "x64" && hasGcc() && hasStrace();
+if (!ok) console.warn("dlopen static TLS parity tests skipped: not x86_64, or gcc, strace or setarch missing");
+
+const TRACE = ["openat", "mmap", "munmap", "mprotect", "close", "read", "newfstatat", "pread64"];
+
+/**
+ * `o:PATH:MODE` dlopen, then the library's `tls_off()` (`&v - thread pointer`, computed by its
+ * initial-exec access); `c:K` dlclose of the K-th handle. Markers "@N" and answers "=N …" go
+ * through write(2) so that the trace splits per operation.
+ */
+const DRIVER = String.raw`
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static void out(const char *s) { write(1, s, strlen(s)); }
+int main(int argc, char **argv) {
+  void *h[64]; int nh = 0; char buf[4096];
+  for (int i = 1; i < argc; i++) {
+    char *op = argv[i];
+    snprintf(buf, sizeof buf, "@%d\n", i); out(buf);
+    if (op[0] == 'o') {
+      char *path = op + 2; char *m = strrchr(path, ':'); *m = 0;
+      void *p = dlopen(path, atoi(m + 1));
+      if (p) {
+        h[nh++] = p;
+        long (*f)(void) = (long (*)(void)) dlsym(p, "tls_off");
+        snprintf(buf, sizeof buf, "=%d ok %ld\n", i, f ? f() : 0L);
+      } else { const char *e = dlerror(); snprintf(buf, sizeof buf, "=%d NULL %s\n", i, e ? e : "(null)"); }
+    } else if (op[0] == 'c') {
+      snprintf(buf, sizeof buf, "=%d %d\n", i, dlclose(h[atoi(op + 2)]));
+    }
+    out(buf);
+  }
+  return 0;
+}
+`;
+
+/** name, size, alignment, storage class ("static" gives a TPOFF64 against symbol 0). */
+const LIBS: readonly [string, number, number, string][] = [
+  ["t16", 16, 1, "static"],
+  ["t512a", 512, 8, ""],
+  ["t512b", 512, 8, ""],
+  ["t512c", 512, 8, ""],
+  ["t512d", 512, 8, ""],
+  ["t1k", 1024, 16, ""],
+  ["t1kb", 1024, 16, ""],
+  ["t1600", 1600, 16, ""],
+  ["t1700", 1700, 4, ""],
+  ["t2k", 2048, 16, ""],
+  ["t4k", 4096, 16, ""],
+  ["a64", 100, 64, ""],
+  ["a128", 48, 128, "static"],
+  ["a4096", 16, 4096, ""],
+];
+
+interface Built {
+  readonly dir: string;
+  readonly driver: string;
+  /** library name → r_offset of its R_X86_64_TPOFF64 GOT slot (readelf -rW). */
+  readonly gotSlot: ReadonlyMap<string, bigint>;
+}
+
+function build(): Built {
+  const dir = mkdtempSync(join(tmpdir(), "ldsim-stls-"));
+  const gcc = (...a: string[]) => execFileSync("gcc", a, { cwd: dir, stdio: "pipe" });
+  writeFileSync(join(dir, "driver.c"), DRIVER);
+  gcc("-o", "driver", "driver.c");
+  const gotSlot = new Map<string, bigint>();
+  for (const [name, size, align, storage] of LIBS) {
+    writeFileSync(
+      join(dir, `${name}.c`),
+      `${storage} __thread char v[${size}] __attribute__((aligned(${align}))) = {1};\n` +
+        "long tls_off(void){ return (char*)&v - (char*)__builtin_thread_pointer(); }\n",
+    );
+    gcc("-shared", "-fPIC", "-O1", "-ftls-model=initial-exec", "-o", `lib${name}.so`, `${name}.c`);
+    const relocs = execFileSync("readelf", ["-rW", `lib${name}.so`], { cwd: dir, encoding: "latin1" });
+    const m = /^([0-9a-f]+) +[0-9a-f]+ +R_X86_64_TPOFF64/m.exec(relocs);
+    if (m) gotSlot.set(`./lib${name}.so`, BigInt(`0x${m[1]}`));
+  }
+  return { dir, driver: join(dir, "driver"), gotSlot };
+}
+
+interface OpResult {
+  readonly lines: string[];
+  readonly answer: string;
+}
+
+/** The trace lines of each operation (between the "@N" and "=N" writes) and its answer. */
+function splitOps(lines: readonly string[]): OpResult[] {
+  const ops: OpResult[] = [];
+  let cur: string[] | undefined;
+  for (const l of lines) {
+    const m = /^write\(1, "([@=][^"]*)\\n"/.exec(l);
+    if (m) {
+      const text = m[1] as string;
+      if (text.startsWith("@")) cur = [];
+      else {
+        ops.push({ lines: cur ?? [], answer: text.replace(/^=\d+ /, "") });
+        cur = undefined;
+      }
+      continue;
+    }
+    if (!l.startsWith("write(")) cur?.push(l);
+  }
+  return ops;
+}
+
+function realRun(b: Built, args: readonly string[]): OpResult[] {
+  const out = join(mkdtempSync(join(tmpdir(), "ldsim-stls-strace-")), "trace");
+  execFileSync(
+    "setarch",
+    ["-R", "strace", "-f", "-s", "256", "-o", out, "-e", `trace=${[...TRACE, "write"].join(",")}`, b.driver, ...args],
+    { cwd: b.dir, env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, encoding: "latin1" },
+  );
+  const trace = readFileSync(out, "latin1")
+    .split("\n")
+    .map((l) => l.replace(/^\d+ +/, ""))
+    .filter((l) => l !== "" && !l.startsWith("+++"));
+  return splitOps(trace);
+}
+
+const normalise = (l: string) =>
+  l
+    .replace(/\) +(= -?\d)/, ") $1")
+    .replace(/^(newfstatat\(AT_FDCWD, "[^"]*", )0x[0-9a-f]+/, "$1STACKPTR")
+    .replace(/^(read|pread64)\(\d+, .*?, (\d+(?:, \d+)?)\) += (-?\d+).*$/, "$1($2) = $3")
+    .replace(
+      /^newfstatat\((\d+), "", \{st_mode=([^,]+), st_size=(\d+).*\}, AT_EMPTY_PATH\) += 0$/,
+      "fstat($1, $2, $3)",
+    );
+
+/**
+ * The same operations in ldsim after runToMain. A success answers with what the library's
+ * initial-exec access computes: the relocated GOT slot of its R_X86_64_TPOFF64, `&v - tp`.
+ */
+function simulated(b: Built, args: readonly string[]): OpResult[] {
+  const proc = spawnForRun({ cwd: b.dir });
+  const run = runToMain(proc, b.driver, { argv: [b.driver], profile: hostRtldProfile() });
+  expect(run.error).toBeUndefined();
+  const rtld = run.rtld;
+  const traced = new Set(TRACE);
+  const handles: LinkMap[] = [];
+  const ops: OpResult[] = [];
+  for (const a of args) {
+    const from = proc.log.events.length;
+    let answer: string;
+    if (a.startsWith("o:")) {
+      const m = /^o:(.*):(\d+)$/.exec(a);
+      const path = m?.[1] ?? "";
+      const h = dlopen(rtld, path, Number(m?.[2]));
+      if (h) {
+        handles.push(h);
+        const slot = b.gotSlot.get(path);
+        const got =
+          slot === undefined ? 0n : BigInt.asIntN(64, readU64(proc.mm.readUser(Number(h.addr + slot), 8)));
+        answer = `ok ${got}`;
+      } else answer = `NULL ${dlerror(rtld) ?? "(null)"}`;
+    } else {
+      answer = String(dlclose(rtld, handles[Number(a.slice(2))] as LinkMap));
+    }
+    const lines = proc.log.events
+      .slice(from)
+      .filter((e) => traced.has(e.name))
+      .map((e) => {
+        const { pid: _pid, ...rest } = e;
+        return formatEvent(rest);
+      });
+    ops.push({ lines, answer });
+  }
+  return ops;
+}
+
+const readU64 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+
+describe.skipIf(!ok)("dlopen of initial-exec TLS libraries: static TLS surplus as real glibc 2.36 hands it out", () => {
+  const b = ok ? build() : undefined;
+  const NOW = 2;
+  const o = (n: string) => `o:./lib${n}.so:${NOW}`;
+  const cases: [string, string[]][] = [
+    ["one small block (TPOFF64 against symbol 0)", [o("t16")]],
+    ["512-byte blocks until the surplus runs out", [o("t512a"), o("t512b"), o("t512c"), o("t512d")]],
+    ["a large block, then a small one in what is left", [o("t1600"), o("t16")]],
+    ["a block that fits only in the static size's alignment slack", [o("t1700"), o("t16")]],
+    ["too large for the surplus: 2 KiB, 4 KiB", [o("t2k"), o("t4k")]],
+    ["64- and 128-byte aligned blocks after an unaligned one", [o("t16"), o("a64"), o("a128")]],
+    ["alignment above the static block's (4096): refused", [o("a4096"), o("t16")]],
+    ["dlclose of the last block gives it back", [o("t1k"), "c:0", o("t1kb"), o("t1600")]],
+    ["dlclose of an earlier block does not", [o("t512a"), o("t512b"), "c:0", o("t1k"), o("t512c")]],
+    ["dlclose of both, newest first", [o("t512a"), o("t512b"), "c:1", "c:0", o("t1600")]],
+    ["dlclose of both, oldest first", [o("t512a"), o("t512b"), "c:0", "c:1", o("t1600")]],
+    ["reopened after dlclose: a new block", [o("t16"), o("a64"), "c:0", o("t16")]],
+  ];
+  for (const [what, args] of cases) {
+    it(what, () => {
+      if (!b) return;
+      const real = realRun(b, args);
+      const mine = simulated(b, args);
+      expect(mine.map((r) => r.answer)).toEqual(real.map((r) => r.answer));
+      expect(mine.map((r) => r.lines.map(normalise))).toEqual(real.map((r) => r.lines.map(normalise)));
+    });
+  }
+});
