@@ -111,6 +111,8 @@ export class ReplayProcess {
    * registry are unchanged: dropped with the frame memo, and when a lookup changed the registry.
    */
   readonly traceMemo = new Map<bigint, unknown>();
+  /** Words held by the trace memo (reads and frames), bounded by the replay (a deep, varied profile). */
+  traceMemoWords = 0;
   /** Lookups that changed the registry (an EFAULT removes the section): a trace unwound across one is not memoized. */
   registryChanges = 0;
   /** The anonymous range currently holding a stack copy: [start, end). */
@@ -153,7 +155,7 @@ export class ReplayProcess {
     this.maps.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
     this.frameMemo.first.clear();
     this.frameMemo.caller.clear();
-    this.traceMemo.clear();
+    this.dropTraces();
     if (exec) this.pending.push(r);
   }
 
@@ -163,6 +165,12 @@ export class ReplayProcess {
 
   objectAt(addr: bigint): ReplayObject | undefined {
     return this.objects.find((o) => o.object.containsText(addr));
+  }
+
+  /** Forget the memoized traces. */
+  dropTraces(): void {
+    this.traceMemo.clear();
+    this.traceMemoWords = 0;
   }
 
   /** Place queued objects (the kernel and ld.so did this before any sample that could see them). */
@@ -198,7 +206,7 @@ export class ReplayProcess {
     this.findMemo = new Map();
     this.frameMemo.first.clear();
     this.frameMemo.caller.clear();
-    this.traceMemo.clear();
+    this.dropTraces();
   }
 
   private place(recorded: string, bias: bigint, role: ReplayObject["role"], register: boolean): void {
@@ -307,7 +315,6 @@ export class ReplayProcess {
     if (this.finderCache === undefined) {
       const inner = this.kernel.finder(this.mm);
       const memo = this.findMemo;
-      const traces = this.traceMemo;
       const self = this;
       this.finderCache = inner && {
         find(pc: bigint): SframeFindResult {
@@ -317,7 +324,7 @@ export class ReplayProcess {
           if (r.ok || r.errno !== "EFAULT") memo.set(pc, r);
           // EFAULT removed the section: traces replayed before may no longer be what an unwind gives.
           else {
-            traces.clear();
+            self.dropTraces();
             self.registryChanges++;
           }
           return r;

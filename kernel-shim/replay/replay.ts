@@ -263,6 +263,10 @@ export function* replaySamples(
       frames[k] = frameOf(p, f.pc, k === 0, f.method, f.sframeMiss);
     }
     if (p.registryChanges === changes) {
+      // Bounded memory: a recording of many distinct deep stacks starts the memo afresh when full.
+      const words = reads.addrs.length + frames.length + 8;
+      if (p.traceMemoWords + words > TRACE_MEMO_WORDS) p.dropTraces();
+      p.traceMemoWords += words;
       const t: MemoTrace = {
         sp: regs.sp,
         fp: regs.fp,
@@ -275,11 +279,12 @@ export function* replaySamples(
         frames,
         stop: trace.stop,
       };
-      if (!seen) memo.set(regs.pc, [t]);
-      else if (seen.length < TRACES_PER_PC) seen.push(t);
+      const list = memo.get(regs.pc);
+      if (!list) memo.set(regs.pc, [t]);
+      else if (list.length < TRACES_PER_PC) list.push(t);
       else {
-        seen.shift();
-        seen.push(t);
+        list.shift();
+        list.push(t);
       }
     }
     return sampleOf(s, i, pid, tid, comm, event, kernelChain, storedUser, frames, trace.stop, undefined);
@@ -310,6 +315,8 @@ interface MemoTrace {
 
 /** Traces kept per starting PC (a PC reached from several call paths has several). */
 const TRACES_PER_PC = 8;
+/** Words (reads and frames) the memo of one process may hold: some tens of MB at most. */
+const TRACE_MEMO_WORDS = 1 << 19;
 
 function sameTrace(t: MemoTrace, regs: UserRegs, memory: StackMemory): boolean {
   if (t.sp !== regs.sp || t.fp !== regs.fp || t.ra !== regs.ra) return false;
