@@ -335,6 +335,24 @@ export function libcPltCall(rtld: Rtld, name: string, lazy: boolean): boolean {
 }
 
 /**
+ * `l_contiguous` of the main map as rtld_setup_main_map decides it (glibc 2.36 elf/rtld.c): cleared
+ * when a PT_LOAD does not start at the page after the previous one's end (a hole between segments,
+ * as in non-PIE programs whose data segment skips a page).
+ */
+export function mainContiguous(main: LinkMap, pageSize: number): boolean {
+  const page = BigInt(pageSize);
+  let expected = 0n;
+  for (const p of main.phdrs) {
+    if (p.type !== PT_LOAD) continue;
+    const mapstart = main.addr + (p.vaddr & ~(page - 1n));
+    if (expected !== 0n && expected !== mapstart) return false;
+    const allocend = main.addr + p.vaddr + p.memsz;
+    expected = (allocend + page - 1n) & ~(page - 1n);
+  }
+  return true;
+}
+
+/**
  * `__rtld_malloc_init_real (main_map)` (elf/dl-minimal.c): ld.so switches from its minimal malloc
  * to libc's, looking up calloc, free, malloc and realloc from the main map with the base version
  * (GLIBC_2.2.5 on x86_64) — four more "binding file PROG" lines before ld.so's own relocation.
@@ -508,8 +526,12 @@ export function finishStartup(start: StartupResult, options: FinishOptions): Fin
     copyTlsInitImages(rtld, tls);
     const rtldInList = sl.includes(rtld.rtldMap);
     if (rtldInList) {
-      // _dl_find_object_init: one dl_find_object_internal (32 bytes) per implicitly NODELETE object.
-      const nodelete = rtld.ns.maps.filter((l) => l !== main && l.type === "library" && !l.faked).length;
+      // _dl_find_object_init (_dlfo_process_initial): one dl_find_object_internal (32 bytes) per
+      // implicitly NODELETE object, plus one per PT_LOAD of a main program that is not contiguous.
+      let nodelete = rtld.ns.maps.filter((l) => l !== main && l.type === "library" && !l.faked).length;
+      if (!mainContiguous(main, rtld.proc.mm.pageSize)) {
+        nodelete += main.phdrs.filter((p) => p.type === PT_LOAD).length;
+      }
       rtld.malloc.malloc(nodelete * 32);
       rtldMallocInitReal(rtld, main);
       options.relocate(rtld, rtld.rtldMap, main.scope, { lazy: false });
