@@ -87,7 +87,8 @@ describe.skipIf(!ok)("strace from execve to main = strace of the real program (s
   });
   // System programs have no marker: the simulated run must be a prefix of the real trace (what
   // follows is libc's or the program's own work: getrandom for malloc, libselinux's constructor, …).
-  const system = ["true", "cat", "grep", "sed", "python3", "git", "perl", "bash", "strace", "ssh", "curl"]
+  // apt-config is C++: libstdc++'s STB_GNU_UNIQUE symbols make ld.so's unique table grow in its minimal malloc.
+  const system = ["true", "cat", "grep", "sed", "python3", "git", "perl", "bash", "strace", "ssh", "curl", "apt-config"]
     .map((p) => `/usr/bin/${p}`)
     .filter((p) => {
       try {
