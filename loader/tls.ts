@@ -289,6 +289,18 @@ export function tryAllocateStaticTls(rtld: Rtld, map: LinkMap, optional: boolean
   return true;
 }
 
+/**
+ * TRY_STATIC_TLS (elf/dl-reloc.c, used by R_X86_64_TLSDESC and R_AARCH64_TLSDESC in a shared ld.so):
+ * the module's static offset, allocating one from the optional surplus
+ * (`_dl_try_allocate_static_tls (map, true)`, at most glibc.rtld.optional_static_tls bytes in all)
+ * if it has none; undefined when that does not fit — the descriptor then goes dynamic
+ * (`_dl_make_tlsdesc_dynamic`, `_dl_tlsdesc_dynamic`) and the dlopen still succeeds.
+ */
+export function tryStaticTls(rtld: Rtld, map: LinkMap): bigint | undefined {
+  if (map.tlsOffset !== undefined) return map.tlsOffset;
+  return tryAllocateStaticTls(rtld, map, true) ? map.tlsOffset : undefined;
+}
+
 /** CHECK_STATIC_TLS: the defining module must have a static block (allocated now if possible). */
 export function checkStaticTls(rtld: Rtld, map: LinkMap): bigint {
   if (map.tlsOffset !== undefined) return map.tlsOffset;
