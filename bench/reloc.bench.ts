@@ -3,7 +3,8 @@
  * loader/symbol-lookup.ts) on this machine's programs, next to the real ld.so in the same run:
  *
  * - relocate: a program's whole relocation phase (every object, LD_BIND_NOW so every symbol is
- *   looked up, ld.so last), after a startup in the kernel shim that is not timed; relocations/s
+ *   looked up, ld.so last), after a startup in the kernel shim that is not timed and a full garbage
+ *   collection (so a round does not pay for the previous rounds' garbage); relocations/s
  *   counts RELR + RELA + JMPREL entries, lookups/s the `_dl_lookup_symbol_x` calls;
  * - lookup: every defined dynamic symbol of libc.so.6 looked up by name through the program's scope
  *   (a fresh lookup memo each round, so every name is walked);
@@ -14,6 +15,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { execElf } from "../kernel-shim/exec/binfmt-elf.ts";
 import { HostFs } from "../kernel-shim/fs/host-fs.ts";
 import { Kernel } from "../kernel-shim/process/kernel.ts";
@@ -28,6 +31,13 @@ import { startFromExec } from "../loader/startup.ts";
 import { lookupState, lookupSymbol } from "../loader/symbol-lookup.ts";
 
 const LDSO = "/lib64/ld-linux-x86-64.so.2";
+
+/** A full collection before each timed round: its figure is that round's own work, not earlier rounds' garbage. */
+function collector(): () => void {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as (() => void) | undefined;
+  return typeof gc === "function" ? gc : () => {};
+}
 
 function startup(exe: string): { rtld: Rtld; main: LinkMap } {
   const proc = Process.spawn(new Kernel(new HostFs()), { cwd: "/" });
@@ -91,6 +101,7 @@ export async function run(): Promise<void> {
       .map((x) => x.toFixed(2))
       .join(" ")}`,
   );
+  const gc = collector();
   let allRelocs = 0;
   let allLookups = 0;
   let allMs = 0;
@@ -101,6 +112,7 @@ export async function run(): Promise<void> {
     for (let i = 0; i < rounds; i++) {
       const { rtld, main } = startup(exe);
       const before = lookupState(rtld).lookups;
+      gc();
       const t0 = performance.now();
       const relocs = relocateAll(rtld, main);
       samples.push({ ms: performance.now() - t0, relocs, lookups: lookupState(rtld).lookups - before });
@@ -141,6 +153,7 @@ export async function run(): Promise<void> {
   for (let r = 0; r < 6; r++) {
     const scope = main.scope.map((l) => [...l]);
     found = 0;
+    gc();
     const t0 = performance.now();
     for (const n of names) if (lookupSymbol(rtld, main, n, scope, undefined, { dlsym: true })) found++;
     if (r > 0) times.push(performance.now() - t0);
