@@ -15,16 +15,18 @@
  */
 import { EM_AARCH64 } from "../formats/elf/constants.ts";
 import { dynamicInfo } from "./dynamic-info.ts";
-import { GLIBC236_AARCH64_TLS, GLIBC236_X86_64_TLS, staticSurplus } from "./init-tls.ts";
+import {
+  determineTlsOffsetsVariantI,
+  determineTlsOffsets as determineTlsOffsetsVariantII,
+  GLIBC236_AARCH64_TLS,
+  GLIBC236_X86_64_TLS,
+  staticSurplus,
+  type TlsModule,
+} from "./init-tls.ts";
 import type { LinkMap } from "./link-map.ts";
 import { LoaderError } from "./map-object.ts";
 import type { Rtld } from "./rtld.ts";
 
-/** TCB_ALIGNMENT: 64 on x86_64, 32 on aarch64 (GLIBC236_AARCH64_TLS: measured under qemu-aarch64). */
-const tcbAlignment = (rtld: Rtld) =>
-  BigInt((isAarch64(rtld) ? GLIBC236_AARCH64_TLS : GLIBC236_X86_64_TLS).tcbAlignment);
-/** aarch64 TLS_TCB_SIZE: the two-pointer tcbhead_t that precedes the blocks. */
-const AARCH64_TCB_SIZE = 16n;
 /**
  * x86_64 TLS_TCB_SIZE: sizeof (struct pthread) in Debian 12's glibc 2.36 — the same ABI facts
  * init_tls uses (loader/init-tls.ts, measured from the rseq area's offset in real strace runs).
@@ -52,6 +54,11 @@ export interface TlsState {
    */
   freeChunk: { start: bigint; end: bigint } | undefined;
   anyTlsRemoved: boolean;
+  /**
+   * TLS_DTV_AT_TP: `_dl_try_allocate_static_tls` overwrites l_tls_firstbyte_offset with the
+   * dl_tls_static_used it started from; `_dl_close_worker` reads that back as the block's start.
+   */
+  readonly firstbyteAfterAlloc: WeakMap<LinkMap, bigint>;
 }
 
 const states = new WeakMap<Rtld, TlsState>();
@@ -73,6 +80,7 @@ export function tlsState(rtld: Rtld): TlsState {
       generation: 0,
       freeChunk: undefined,
       anyTlsRemoved: false,
+      firstbyteAfterAlloc: new WeakMap(),
     };
     states.set(rtld, s);
   }
@@ -116,7 +124,8 @@ export function releaseTlsModid(rtld: Rtld, map: LinkMap): void {
   const t = dynamicInfo(rtld, map).tls;
   if (t) st.anyTlsRemoved = true;
   if (t && map.tlsOffset !== undefined) {
-    if (isAarch64(rtld)) reclaimVariantI(st, map.tlsOffset, t.blocksize, t.firstbyteOffset);
+    const firstbyte = st.firstbyteAfterAlloc.get(map) ?? t.firstbyteOffset;
+    if (isAarch64(rtld)) reclaimVariantI(st, map.tlsOffset, t.blocksize, firstbyte);
     else reclaimVariantII(st, map.tlsOffset, t.blocksize);
   }
   map.tlsModid = 0;
@@ -156,8 +165,8 @@ function reclaimVariantII(st: TlsState, offset: bigint, blocksize: bigint): void
 }
 
 /**
- * dl-close.c, TLS_DTV_AT_TP. glibc uses l_tls_firstbyte_offset (not the block's start) as the
- * chunk's lower bound here; modelled as written.
+ * dl-close.c, TLS_DTV_AT_TP: the block is [firstbyte, offset + blocksize), firstbyte being the
+ * l_tls_firstbyte_offset that `_dl_try_allocate_static_tls` set to the used size before the block.
  */
 function reclaimVariantI(st: TlsState, offset: bigint, blocksize: bigint, firstbyte: bigint): void {
   const c = st.freeChunk;
@@ -174,71 +183,25 @@ function reclaimVariantI(st: TlsState, offset: bigint, blocksize: bigint, firstb
 
 /**
  * `_dl_determine_tlsoffset`: static offsets for every module known at startup, in module-id order,
- * and the static block's size.
+ * and the static block's size — the one layout implementation, in loader/init-tls.ts (which
+ * `init_tls` also uses to size the block it allocates).
  */
 export function determineTlsOffsets(rtld: Rtld): void {
   const st = tlsState(rtld);
-  let maxAlign = tcbAlignment(rtld);
-  let freetop = 0n;
-  let freebottom = 0n;
-  const maps = st.slots.slice(1, st.maxDtvIdx + 1).filter((m): m is LinkMap => m !== undefined);
-  if (!isAarch64(rtld)) {
-    let offset = 0n;
-    for (const m of maps) {
-      const t = dynamicInfo(rtld, m).tls;
-      if (!t) continue;
-      const align = t.align === 0n ? 1n : t.align;
-      const firstbyte = -t.firstbyteOffset & (align - 1n);
-      if (align > maxAlign) maxAlign = align;
-      if (freebottom - freetop >= t.blocksize) {
-        const off = roundup(freetop + t.blocksize - firstbyte, align) + firstbyte;
-        if (off <= freebottom) {
-          freetop = off;
-          m.tlsOffset = off;
-          continue;
-        }
-      }
-      const off = roundup(offset + t.blocksize - firstbyte, align) + firstbyte;
-      if (off > offset + t.blocksize + (freebottom - freetop)) {
-        freetop = offset;
-        freebottom = off - t.blocksize;
-      }
-      offset = off;
-      m.tlsOffset = off;
-    }
-    st.staticUsed = offset;
-    st.staticSize = roundup(offset + st.surplus, maxAlign) + X86_64_TCB_SIZE;
-  } else {
-    let offset = AARCH64_TCB_SIZE;
-    for (const m of maps) {
-      const t = dynamicInfo(rtld, m).tls;
-      if (!t) continue;
-      const align = t.align === 0n ? 1n : t.align;
-      // dl-tls.c: firstbyte = -l_tls_firstbyte_offset & (l_tls_align - 1) in both variants.
-      const firstbyte = -t.firstbyteOffset & (align - 1n);
-      if (align > maxAlign) maxAlign = align;
-      if (t.blocksize <= freetop - freebottom) {
-        let off = roundup(freebottom, align);
-        if (off - freebottom < firstbyte) off += align;
-        if (off + t.blocksize - firstbyte <= freetop) {
-          m.tlsOffset = off - firstbyte;
-          freebottom = off + t.blocksize - firstbyte;
-          continue;
-        }
-      }
-      let off = roundup(offset, align);
-      if (off - offset < firstbyte) off += align;
-      m.tlsOffset = off - firstbyte;
-      if (off - firstbyte - offset > freetop - freebottom) {
-        freebottom = offset;
-        freetop = off - firstbyte;
-      }
-      offset = off + t.blocksize - firstbyte;
-    }
-    st.staticUsed = offset;
-    st.staticSize = roundup(offset + st.surplus, tcbAlignment(rtld));
+  const abi = isAarch64(rtld) ? GLIBC236_AARCH64_TLS : GLIBC236_X86_64_TLS;
+  const modules: TlsModule[] = [];
+  for (const m of st.slots.slice(1, st.maxDtvIdx + 1)) {
+    const t = m && dynamicInfo(rtld, m).tls;
+    if (!m || !t) continue;
+    modules.push({ map: m, ...t, align: t.align === 0n ? 1n : t.align });
   }
-  st.staticAlign = maxAlign;
+  const layout =
+    abi.variant === "I"
+      ? determineTlsOffsetsVariantI(modules, st.surplus, abi)
+      : determineTlsOffsetsVariantII(modules, st.surplus, abi);
+  st.staticUsed = layout.staticUsed;
+  st.staticSize = layout.staticSize;
+  st.staticAlign = layout.staticAlign;
   st.static = true;
 }
 
@@ -285,6 +248,7 @@ export function tryAllocateStaticTls(rtld: Rtld, map: LinkMap, optional: boolean
   if (optional && use > st.staticOptional) return false;
   if (optional) st.staticOptional -= use;
   map.tlsOffset = offset;
+  st.firstbyteAfterAlloc.set(map, st.staticUsed);
   st.staticUsed = used;
   return true;
 }

@@ -79,6 +79,8 @@ const LIBS: readonly [string, number, number, string, ("ie" | "desc")?][] = [
   ["t1700", 1700, 4, ""],
   ["t2k", 2048, 16, ""],
   ["t4k", 4096, 16, ""],
+  ["s1664", 1664, 16, ""],
+  ["s1672", 1672, 16, ""],
   ["a64", 100, 64, ""],
   ["a128", 48, 128, "static"],
   ["a4096", 16, 4096, ""],
@@ -100,6 +102,16 @@ function build(): Built {
   const gcc = (...a: string[]) => execFileSync("gcc", a, { cwd: dir, stdio: "pipe" });
   writeFileSync(join(dir, "driver.c"), DRIVER);
   gcc("-o", "driver", "driver.c");
+  // The same driver with 40 bytes of TLS of its own (module 1): the used static area then ends at
+  // 192, so that the 64-byte rounding of used + surplus pins the surplus (1664) to the byte.
+  writeFileSync(
+    join(dir, "driver-tls.c"),
+    DRIVER.replace(
+      "int main(int argc, char **argv) {",
+      "__thread char mainv[40] = {1};\nint main(int argc, char **argv) { mainv[1]++;",
+    ),
+  );
+  gcc("-o", "driver-tls", "driver-tls.c");
   const gotSlot = new Map<string, { offset: bigint; desc: boolean }>();
   for (const [name, size, align, storage, model = "ie"] of LIBS) {
     writeFileSync(
@@ -163,11 +175,11 @@ function splitOps(lines: readonly string[]): OpResult[] {
   return ops;
 }
 
-function realRun(b: Built, args: readonly string[]): OpResult[] {
+function realRun(b: Built, args: readonly string[], driver = b.driver): OpResult[] {
   const out = join(mkdtempSync(join(tmpdir(), "ldsim-stls-strace-")), "trace");
   execFileSync(
     "setarch",
-    ["-R", "strace", "-f", "-s", "256", "-o", out, "-e", `trace=${[...TRACE, "write"].join(",")}`, b.driver, ...args],
+    ["-R", "strace", "-f", "-s", "256", "-o", out, "-e", `trace=${[...TRACE, "write"].join(",")}`, driver, ...args],
     { cwd: b.dir, env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, encoding: "latin1" },
   );
   const trace = readFileSync(out, "latin1")
@@ -191,9 +203,9 @@ const normalise = (l: string) =>
  * The same operations in ldsim after runToMain. A success answers with what the library's
  * initial-exec access computes: the relocated GOT slot of its R_X86_64_TPOFF64, `&v - tp`.
  */
-function simulated(b: Built, args: readonly string[]): OpResult[] {
+function simulated(b: Built, args: readonly string[], driver = b.driver): OpResult[] {
   const proc = spawnForRun({ cwd: b.dir });
-  const run = runToMain(proc, b.driver, { argv: [b.driver], profile: hostRtldProfile() });
+  const run = runToMain(proc, driver, { argv: [driver], profile: hostRtldProfile() });
   expect(run.error).toBeUndefined();
   const rtld = run.rtld;
   const traced = new Set(TRACE);
@@ -238,7 +250,7 @@ describe.skipIf(!ok)("dlopen of initial-exec TLS libraries: static TLS surplus a
   const b = ok ? build() : undefined;
   const NOW = 2;
   const o = (n: string) => `o:./lib${n}.so:${NOW}`;
-  const cases: [string, string[]][] = [
+  const cases: [string, string[], ("tls" | undefined)?][] = [
     ["one small block (TPOFF64 against symbol 0)", [o("t16")]],
     ["512-byte blocks until the surplus runs out", [o("t512a"), o("t512b"), o("t512c"), o("t512d")]],
     ["a large block, then a small one in what is left", [o("t1600"), o("t16")]],
@@ -257,6 +269,8 @@ describe.skipIf(!ok)("dlopen of initial-exec TLS libraries: static TLS surplus a
     ["TLSDESC: a static block from the optional surplus", [o("d16"), o("t16")]],
     ["TLSDESC under RTLD_LAZY (resolved at load)", [`o:./libd16.so:1`, o("t16")]],
     ["TLSDESC: what is left of the optional 512 bytes", [o("d400"), o("d16"), o("t16")]],
+    ["program with TLS: 1664 bytes fit exactly (the surplus is 1664)", [o("s1664")], "tls"],
+    ["program with TLS: 1672 bytes do not", [o("s1672"), o("t1k")], "tls"],
   ];
   /**
    * glibc resolves a TLSDESC with TRY_STATIC_TLS: no room in the optional surplus → a dynamic
@@ -267,11 +281,12 @@ describe.skipIf(!ok)("dlopen of initial-exec TLS libraries: static TLS surplus a
     ["TLSDESC: the optional 512 bytes run out, the next block is dynamic", [o("d400"), o("d400b"), o("t16")]],
     ["TLSDESC: larger than the optional surplus, dynamic TLS", [o("d600"), o("t1600")]],
   ];
-  for (const [what, args] of cases) {
+  for (const [what, args, driver] of cases) {
     it(what, () => {
       if (!b) return;
-      const real = realRun(b, args);
-      const mine = simulated(b, args);
+      const exe = driver === "tls" ? join(b.dir, "driver-tls") : b.driver;
+      const real = realRun(b, args, exe);
+      const mine = simulated(b, args, exe);
       expect(mine.map((r) => r.answer)).toEqual(real.map((r) => r.answer));
       expect(mine.map((r) => r.lines.map(normalise))).toEqual(real.map((r) => r.lines.map(normalise)));
     });
