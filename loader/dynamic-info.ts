@@ -166,8 +166,6 @@ function popcount(x: number): number {
 
 /** MemSymbol decoded from its eight fields, st_value and st_size kept as 32-bit halves (bigint on demand). */
 class MemSym implements MemSymbol {
-  readonly bind: number;
-  readonly type: number;
   readonly valueN: number;
   /** Its name and new hash, once asked for (DynamicInfo.symbolName / symbolHash). */
   name: string | undefined = undefined;
@@ -183,9 +181,13 @@ class MemSym implements MemSymbol {
     private readonly sizeLo: number,
     private readonly sizeHi: number,
   ) {
-    this.bind = info >> 4;
-    this.type = info & 0xf;
     this.valueN = valueHi < 0x200000 ? valueLo + valueHi * TWO32 : Number.NaN;
+  }
+  get bind(): number {
+    return this.info >> 4;
+  }
+  get type(): number {
+    return this.info & 0xf;
   }
   get value(): bigint {
     return this.valueHi < 0x200000 ? BigInt(this.valueN) : (BigInt(this.valueHi) << 32n) | BigInt(this.valueLo);

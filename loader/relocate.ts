@@ -354,15 +354,20 @@ function doRelaTable(
   };
   if (lazy) {
     const fast = arch.lazyJumpSlotFast(info);
-    const addrs = new Float64Array(count);
+    const addrs = batchAddrs;
     const delta = new Uint32Array([baseLo, baseHi]);
     let n = 0;
     for (let i = 0; i < count; i++) {
       const o = i * 24;
       const t = dv.getUint32(o + 8, true);
       if (t === arch.irelative) ireloc.push(i);
-      else if (fast && t === arch.jumpSlot) addrs[n++] = slotAddr(o);
-      else {
+      else if (fast && t === arch.jumpSlot) {
+        addrs[n++] = slotAddr(o);
+        if (n === BATCH) {
+          addUserWords(mm, addrs, delta, n);
+          n = 0;
+        }
+      } else {
         addUserWords(mm, addrs, delta, n);
         n = 0;
         arch.lazyRel(ctx, recordAt(dv, i));
@@ -376,17 +381,20 @@ function doRelaTable(
   const st = relocStats(rtld);
   // ld.so's RELATIVE entries were applied by _dl_start; a prelinked object at its link address needs none.
   if (nrel > 0 && !map.isRtld && (map.addr !== 0n || !info.has(DT_GNU_PRELINKED))) {
-    const addrs = new Float64Array(nrel);
-    const words = new Uint32Array(nrel * 2);
-    for (let i = 0; i < nrel; i++) {
-      const o = i * 24;
-      addrs[i] = slotAddr(o);
-      // l_addr + r_addend mod 2^64, in 32-bit halves.
-      const lo = dv.getUint32(o + 16, true) + baseLo;
-      words[2 * i] = lo >>> 0;
-      words[2 * i + 1] = (dv.getUint32(o + 20, true) + baseHi + (lo >= TWO32 ? 1 : 0)) >>> 0;
+    const addrs = batchAddrs;
+    const words = batchWords;
+    for (let from = 0; from < nrel; from += BATCH) {
+      const n = Math.min(BATCH, nrel - from);
+      for (let j = 0; j < n; j++) {
+        const o = (from + j) * 24;
+        addrs[j] = slotAddr(o);
+        // l_addr + r_addend mod 2^64, in 32-bit halves.
+        const lo = dv.getUint32(o + 16, true) + baseLo;
+        words[2 * j] = lo >>> 0;
+        words[2 * j + 1] = (dv.getUint32(o + 20, true) + baseHi + (lo >= TWO32 ? 1 : 0)) >>> 0;
+      }
+      writeUserWords(mm, addrs, words, n);
     }
-    writeUserWords(mm, addrs, words, nrel);
   }
   st.relative += nrel;
   for (let i = nrel; i < count; i++) {
@@ -401,6 +409,11 @@ function doRelaTable(
 }
 
 const slotWords = new Uint32Array(2);
+
+/** Slots per batched user access (reused buffers: a run of RELATIVE or lazy JUMP_SLOT entries goes through in pieces). */
+const BATCH = 1024;
+const batchAddrs = new Float64Array(BATCH);
+const batchWords = new Uint32Array(BATCH * 2);
 
 /** GLOB_DAT / JUMP_SLOT / 64 (ABS64): S (+ A where the architecture adds it), IFUNC resolved. */
 function symbolSlot(ctx: RelocContext, arch: ArchRelocator, dv: DataView, o: number, t: number, at: number): void {
