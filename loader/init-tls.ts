@@ -41,7 +41,11 @@ export interface TlsAbi {
   /** TLS_SLOTINFO_SURPLUS and DTV_SURPLUS (elf/dl-tls.c). */
   readonly slotinfoSurplus: number;
   readonly dtvSurplus: number;
-  /** Static TLS surplus: (nns-1)*LIBC_IE_TLS + nns*OTHER_IE_TLS + optional, at least LEGACY_TLS. */
+  /**
+   * Static TLS surplus (elf/dl-tls.c): tls_static_surplus (nns, opt) = (nns-1)*LIBC_IE_TLS +
+   * nns*OTHER_IE_TLS + opt, plus LEGACY_TLS = 1664 - tls_static_surplus (DEFAULT_NNS, OPTIONAL_TLS);
+   * legacyTls holds the historic 1664 that the default tunables give.
+   */
   readonly libcIeTls: number;
   readonly otherIeTls: number;
   readonly defaultNns: number;
@@ -231,11 +235,30 @@ export function determineTlsOffsetsVariantI(
   };
 }
 
-/** `_dl_tls_static_surplus_init (0)` with the default tunables (nns 4, optional_static_tls 512). */
-export function staticSurplus(abi: TlsAbi, naudit = 0): bigint {
-  const nns = abi.defaultNns + naudit;
-  const s = (nns - 1) * abi.libcIeTls + nns * abi.otherIeTls + abi.optionalStaticTls;
-  return BigInt(Math.max(s, abi.legacyTls));
+/** dl-tls.c `tls_static_surplus`: the IE TLS reserved for libc and other libraries per namespace, plus the optional part. */
+const tlsStaticSurplus = (abi: TlsAbi, nns: number, optional: number) =>
+  (nns - 1) * abi.libcIeTls + nns * abi.otherIeTls + optional;
+
+/** DL_NNS: the namespaces glibc supports (glibc.rtld.nns is capped to it). */
+const DL_NNS = 16;
+
+/**
+ * `_dl_tls_static_surplus_init (naudit)`: tls_static_surplus (nns + naudit, optional) + LEGACY_TLS,
+ * LEGACY_TLS being what makes the default tunables (nns 4, optional_static_tls 512) give the historic
+ * 1664 bytes — an addition, so each audit module's namespace adds LIBC_IE_TLS + OTHER_IE_TLS (288).
+ */
+export function staticSurplus(
+  abi: TlsAbi,
+  naudit = 0,
+  tunables: { readonly nns?: number; readonly optionalStaticTls?: number } = {},
+): bigint {
+  const nns = Math.min(tunables.nns ?? abi.defaultNns, DL_NNS);
+  if (DL_NNS - nns < naudit) {
+    throw new LoaderError("ld.so", `Failed loading ${naudit} audit modules, ${DL_NNS - nns} are supported.`);
+  }
+  const optional = tunables.optionalStaticTls ?? abi.optionalStaticTls;
+  const legacy = abi.legacyTls - tlsStaticSurplus(abi, abi.defaultNns, abi.optionalStaticTls);
+  return BigInt(tlsStaticSurplus(abi, nns + naudit, optional) + legacy);
 }
 
 function u64le(v: bigint): Uint8Array {

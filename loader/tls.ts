@@ -8,10 +8,10 @@
  * - x86_64 (TLS_TCB_AT_TP, variant II): blocks below the thread pointer, l_tls_offset a positive
  *   distance (address = tp − offset), filling free space left by alignment first;
  * - aarch64 (TLS_DTV_AT_TP, variant I): blocks after a 16-byte TCB (address = tp + offset);
- * - the static surplus: (nns − 1) × LIBC_IE_TLS + nns × OTHER_IE_TLS + optional_static_tls with
- *   the tunables' defaults (nns 4, optional 512; both IE sizes 144) = 1520 bytes, raised to LEGACY_TLS
- *   (1664) as `_dl_tls_static_surplus_init` does, from which a
- *   dlopen'ed module with initial-exec TLS gets a static block.
+ * - the static surplus (`_dl_tls_static_surplus_init`, loader/init-tls.ts `staticSurplus`): 1664 bytes
+ *   with the default tunables (nns 4, optional_static_tls 512), from which a dlopen'ed module with
+ *   initial-exec TLS gets a static block, and TLSDESC an optional one from at most 512 of them;
+ * - dlclose gives a static block back only when it ends the used area (`_dl_close_worker`).
  */
 import { EM_AARCH64 } from "../formats/elf/constants.ts";
 import { dynamicInfo } from "./dynamic-info.ts";
@@ -66,7 +66,7 @@ const states = new WeakMap<Rtld, TlsState>();
 export function tlsState(rtld: Rtld): TlsState {
   let s = states.get(rtld);
   if (!s) {
-    // `_dl_tls_static_surplus_init (0)`: the tunables' formula, at least LEGACY_TLS (1664).
+    // `_dl_tls_static_surplus_init (0)` with the default tunables: 1664 bytes.
     const surplus = staticSurplus(GLIBC236_X86_64_TLS);
     s = {
       maxDtvIdx: 0,
