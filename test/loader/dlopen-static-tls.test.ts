@@ -125,28 +125,26 @@ function build(): Built {
     const m = /^([0-9a-f]+) +[0-9a-f]+ +R_X86_64_(TPOFF64|TLSDESC)/m.exec(relocs);
     if (m) gotSlot.set(`./lib${name}.so`, { offset: BigInt(`0x${m[1]}`), desc: m[2] === "TLSDESC" });
   }
-  // A library and its dependency, both initial-exec: one dlopen, one dlclose for the two.
-  writeFileSync(join(dir, "m2.c"), "__thread char w[512] = {1}; long m2_off(void){ return (long)&w; }\n");
-  writeFileSync(
-    join(dir, "m1.c"),
-    "__thread char v[256] = {1};\nlong tls_off(void){ return (char*)&v - (char*)__builtin_thread_pointer(); }\n",
-  );
-  gcc("-shared", "-fPIC", "-O1", "-ftls-model=initial-exec", "-o", "libm2.so", "m2.c", "-Wl,-soname,libm2.so");
-  gcc(
-    "-shared",
-    "-fPIC",
-    "-O1",
-    "-ftls-model=initial-exec",
-    "-o",
-    "libm1.so",
-    "m1.c",
-    "-L.",
-    "-lm2",
-    "-Wl,-rpath,$ORIGIN",
-  );
-  const relocs = execFileSync("readelf", ["-rW", "libm1.so"], { cwd: dir, encoding: "latin1" });
-  const m = /^([0-9a-f]+) +[0-9a-f]+ +R_X86_64_TPOFF64/m.exec(relocs);
-  if (m) gotSlot.set("./libm1.so", { offset: BigInt(`0x${m[1]}`), desc: false });
+  // Libraries with an initial-exec dependency (NEEDED kept with --no-as-needed): one dlopen and one
+  // dlclose for the two. m1 (256 B) needs m2 (512 B); n1 (16 B) needs n2 (2 KiB, never fits).
+  const ie = ["-shared", "-fPIC", "-O1", "-ftls-model=initial-exec"];
+  for (const [lib, size, dep] of [
+    ["m2", 512, undefined],
+    ["m1", 256, "m2"],
+    ["n2", 2048, undefined],
+    ["n1", 16, "n2"],
+  ] as const) {
+    writeFileSync(
+      join(dir, `${lib}.c`),
+      `__thread char v${lib}[${size}] = {1};\n` +
+        `long ${dep ? "tls_off" : `${lib}_off`}(void){ return (char*)&v${lib} - (char*)__builtin_thread_pointer(); }\n`,
+    );
+    const link = dep ? ["-Wl,--no-as-needed", "-L.", `-l${dep}`, "-Wl,-rpath,$ORIGIN"] : [`-Wl,-soname,lib${lib}.so`];
+    gcc(...ie, "-o", `lib${lib}.so`, `${lib}.c`, ...link);
+    const relocs = execFileSync("readelf", ["-rW", `lib${lib}.so`], { cwd: dir, encoding: "latin1" });
+    const m = /^([0-9a-f]+) +[0-9a-f]+ +R_X86_64_TPOFF64/m.exec(relocs);
+    if (m) gotSlot.set(`./lib${lib}.so`, { offset: BigInt(`0x${m[1]}`), desc: false });
+  }
   return { dir, driver: join(dir, "driver"), gotSlot };
 }
 
@@ -263,7 +261,8 @@ describe.skipIf(!ok)("dlopen of initial-exec TLS libraries: static TLS surplus a
     ["dlclose of both, newest first", [o("t512a"), o("t512b"), "c:1", "c:0", o("t1600")]],
     ["dlclose of both, oldest first", [o("t512a"), o("t512b"), "c:0", "c:1", o("t1600")]],
     ["reopened after dlclose: a new block", [o("t16"), o("a64"), "c:0", o("t16")]],
-    ["a library and its initial-exec dependency: blocks in search-list order", [o("m1"), o("t1k")]],
+    ["a library and its initial-exec dependency: the dependency's block first", [o("m1"), o("t1k")]],
+    ["the dependency's block does not fit: the dlopen fails, nothing is kept", [o("n1"), o("t1700"), o("n1")]],
     ["one dlclose frees a library and its dependency", [o("m1"), "c:0", o("t1600")]],
     ["dlclose of the middle one, then of the last one", [o("t16"), o("m1"), o("t512a"), "c:1", "c:2", o("t1600")]],
     ["TLSDESC: a static block from the optional surplus", [o("d16"), o("t16")]],
