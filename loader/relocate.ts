@@ -137,6 +137,9 @@ export function relocStats(rtld: Rtld): RelocStats {
 const bootstrapped = new WeakSet<Rtld>();
 
 /** The referencing symbol of a relocation, as `_dl_lookup_symbol_x` receives it (st_value/st_size read on demand). */
+/** An unresolved weak reference. */
+const UNRESOLVED: Resolved = { map: undefined, sym: undefined };
+
 class RelocRef implements RefSymbol {
   readonly index: number;
   readonly bind: number;
@@ -213,11 +216,12 @@ function makeContext(
         session,
       );
       let result: Resolved;
-      if (f) result = { map: f.map, sym: f.sym };
+      // The definition record itself (it carries map and sym), no copy.
+      if (f) result = f;
       else {
         const fail = takeLookupFailure(rtld);
         if (fail) throw new SymbolLookupError(fail.object, fail.message);
-        result = { map: undefined, sym: undefined };
+        result = UNRESOLVED;
       }
       if (c) {
         c.sym = symIdx;

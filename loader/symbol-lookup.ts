@@ -155,10 +155,13 @@ function gnuHash(name: string): number {
 
 /** The walk's hashes of one name: `_dl_new_hash` at once, `_dl_elf_hash` when a DT_HASH-only object needs it. */
 interface Hashes {
-  readonly name: string;
-  readonly gnu: number;
+  name: string;
+  gnu: number;
   sysv: number;
 }
+
+/** The one Hashes record lookups fill in (they never nest). */
+const walkHashes: Hashes = { name: "", gnu: 0, sysv: -1 };
 
 // check_match's versioned-candidate counter (num_versions, versioned_sym) for the object being
 // searched: module state instead of an object per do_lookup_x (the walk never re-enters itself).
@@ -621,7 +624,10 @@ export function lookupDefinition(
   }
   if (hit !== undefined) result.found = hit ?? undefined;
   else {
-    hashes = { name, gnu, sysv: -1 };
+    hashes = walkHashes;
+    hashes.name = name;
+    hashes.gnu = gnu;
+    hashes.sysv = -1;
     walkScopes(rtld, hashes, ref, result, scopes, memo?.infos, start, version, newest, skip, typeClass, undefMap);
     if (byHash && !result.unique) byHash.set(gnu | 0, { name, found: result.found ?? null, next: byHash.get(gnu | 0) });
   }
@@ -649,7 +655,12 @@ export function lookupDefinition(
       const pv = protectedResult;
       pv.found = undefined;
       pv.unique = false;
-      hashes ??= { name, gnu, sysv: -1 };
+      if (!hashes) {
+        hashes = walkHashes;
+        hashes.name = name;
+        hashes.gnu = gnu;
+        hashes.sysv = -1;
+      }
       walkScopes(
         rtld,
         hashes,
