@@ -9,7 +9,7 @@ import { mapObjectDeps } from "./load-deps.ts";
 import { LoaderError } from "./map-object.ts";
 import { relocateObject } from "./relocate.ts";
 import type { Rtld } from "./rtld.ts";
-import { assignTlsModid } from "./tls.ts";
+import { assignTlsModid, updateTlsSlotinfo } from "./tls.ts";
 
 /** bits/dlfcn.h (x86_64 / generic). */
 export const RTLD_LAZY = 0x1;
@@ -161,6 +161,8 @@ function openWorker(rtld: Rtld, file: string, mode: number, call: DlopenCall): L
     }
     for (const m of added) if (m.nodelete) st.push({ kind: "nodelete", name: m.name, why: "activate_nodelete" });
     updateScopes(rtld, root);
+    // update_tls_slotinfo: the static TLS blocks allocated during relocation get their init images.
+    updateTlsSlotinfo(rtld, root);
     // _dl_find_object_update: the new objects become visible to _dl_find_object.
     for (const m of added) if (!st.findObjects.includes(m)) st.findObjects.push(m);
     // dl_open_worker: _dl_init(new), then the global scope.

@@ -59,6 +59,8 @@ export interface TlsState {
    * dl_tls_static_used it started from; `_dl_close_worker` reads that back as the block's start.
    */
   readonly firstbyteAfterAlloc: WeakMap<LinkMap, bigint>;
+  /** l_need_tls_init: a static block allocated while its object was being relocated, filled in later. */
+  readonly needTlsInit: WeakSet<LinkMap>;
 }
 
 const states = new WeakMap<Rtld, TlsState>();
@@ -81,6 +83,7 @@ export function tlsState(rtld: Rtld): TlsState {
       freeChunk: undefined,
       anyTlsRemoved: false,
       firstbyteAfterAlloc: new WeakMap(),
+      needTlsInit: new WeakSet(),
     };
     states.set(rtld, s);
   }
@@ -239,6 +242,7 @@ export function tryAllocateStaticTls(rtld: Rtld, map: LinkMap, optional: boolean
     const offset = st.staticUsed + use;
     map.tlsOffset = offset;
     st.staticUsed = offset;
+    initNowOrLater(rtld, st, map);
     return true;
   }
   const offset = roundup(st.staticUsed - t.firstbyteOffset, align) + t.firstbyteOffset;
@@ -250,7 +254,52 @@ export function tryAllocateStaticTls(rtld: Rtld, map: LinkMap, optional: boolean
   map.tlsOffset = offset;
   st.firstbyteAfterAlloc.set(map, st.staticUsed);
   st.staticUsed = used;
+  initNowOrLater(rtld, st, map);
   return true;
+}
+
+/**
+ * The end of `_dl_try_allocate_static_tls`: an object already relocated gets its block filled in
+ * now (dl_init_static_tls); one being relocated is marked l_need_tls_init, for `updateTlsSlotinfo`
+ * once its relocations (which may touch the init image) are done.
+ */
+function initNowOrLater(rtld: Rtld, st: TlsState, map: LinkMap): void {
+  if (map.relocated) initStaticTls(rtld, map);
+  else st.needTlsInit.add(map);
+}
+
+/**
+ * dl-open.c `update_tls_slotinfo` (after the demarcation point, when a new object has TLS): a new
+ * dl_tls_generation, then dl_init_static_tls for each object of the new search list still marked
+ * l_need_tls_init and not yet initialised.
+ */
+export function updateTlsSlotinfo(rtld: Rtld, root: LinkMap): void {
+  const st = tlsState(rtld);
+  const list = root.searchlist ?? [root];
+  if (!list.some((m) => !m.initCalled && dynamicInfo(rtld, m).tls)) return;
+  st.generation++;
+  for (const m of list) {
+    if (!st.needTlsInit.has(m) || m.initCalled) continue;
+    st.needTlsInit.delete(m);
+    initStaticTls(rtld, m);
+  }
+}
+
+/**
+ * dl_init_static_tls (nptl `__nptl_init_static_tls` → init_one_static_tls) for the process's one
+ * thread: the init image at tp − l_tls_offset, the rest of the block zeroed. x86_64 only: the model
+ * keeps the thread pointer as the FS base (arch_prctl); aarch64's `msr tpidr_el0` is not kept.
+ */
+export function initStaticTls(rtld: Rtld, map: LinkMap): void {
+  const t = dynamicInfo(rtld, map).tls;
+  const off = map.tlsOffset;
+  const tp = rtld.proc.fsBase;
+  if (!t || off === undefined || isAarch64(rtld) || tp === 0n) return;
+  // Allocated from the static surplus, so the block is at most a few KiB.
+  const block = new Uint8Array(Number(t.blocksize));
+  const n = Math.min(Number(t.initimageSize), block.length);
+  if (n > 0) block.set(rtld.proc.mm.readUser(Number(t.initimage), n));
+  rtld.proc.mm.writeUser(Number(tp - off), block);
 }
 
 /**

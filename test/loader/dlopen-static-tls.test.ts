@@ -51,7 +51,12 @@ int main(int argc, char **argv) {
         long off = f ? f() : 0L;
         /* A dynamic block (TLSDESC without static room) is malloc'd, far from the thread pointer. */
         if (off < -(1L << 20) || off > (1L << 20)) snprintf(buf, sizeof buf, "=%d ok dyn\n", i);
-        else snprintf(buf, sizeof buf, "=%d ok %ld\n", i, off);
+        else {
+          /* The block's first three bytes and last one, as dl_init_static_tls left them. */
+          long (*g)(void) = (long (*)(void)) dlsym(p, "tls_sig");
+          if (g) snprintf(buf, sizeof buf, "=%d ok %ld %lx\n", i, off, g());
+          else snprintf(buf, sizeof buf, "=%d ok %ld\n", i, off);
+        }
       } else { const char *e = dlerror(); snprintf(buf, sizeof buf, "=%d NULL %s\n", i, e ? e : "(null)"); }
     } else if (op[0] == 'c') {
       snprintf(buf, sizeof buf, "=%d %d\n", i, dlclose(h[atoi(op + 2)]));
@@ -94,7 +99,7 @@ interface Built {
   readonly dir: string;
   readonly driver: string;
   /** library path → its R_X86_64_TPOFF64 GOT slot or R_X86_64_TLSDESC descriptor (readelf -rW). */
-  readonly gotSlot: ReadonlyMap<string, { readonly offset: bigint; readonly desc: boolean }>;
+  readonly gotSlot: ReadonlyMap<string, { readonly offset: bigint; readonly desc: boolean; readonly size?: number }>;
 }
 
 function build(): Built {
@@ -112,18 +117,19 @@ function build(): Built {
     ),
   );
   gcc("-o", "driver-tls", "driver-tls.c");
-  const gotSlot = new Map<string, { offset: bigint; desc: boolean }>();
+  const gotSlot = new Map<string, { offset: bigint; desc: boolean; size?: number }>();
   for (const [name, size, align, storage, model = "ie"] of LIBS) {
     writeFileSync(
       join(dir, `${name}.c`),
-      `${storage} __thread char v[${size}] __attribute__((aligned(${align}))) = {1};\n` +
+      `${storage} __thread char v[${size}] __attribute__((aligned(${align}))) = {1, 2, 3};\n` +
+        "long tls_sig(void){ return v[0] | v[1] << 8 | v[2] << 16 | (long) v[sizeof v - 1] << 24; }\n" +
         "long tls_off(void){ return (char*)&v - (char*)__builtin_thread_pointer(); }\n",
     );
     const flag = model === "ie" ? "-ftls-model=initial-exec" : "-mtls-dialect=gnu2";
     gcc("-shared", "-fPIC", "-O1", flag, "-o", `lib${name}.so`, `${name}.c`);
     const relocs = execFileSync("readelf", ["-rW", `lib${name}.so`], { cwd: dir, encoding: "latin1" });
     const m = /^([0-9a-f]+) +[0-9a-f]+ +R_X86_64_(TPOFF64|TLSDESC)/m.exec(relocs);
-    if (m) gotSlot.set(`./lib${name}.so`, { offset: BigInt(`0x${m[1]}`), desc: m[2] === "TLSDESC" });
+    if (m) gotSlot.set(`./lib${name}.so`, { offset: BigInt(`0x${m[1]}`), desc: m[2] === "TLSDESC", size });
   }
   // Libraries with an initial-exec dependency (NEEDED kept with --no-as-needed): one dlopen and one
   // dlclose for the two. m1 (256 B) needs m2 (512 B); n1 (16 B) needs n2 (2 KiB, never fits).
@@ -225,6 +231,13 @@ function simulated(b: Built, args: readonly string[], driver = b.driver): OpResu
           const at = slot === undefined ? undefined : h.addr + slot.offset + (slot.desc ? 8n : 0n);
           const got = at === undefined ? 0n : BigInt.asIntN(64, readU64(proc.mm.readUser(Number(at), 8)));
           answer = `ok ${got}`;
+          if (slot?.size !== undefined) {
+            // The block at tp + offset: what dl_init_static_tls copied (the init image {1, 2, 3}, zeros).
+            const block = proc.mm.readUser(Number(proc.fsBase + got), slot.size);
+            const sig =
+              (block[0] ?? 0) | ((block[1] ?? 0) << 8) | ((block[2] ?? 0) << 16) | ((block.at(-1) ?? 0) << 24);
+            answer += ` ${sig.toString(16)}`;
+          }
         }
       } else answer = `NULL ${dlerror(rtld) ?? "(null)"}`;
     } else {
