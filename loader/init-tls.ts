@@ -156,7 +156,8 @@ export function tlsModuleOf(map: LinkMap): TlsModule | undefined {
  * `_dl_determine_tlsoffset` for TLS_TCB_AT_TP (x86_64: blocks below the thread pointer, l_tls_offset
  * a positive distance), with the free-gap reuse of glibc 2.36. Module ids follow the slotinfo order
  * (the namespace's l_next chain), as `_dl_next_tls_modid` hands them out at startup. Sets
- * map.tlsModid and map.tlsOffset.
+ * map.tlsOffset. The one implementation of the startup layout: init_tls sizes its allocation with it
+ * and loader/tls.ts takes the static area (used, size, align) that dlopen allocates from.
  */
 export function determineTlsOffsets(
   modules: readonly TlsModule[],

@@ -32,7 +32,6 @@ import type { Rtld } from "./rtld.ts";
  * init_tls uses (loader/init-tls.ts, measured from the rseq area's offset in real strace runs).
  */
 export const X86_64_TCB_SIZE = BigInt(GLIBC236_X86_64_TLS.tcbSize);
-const DEFAULT_OPTIONAL_STATIC_TLS = BigInt(GLIBC236_X86_64_TLS.optionalStaticTls);
 
 export interface TlsState {
   /** GL(dl_tls_max_dtv_idx). */
@@ -69,7 +68,8 @@ export function tlsState(rtld: Rtld): TlsState {
   let s = states.get(rtld);
   if (!s) {
     // `_dl_tls_static_surplus_init (0)` with the default tunables: 1664 bytes.
-    const surplus = staticSurplus(GLIBC236_X86_64_TLS);
+    const abi = isAarch64(rtld) ? GLIBC236_AARCH64_TLS : GLIBC236_X86_64_TLS;
+    const surplus = staticSurplus(abi);
     s = {
       maxDtvIdx: 0,
       slots: [undefined],
@@ -77,7 +77,7 @@ export function tlsState(rtld: Rtld): TlsState {
       staticUsed: 0n,
       staticSize: 0n,
       staticAlign: 0n,
-      staticOptional: DEFAULT_OPTIONAL_STATIC_TLS,
+      staticOptional: BigInt(abi.optionalStaticTls),
       surplus,
       generation: 0,
       freeChunk: undefined,
