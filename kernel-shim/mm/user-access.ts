@@ -339,7 +339,7 @@ function wordsAccess(as: AddressSpace, addrs: Float64Array, words: Uint32Array, 
   const dLo = words[0] as number;
   const dHi = words[1] as number;
   let curVpn = -1;
-  let cur: Uint8Array | undefined;
+  let cur: DataView | undefined;
   let slot: Uint8Array | undefined;
   for (let i = 0; i < n; i++) {
     const a = addrs[i] as number;
@@ -348,38 +348,19 @@ function wordsAccess(as: AddressSpace, addrs: Float64Array, words: Uint32Array, 
     const off = a - vpn * ps;
     if (Number.isSafeInteger(a) && a >= 0 && off <= ps - 8) {
       if (vpn !== curVpn) {
-        cur = writablePresentPage(as, a, vpn);
+        const p = writablePresentPage(as, a, vpn);
+        cur = p && new DataView(p.buffer, p.byteOffset, p.byteLength);
         curVpn = cur ? vpn : -1;
       }
       if (cur) {
-        let lo: number;
-        let hi: number;
         if (add) {
-          const oldLo =
-            (cur[off] as number) |
-            ((cur[off + 1] as number) << 8) |
-            ((cur[off + 2] as number) << 16) |
-            ((cur[off + 3] as number) << 24);
-          const oldHi =
-            (cur[off + 4] as number) |
-            ((cur[off + 5] as number) << 8) |
-            ((cur[off + 6] as number) << 16) |
-            ((cur[off + 7] as number) << 24);
-          const sum = (oldLo >>> 0) + dLo;
-          lo = sum >>> 0;
-          hi = ((oldHi >>> 0) + dHi + (sum > 0xffffffff ? 1 : 0)) >>> 0;
+          const sum = cur.getUint32(off, true) + dLo;
+          cur.setUint32(off, sum >>> 0, true);
+          cur.setUint32(off + 4, (cur.getUint32(off + 4, true) + dHi + (sum > 0xffffffff ? 1 : 0)) >>> 0, true);
         } else {
-          lo = words[2 * i] as number;
-          hi = words[2 * i + 1] as number;
+          cur.setUint32(off, words[2 * i] as number, true);
+          cur.setUint32(off + 4, words[2 * i + 1] as number, true);
         }
-        cur[off] = lo;
-        cur[off + 1] = lo >>> 8;
-        cur[off + 2] = lo >>> 16;
-        cur[off + 3] = lo >>> 24;
-        cur[off + 4] = hi;
-        cur[off + 5] = hi >>> 8;
-        cur[off + 6] = hi >>> 16;
-        cur[off + 7] = hi >>> 24;
         continue;
       }
     }
