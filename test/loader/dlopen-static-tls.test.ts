@@ -132,13 +132,16 @@ function build(): Built {
     if (m) gotSlot.set(`./lib${name}.so`, { offset: BigInt(`0x${m[1]}`), desc: m[2] === "TLSDESC", size });
   }
   // Libraries with an initial-exec dependency (NEEDED kept with --no-as-needed): one dlopen and one
-  // dlclose for the two. m1 (256 B) needs m2 (512 B); n1 (16 B) needs n2 (2 KiB, never fits).
+  // dlclose for the two. m1 (256 B) needs m2 (512 B); n1 (16 B) needs n2 (2 KiB, never fits); q1
+  // (2 KiB) needs q2 (16 B, which fits and is given back by the failed dlopen's dlclose).
   const ie = ["-shared", "-fPIC", "-O1", "-ftls-model=initial-exec"];
   for (const [lib, size, dep] of [
     ["m2", 512, undefined],
     ["m1", 256, "m2"],
     ["n2", 2048, undefined],
     ["n1", 16, "n2"],
+    ["q2", 16, undefined],
+    ["q1", 2048, "q2"],
   ] as const) {
     writeFileSync(
       join(dir, `${lib}.c`),
@@ -276,6 +279,7 @@ describe.skipIf(!ok)("dlopen of initial-exec TLS libraries: static TLS surplus a
     ["reopened after dlclose: a new block", [o("t16"), o("a64"), "c:0", o("t16")]],
     ["a library and its initial-exec dependency: the dependency's block first", [o("m1"), o("t1k")]],
     ["the dependency's block does not fit: the dlopen fails, nothing is kept", [o("n1"), o("t1700"), o("n1")]],
+    ["the dependency fits, the object does not: the failed dlopen gives the block back", [o("q1"), o("t1700")]],
     ["one dlclose frees a library and its dependency", [o("m1"), "c:0", o("t1600")]],
     ["dlclose of the middle one, then of the last one", [o("t16"), o("m1"), o("t512a"), "c:1", "c:2", o("t1600")]],
     ["TLSDESC: a static block from the optional surplus", [o("d16"), o("t16")]],
