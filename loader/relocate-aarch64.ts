@@ -13,7 +13,7 @@ import type { ArchRelocator, RelocContext, Resolved } from "./relocate.ts";
 import { badRelocType, minBig, symbolAddress } from "./relocate.ts";
 import { linkMapAddress } from "./relocate-x86_64.ts";
 import { ELF_RTYPE_CLASS_COPY, ELF_RTYPE_CLASS_PLT } from "./symbol-lookup.ts";
-import { checkStaticTls } from "./tls.ts";
+import { checkStaticTls, makeTlsdescDynamic, tryStaticTls } from "./tls.ts";
 
 export const R_AARCH64_NONE = 0;
 export const R_AARCH64_ABS64 = 257;
@@ -86,9 +86,13 @@ function rela(ctx: RelocContext, r: RelaRecord): void {
         ctx.write64(at, AARCH64_STANDIN);
         ctx.write64(at + 8n, r.addend);
       } else if (res.map) {
-        const off = checkStaticTls(rtld, res.map);
+        // TRY_STATIC_TLS, as on x86_64: no room in the optional surplus → a dynamic descriptor.
+        const off = tryStaticTls(rtld, res.map);
         ctx.write64(at, AARCH64_STANDIN);
-        ctx.write64(at + 8n, sym.value + off + r.addend);
+        ctx.write64(
+          at + 8n,
+          off === undefined ? makeTlsdescDynamic(rtld, res.map, sym.value + r.addend) : sym.value + off + r.addend,
+        );
       }
       return;
     case R_AARCH64_TLS_DTPMOD:

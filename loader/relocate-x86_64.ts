@@ -11,7 +11,7 @@ import type { LinkMap } from "./link-map.ts";
 import type { ArchRelocator, RelocContext, Resolved } from "./relocate.ts";
 import { badRelocType, minBig, symbolAddress } from "./relocate.ts";
 import { ELF_RTYPE_CLASS_COPY, ELF_RTYPE_CLASS_PLT } from "./symbol-lookup.ts";
-import { checkStaticTls } from "./tls.ts";
+import { checkStaticTls, makeTlsdescDynamic, tryStaticTls } from "./tls.ts";
 
 export const R_X86_64_NONE = 0;
 export const R_X86_64_64 = 1;
@@ -97,9 +97,14 @@ function rela(ctx: RelocContext, r: RelaRecord): void {
         ctx.write64(at, TLSDESC_STANDIN);
         ctx.write64(at + 8n, r.addend);
       } else if (res.map) {
-        const off = checkStaticTls(rtld, res.map);
+        // TRY_STATIC_TLS (glibc 2.36 dl-machine.h, SHARED): only the optional surplus; without room
+        // the descriptor goes dynamic (_dl_make_tlsdesc_dynamic, _dl_tlsdesc_dynamic) and loading goes on.
+        const off = tryStaticTls(rtld, res.map);
         ctx.write64(at, TLSDESC_STANDIN);
-        ctx.write64(at + 8n, sym.value - off + r.addend);
+        ctx.write64(
+          at + 8n,
+          off === undefined ? makeTlsdescDynamic(rtld, res.map, sym.value + r.addend) : sym.value - off + r.addend,
+        );
       }
       return;
     case R_X86_64_TPOFF64:

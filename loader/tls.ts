@@ -26,6 +26,7 @@ import {
 import type { LinkMap } from "./link-map.ts";
 import { LoaderError } from "./map-object.ts";
 import type { Rtld } from "./rtld.ts";
+import { higherPrimeNumber } from "./unique-table.ts";
 
 /**
  * x86_64 TLS_TCB_SIZE: sizeof (struct pthread) in Debian 12's glibc 2.36 — the same ABI facts
@@ -321,4 +322,41 @@ export function checkStaticTls(rtld: Rtld, map: LinkMap): bigint {
     throw new LoaderError(map.name, "cannot allocate memory in static TLS block");
   }
   return map.tlsOffset as unknown as bigint;
+}
+
+/** One map's `l_mach.tlsdesc_table` (elf/tlsdeschtab.h): its size, count and the args by ti_offset. */
+interface TlsdescTable {
+  size: number;
+  entries: bigint;
+  readonly args: Map<bigint, bigint>;
+}
+const tlsdescTables = new WeakMap<LinkMap, TlsdescTable>();
+
+/**
+ * `_dl_make_tlsdesc_dynamic` (elf/tlsdeschtab.h): the argument of a TLSDESC that found no static
+ * TLS room (TRY_STATIC_TLS failed) — a malloc'd `struct tlsdesc_dynamic_arg` {ti_module, ti_offset,
+ * gen_count} (24 bytes), one per (module, offset), kept in a per-map hash table that `htab_create`
+ * makes on first use (a 32-byte `struct hashtab` and 3 slots) and `htab_expand` regrows when 3/4
+ * full. Returns the argument's address; the memory itself is libc's heap, not modelled byte by byte.
+ */
+export function makeTlsdescDynamic(rtld: Rtld, map: LinkMap, tiOffset: bigint): bigint {
+  let ht = tlsdescTables.get(map);
+  if (!ht) {
+    rtld.malloc.malloc(32);
+    ht = { size: 3, entries: rtld.malloc.malloc(3 * 8), args: new Map() };
+    tlsdescTables.set(map, ht);
+  }
+  const known = ht.args.get(tiOffset);
+  if (known !== undefined) return known;
+  if (ht.size * 3 <= ht.args.size * 4) {
+    // htab_expand: the next prime above twice the elements, a new slot array, the old one freed.
+    const nsize = higherPrimeNumber(ht.args.size * 2);
+    const fresh = rtld.malloc.malloc(nsize * 8);
+    rtld.malloc.free(ht.entries);
+    ht.entries = fresh;
+    ht.size = nsize;
+  }
+  const arg = rtld.malloc.malloc(24);
+  ht.args.set(tiOffset, arg);
+  return arg;
 }

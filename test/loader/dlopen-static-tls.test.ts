@@ -285,17 +285,11 @@ describe.skipIf(!ok)("dlopen of initial-exec TLS libraries: static TLS surplus a
     ["TLSDESC: a static block from the optional surplus", [o("d16"), o("t16")]],
     ["TLSDESC under RTLD_LAZY (resolved at load)", [`o:./libd16.so:1`, o("t16")]],
     ["TLSDESC: what is left of the optional 512 bytes", [o("d400"), o("d16"), o("t16")]],
-    ["program with TLS: 1664 bytes fit exactly (the surplus is 1664)", [o("s1664")], "tls"],
-    ["program with TLS: 1672 bytes do not", [o("s1672"), o("t1k")], "tls"],
-  ];
-  /**
-   * glibc resolves a TLSDESC with TRY_STATIC_TLS: no room in the optional surplus → a dynamic
-   * descriptor, the dlopen succeeds. ldsim's relocate-x86_64.ts uses CHECK_STATIC_TLS (static or the
-   * dlopen fails) — `tryStaticTls` (loader/tls.ts) is the call it needs. Expected to fail until then.
-   */
-  const pending: [string, string[]][] = [
+    // TRY_STATIC_TLS finds no room in the optional surplus: a dynamic descriptor, the dlopen succeeds.
     ["TLSDESC: the optional 512 bytes run out, the next block is dynamic", [o("d400"), o("d400b"), o("t16")]],
     ["TLSDESC: larger than the optional surplus, dynamic TLS", [o("d600"), o("t1600")]],
+    ["program with TLS: 1664 bytes fit exactly (the surplus is 1664)", [o("s1664")], "tls"],
+    ["program with TLS: 1672 bytes do not", [o("s1672"), o("t1k")], "tls"],
   ];
   for (const [what, args, driver] of cases) {
     it(what, () => {
@@ -303,15 +297,6 @@ describe.skipIf(!ok)("dlopen of initial-exec TLS libraries: static TLS surplus a
       const exe = driver === "tls" ? join(b.dir, "driver-tls") : b.driver;
       const real = realRun(b, args, exe);
       const mine = simulated(b, args, exe);
-      expect(mine.map((r) => r.answer)).toEqual(real.map((r) => r.answer));
-      expect(mine.map((r) => r.lines.map(normalise))).toEqual(real.map((r) => r.lines.map(normalise)));
-    });
-  }
-  for (const [what, args] of pending) {
-    it.fails(`${what} (ldsim: TLSDESC not yet optional)`, () => {
-      if (!b) throw new Error("not built");
-      const real = realRun(b, args);
-      const mine = simulated(b, args);
       expect(mine.map((r) => r.answer)).toEqual(real.map((r) => r.answer));
       expect(mine.map((r) => r.lines.map(normalise))).toEqual(real.map((r) => r.lines.map(normalise)));
     });
