@@ -1,13 +1,6 @@
 import { EndianReader } from "../formats/bytes/endian.ts";
 import { ET_DYN, ET_EXEC, PT_DYNAMIC, PT_LOAD } from "../formats/elf/constants.ts";
-import {
-  decodeDynamic,
-  dynamicNames,
-  dynamicStringsFromMemory,
-  dynValue,
-  readDynamicFromMemory,
-} from "../formats/elf/dynamic.ts";
-import { DF_1_NODEFLIB, DF_1_PIE, DT_FLAGS_1 } from "../formats/elf/dynamic-tags.ts";
+import { DF_1_NODEFLIB, DF_1_PIE } from "../formats/elf/dynamic-tags.ts";
 import type { ProgramHeader } from "../formats/elf/types.ts";
 import { type LdSoCache, parseLdSoCache, searchCache } from "../formats/ldcache/ld-so-cache.ts";
 import { Errno, errnoName } from "../kernel-shim/errno.ts";
@@ -28,6 +21,7 @@ import {
 } from "./map-object.ts";
 import { MinimalMalloc } from "./rtld-malloc.ts";
 import { capstrs, DEBIAN12_X86_64, importantHwcapsAllocations, type RtldProfile } from "./rtld-profile.ts";
+import { readSearchDynamic } from "./search-dynamic.ts";
 import { decomposeRpath, fillinRpath, type SearchDir, type SearchPathContext } from "./search-path.ts";
 import { userMmap } from "./user-mmap.ts";
 
@@ -779,21 +773,15 @@ export class Rtld implements SearchPathContext {
   /** `elf_get_dynamic_info` for what the search needs, read from the process's memory. */
   readDynamic(l: LinkMap): void {
     if (l.ld === undefined) return;
-    const read = (a: bigint, n: number) => this.proc.mm.readUser(Number(a), n);
-    const parsed = readDynamicFromMemory(read, l.ld, true, true, { source: l.name, granule: this.proc.mm.pageSize });
-    const d = decodeDynamic(parsed.entries);
     // d_ptr entries were relocated by the kernel/ld.so for ld.so itself only; others need l_addr.
-    const strings = dynamicStringsFromMemory(read, d, l.addr, l.name, this.proc.mm.pageSize);
-    const names = strings
-      ? dynamicNames(d, strings)
-      : { needed: [], soname: undefined, rpath: undefined, runpath: undefined };
+    const names = readSearchDynamic(this.proc.mm, l.ld, l.addr, l.name);
     const dynPh = l.phdrs.find((p) => p.type === PT_DYNAMIC);
     l.dynamic = {
       needed: names.needed,
       soname: names.soname,
       rpath: names.runpath !== undefined ? undefined : names.rpath,
       runpath: names.runpath,
-      flags1: dynValue(d, DT_FLAGS_1) ?? 0n,
+      flags1: names.flags1,
       ldnum: dynPh ? Number(dynPh.memsz / 16n) : 0,
     };
   }
