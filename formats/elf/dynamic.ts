@@ -307,19 +307,36 @@ export class MemoryStringTable implements DynamicStrings {
     private readonly granule = 4096,
   ) {}
 
+  /**
+   * The bytes of the last first-read, at table offset `chunkAt`: the names a loader asks for sit
+   * together (DT_NEEDED's are usually adjacent), so one read serves several. The table is for one
+   * pass of lookups — what it read stands for memory that does not change meanwhile (.dynstr).
+   */
+  private chunk: Uint8Array | undefined;
+  private chunkAt = 0;
+
   get(offset: bigint): string {
     const where = { source: this.source, offset: this.address + offset };
     if (offset < 0n || offset >= BigInt(this.size)) {
       throw new FormatError(`dynamic string offset ${hex(offset)} outside DT_STRTAB of ${this.size} bytes`, where);
     }
+    let off = Number(offset);
+    const c = this.chunk;
+    if (c !== undefined && off >= this.chunkAt && off < this.chunkAt + c.length) {
+      const nul = c.indexOf(0, off - this.chunkAt);
+      if (nul >= 0) return decodeLatin1(c, off - this.chunkAt, nul);
+    }
     const g = BigInt(this.granule);
     const parts: Uint8Array[] = [];
-    let off = Number(offset);
     while (off < this.size) {
       const at = this.base + BigInt(off);
-      // Names are short: a first small read, then the rest of the page (never past it).
-      const want = Math.min(Number(g - (at % g)), this.size - off, parts.length === 0 ? 64 : this.size);
+      // A first read of a few names, then the rest of the page (never past it).
+      const want = Math.min(Number(g - (at % g)), this.size - off, parts.length === 0 ? 512 : this.size);
       const bytes = this.read(at, want);
+      if (parts.length === 0) {
+        this.chunk = bytes;
+        this.chunkAt = off;
+      }
       const nul = bytes.indexOf(0);
       if (nul >= 0) {
         parts.push(bytes.subarray(0, nul));
