@@ -139,7 +139,7 @@ export class Rtld implements SearchPathContext {
   envPath: SearchDir[] | null = null;
   /** The ld.so.cache as mapped: undefined = not opened yet, null = unusable. */
   private cache: LdSoCache | null | undefined;
-  cacheMapping: { readonly addr: bigint; readonly size: bigint } | undefined;
+  cacheMapping: { readonly addr: bigint; readonly size: bigint; readonly inode: unknown } | undefined;
   readonly traceMode: boolean;
   readonly options: RtldOptions;
   rtldMap!: LinkMap;
@@ -452,7 +452,7 @@ export class Rtld implements SearchPathContext {
         // ld.so searches the mapping after close(2): the VMA keeps the file (vma->vm_file).
         let bytes: Uint8Array | undefined;
         if (addr >= 0n) {
-          this.cacheMapping = { addr, size };
+          this.cacheMapping = { addr, size, inode: this.proc.mm.findVma(Number(addr))?.file?.inode };
           bytes = this.proc.mm.readUser(Number(addr), Number(size));
         }
         if (bytes) {
@@ -523,7 +523,8 @@ export class Rtld implements SearchPathContext {
     const m = this.cacheMapping;
     if (m === undefined) return false;
     const vma = this.proc.mm.findVma(Number(m.addr));
-    if (vma !== undefined && vma.start === Number(m.addr) && vma.file?.inode.path === this.profile.ldSoCache)
+    // Still the cache's mapping: same start, same file (compared by inode, not by its d_path).
+    if (vma !== undefined && vma.start === Number(m.addr) && m.inode !== undefined && vma.file?.inode === m.inode)
       return false;
     this.cacheMapping = undefined;
     this.cache = undefined;
