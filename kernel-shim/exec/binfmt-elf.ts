@@ -10,6 +10,7 @@ import {
   PT_LOAD,
 } from "../../formats/elf/constants.ts";
 import { Errno, type ErrnoName } from "../errno.ts";
+import { realpathOnce } from "../fs/realpath-once.ts";
 import { type FsFile, isReg, X_OK } from "../fs/types.ts";
 import { AddressSpace } from "../mm/address-space.ts";
 import {
@@ -80,6 +81,8 @@ function fail(errno: ErrnoName, stage: string, fatal = false): ExecOutcome {
 interface ExecFile {
   readonly file: FsFile;
   readonly realPath: string;
+  /** The same, as the function that resolves it (for holders that keep it unresolved). */
+  readonly realPathOnce: () => string;
   readonly mmFile: OpenFile;
 }
 
@@ -93,10 +96,17 @@ function openExec(proc: Process, path: string): ExecFile | ErrnoName {
   if (!acc.ok) return acc.errno === "ENOENT" || acc.errno === "ENOTDIR" ? acc.errno : "EACCES";
   const f = fs.open(path, { stat: st.value });
   if (!f.ok) return f.errno;
-  const real = fs.realpath(path);
-  const realPath = real.ok ? real.value : path;
+  // d_path, resolved when something reads it (/proc/self/exe, maps, an SFrame registration).
+  const realPath = realpathOnce(fs, path);
   const inode = proc.kernel.inodes.get(f.value, realPath);
-  return { file: f.value, realPath, mmFile: { inode, readable: true, writable: false } };
+  return {
+    file: f.value,
+    get realPath() {
+      return realPath();
+    },
+    realPathOnce: realPath,
+    mmFile: { inode, readable: true, writable: false },
+  };
 }
 
 /** `make_prot` (arch_elf_adjust_prot is the identity on x86_64/arm64-without-BTI/s390x). */
@@ -391,7 +401,7 @@ export function execElf(proc: Process, pathIn: string, options: ExecOptions = {}
   kernel.sframe.onMmRelease?.(proc);
   proc.mm = mm;
   proc.fds.closeOnExec();
-  proc.exePath = exe.realPath;
+  proc.setExePath(exe.realPathOnce);
   proc.regs = zeroRegisters(kernel.arch);
   proc.tidAddress = 0n;
   proc.fsBase = 0n;
@@ -585,7 +595,9 @@ export function execElf(proc: Process, pathIn: string, options: ExecOptions = {}
     entry: Number(eEntry),
     startPc: Number(elfEntry),
     interpBase: Number(interpLoadAddr),
-    interpPath: interp ? interp.realPath : undefined,
+    get interpPath() {
+      return interp ? interp.realPath : undefined;
+    },
     phdrAddr: Number(phdrAddr),
     vdsoBase,
     auxv: tables.auxv,

@@ -52,8 +52,19 @@ export class Process {
   mm: AddressSpace;
   fds: FdTable;
   cwd: string;
-  /** d_path of the executable (/proc/self/exe); undefined before the first exec. */
-  exePath: string | undefined;
+  /** d_path of the executable (/proc/self/exe) or how to resolve it; undefined before the first exec. */
+  private exe: string | (() => string) | undefined;
+  get exePath(): string | undefined {
+    if (typeof this.exe === "function") this.exe = this.exe();
+    return this.exe;
+  }
+  set exePath(path: string | undefined) {
+    this.exe = path;
+  }
+  /** exec's d_path of the new image, resolved when first read (binfmt_elf). */
+  setExePath(resolve: () => string): void {
+    this.exe = resolve;
+  }
   regs: Registers;
   /** set_tid_address / CLONE_CHILD_CLEARTID: cleared and futex-woken at exit. */
   tidAddress = 0n;

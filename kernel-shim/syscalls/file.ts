@@ -1,4 +1,5 @@
-import { isDir, isReg, type KernelFs } from "../fs/types.ts";
+import { realpathOnce } from "../fs/realpath-once.ts";
+import { isDir, isReg } from "../fs/types.ts";
 import type { MappedInode, OpenFile } from "../mm/vma.ts";
 import { fillBeforeLastClose } from "../process/inode-cache.ts";
 import type { OpenDescription } from "../process/open-file.ts";
@@ -83,7 +84,7 @@ export function sysOpenat(ctx: SyscallContext, dirfd: number, pathArg: number, f
     if (!f.ok) return errno(f.errno);
     // d_path of the open file: resolved when first asked (maps, /proc/self/fd, dirfd lookups), as
     // most opens (ld.so's) never need it and realpath(3) costs a readlink per path component.
-    const realPath = lazyRealpath(fs, target);
+    const realPath = realpathOnce(fs, target);
     const mmFile = isReg(st.value) && !isPath ? mappableFile(proc.kernel.inodes.get(f.value, realPath)) : undefined;
     desc = {
       kind: "file",
@@ -104,18 +105,6 @@ export function sysOpenat(ctx: SyscallContext, dirfd: number, pathArg: number, f
     return errno("EMFILE");
   }
   return BigInt(fd);
-}
-
-/** The canonical path of `target`, computed once on first call (the path itself if that fails). */
-function lazyRealpath(fs: KernelFs, target: string): () => string {
-  let real: string | undefined;
-  return () => {
-    if (real === undefined) {
-      const r = fs.realpath(target);
-      real = r.ok ? r.value : target;
-    }
-    return real;
-  };
 }
 
 /** open(path, flags, mode): openat(AT_FDCWD, path, flags, mode). */
