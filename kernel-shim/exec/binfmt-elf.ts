@@ -309,7 +309,7 @@ function registerSframe(
   phdrs: readonly KPhdr[],
   bias: bigint,
   object: "executable" | "interpreter",
-  path: string,
+  path: () => string,
 ): void {
   const sf = phdrs.find((p) => p.type === PT_GNU_SFRAME);
   if (!sf) return;
@@ -321,7 +321,7 @@ function registerSframe(
       textStart: Number(u(bias + ph.vaddr)),
       textLen: Number(ph.memsz),
       object,
-      path,
+      path: path(),
     });
   }
 }
@@ -505,9 +505,9 @@ export function execElf(proc: Process, pathIn: string, options: ExecOptions = {}
   }
 
   // The kernel series registers the program's and the interpreter's .sframe here.
-  registerSframe(proc, phdrs, loadBias, "executable", exe.realPath);
+  registerSframe(proc, phdrs, loadBias, "executable", exe.realPathOnce);
   if (interp && interpPhdrs && interpPath !== undefined) {
-    registerSframe(proc, interpPhdrs, interpLoadAddr, "interpreter", interp.realPath);
+    registerSframe(proc, interpPhdrs, interpLoadAddr, "interpreter", interp.realPathOnce);
   }
 
   // ---- ARCH_SETUP_ADDITIONAL_PAGES: the vDSO area, one top-down area below what is mapped ----
