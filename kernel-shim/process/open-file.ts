@@ -28,6 +28,28 @@ export interface FileDescription extends Common {
   readonly mmFile: OpenFile | undefined;
 }
 
+/**
+ * The description openat makes for a file: its d_path resolved when first read (maps, /proc/self/fd,
+ * a dirfd lookup), as most opens never need it. A class, so the accessor lives on the prototype and
+ * every description keeps one fast shape (an accessor in an object literal measurably slowed the
+ * syscalls that use descriptions).
+ */
+export class OpenedFileDescription implements FileDescription {
+  readonly kind = "file" as const;
+  pos = 0;
+  refs = 0;
+  constructor(
+    private readonly resolvePath: () => string,
+    readonly flags: number,
+    readonly file: FsFile,
+    readonly stat: FsStat,
+    readonly mmFile: OpenFile | undefined,
+  ) {}
+  get path(): string {
+    return this.resolvePath();
+  }
+}
+
 export interface ProcDescription extends Common {
   readonly kind: "proc";
   readonly bytes: Uint8Array;

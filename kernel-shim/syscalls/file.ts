@@ -3,7 +3,7 @@ import { isDir, isReg } from "../fs/types.ts";
 import type { MappedInode, OpenFile } from "../mm/vma.ts";
 import { fillBeforeLastClose } from "../process/inode-cache.ts";
 import type { OpenDescription } from "../process/open-file.ts";
-import { procStat } from "../process/open-file.ts";
+import { OpenedFileDescription, procStat } from "../process/open-file.ts";
 import { errno, MAX_RW_COUNT, type SyscallContext } from "./context.ts";
 import { AT_FDCWD, resolveAt } from "./path-lookup.ts";
 import { procContents, procLookup } from "./procfs.ts";
@@ -86,18 +86,7 @@ export function sysOpenat(ctx: SyscallContext, dirfd: number, pathArg: number, f
     // most opens (ld.so's) never need it and realpath(3) costs a readlink per path component.
     const realPath = realpathOnce(fs, target);
     const mmFile = isReg(st.value) && !isPath ? mappableFile(proc.kernel.inodes.get(f.value, realPath)) : undefined;
-    desc = {
-      kind: "file",
-      get path() {
-        return realPath();
-      },
-      flags,
-      pos: 0,
-      refs: 0,
-      file: f.value,
-      stat: st.value,
-      mmFile,
-    };
+    desc = new OpenedFileDescription(realPath, flags, f.value, st.value, mmFile);
   }
   const fd = proc.fds.install(desc, cloexec);
   if (fd < 0) {
