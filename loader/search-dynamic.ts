@@ -1,4 +1,4 @@
-import { MemoryStringTable } from "../formats/elf/dynamic.ts";
+import { type DynamicNames, MemoryStringTable } from "../formats/elf/dynamic.ts";
 import {
   DT_AUXILIARY,
   DT_FILTER,
@@ -14,13 +14,7 @@ import { FormatError, hex } from "../formats/errors.ts";
 import type { AddressSpace } from "../kernel-shim/mm/address-space.ts";
 
 /** The dynamic-section facts the search for dependencies needs (a subset of `l_info`). */
-export interface SearchDynamic {
-  readonly needed: readonly string[];
-  readonly soname: string | undefined;
-  readonly rpath: string | undefined;
-  readonly runpath: string | undefined;
-  readonly auxiliary: readonly string[];
-  readonly filter: readonly string[];
+export interface SearchDynamic extends DynamicNames {
   readonly flags1: bigint;
 }
 
