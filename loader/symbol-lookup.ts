@@ -271,7 +271,6 @@ function doLookupX(
   const word = gnu >>> 6;
   const b1 = gnu & 63;
   const copy = (typeClass & ELF_RTYPE_CLASS_COPY) !== 0;
-  const needFile = version?.filename;
   for (let i = start; i < scope.length; i++) {
     const map = scope[i] as LinkMap;
     if (map === skip) continue;
@@ -290,7 +289,6 @@ function doLookupX(
           (((bm[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & ((bm[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1) ===
           0
         ) {
-          if (needFile !== undefined && map.nameMatches(needFile)) return -1;
           continue;
         }
       }
@@ -309,7 +307,6 @@ function doLookupX(
     } else info = dynamicInfo(rtld, map);
     if (info.nbuckets === 0) continue;
     let sym: MemSymbol | undefined;
-    let fromChain = false;
     const g = info.gnu;
     if (g) {
       // bitmask_word = l_gnu_bitmask[(hash / 64) & l_gnu_bitmask_idxbits]; both bits must be set.
@@ -332,7 +329,6 @@ function doLookupX(
           }
           if (cw & 1) break;
         }
-        fromChain = sym !== undefined;
         if (!sym && candidates === 1) sym = versionedSym;
       }
     } else if (info.sysv) {
@@ -346,7 +342,6 @@ function doLookupX(
         if (sym) break;
         c = info.sysvChain(c);
       }
-      fromChain = sym !== undefined;
       if (!sym && candidates === 1) sym = versionedSym;
     }
     if (sym) {
@@ -363,8 +358,9 @@ function doLookupX(
         }
       }
     }
-    // glibc: symidx is STN_UNDEF here unless a chain entry matched (then skipped as local/hidden).
-    if (!fromChain && needFile !== undefined && map.nameMatches(needFile)) return -1;
+    // glibc ≤ 2.33 failed the lookup here (-1) when this object was the one the version's
+    // Vernaux names and did not define the symbol; 2.34 dropped that rule (libpthread's symbols
+    // moved to libc: node's pthread_join@GLIBC_2.2.5 from libpthread.so.0 binds to libc.so.6).
   }
   return 0;
 }
