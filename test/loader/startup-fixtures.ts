@@ -157,6 +157,12 @@ export function realRun(
   argv: readonly string[],
   env: Readonly<Record<string, string>>,
   cwd: string,
+  /**
+   * Kill the whole run after this many seconds (coreutils `timeout` signals its process group: strace
+   * and the program with every process it started, so a program that waits forever — a GUI, a JVM —
+   * cannot hold the output pipe open). Without it, node's 20 s timeout kills setarch/strace only.
+   */
+  killAfterSeconds?: number,
 ): RealRun {
   const tmp = mkdtempSync(join(tmpdir(), "ldsim-real-"));
   const trace = join(tmp, "trace");
@@ -168,7 +174,9 @@ export function realRun(
   const unset = Object.keys(process.env).flatMap((k) => ["-E", k]);
   let stdout = "";
   try {
-    stdout = execFileSync("setarch", ["-R", "strace", "-o", trace, ...unset, ...eArgs, exe, ...argv.slice(1)], {
+    const cmd = ["setarch", "-R", "strace", "-o", trace, ...unset, ...eArgs, exe, ...argv.slice(1)];
+    const wrapped = killAfterSeconds === undefined ? cmd : ["timeout", "-s", "KILL", String(killAfterSeconds), ...cmd];
+    stdout = execFileSync(wrapped[0] as string, wrapped.slice(1), {
       cwd,
       env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
       encoding: "latin1",
