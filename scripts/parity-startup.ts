@@ -6,8 +6,9 @@
  * differing call. Programs: every dynamic executable of /usr/bin, or `--every K` (every K-th of
  * them), `--cxx` (only those linked with libstdc++), or the paths given as arguments.
  *
- * A set-user-ID program differs from its second call on: the kernel clears ADDR_NO_RANDOMIZE when it
- * execs one (PER_CLEAR_ON_SETID), so setarch -R cannot make its layout reproducible.
+ * A set-user-ID or set-group-ID program differs from its second call on: the kernel clears
+ * ADDR_NO_RANDOMIZE when it execs one (PER_CLEAR_ON_SETID), so setarch -R cannot make its layout
+ * reproducible (and AT_SECURE puts ld.so in secure mode).
  */
 import { readFileSync, statSync } from "node:fs";
 import { hostRtldProfile } from "../loader/host-profile.ts";
@@ -62,7 +63,8 @@ for (const exe of list) {
     same++;
     continue;
   }
-  const setuid = (statSync(exe).mode & 0o4000) !== 0 ? " (set-user-ID)" : "";
+  const mode = statSync(exe).mode;
+  const setuid = (mode & 0o4000) !== 0 ? " (set-user-ID)" : (mode & 0o2000) !== 0 ? " (set-group-ID)" : "";
   report.push(
     mine.error !== undefined
       ? `${exe}${setuid}: ${mine.error.message}`
