@@ -139,7 +139,7 @@ export class Rtld implements SearchPathContext {
   envPath: SearchDir[] | null = null;
   /** The ld.so.cache as mapped: undefined = not opened yet, null = unusable. */
   private cache: LdSoCache | null | undefined;
-  cacheMapping: { readonly addr: bigint; readonly size: bigint; readonly inode: unknown } | undefined;
+  cacheMapping: { readonly addr: bigint; readonly size: bigint } | undefined;
   readonly traceMode: boolean;
   readonly options: RtldOptions;
   rtldMap!: LinkMap;
@@ -438,7 +438,6 @@ export class Rtld implements SearchPathContext {
    * openat, newfstatat, mmap, close), then `search_cache`; the hit is strdup'ed.
    */
   cacheLookup(name: string): string | undefined {
-    this.cacheUnmappedElsewhere();
     if (this.cache === undefined) {
       this.cache = null;
       const fd = syscall(this.proc, "openat", AT_FDCWD, this.profile.ldSoCache, O_RDONLY | O_CLOEXEC);
@@ -452,7 +451,7 @@ export class Rtld implements SearchPathContext {
         // ld.so searches the mapping after close(2): the VMA keeps the file (vma->vm_file).
         let bytes: Uint8Array | undefined;
         if (addr >= 0n) {
-          this.cacheMapping = { addr, size, inode: this.proc.mm.findVma(Number(addr))?.file?.inode };
+          this.cacheMapping = { addr, size };
           bytes = this.proc.mm.readUser(Number(addr), Number(size));
         }
         if (bytes) {
@@ -509,26 +508,12 @@ export class Rtld implements SearchPathContext {
    * unusable cache stays unusable (`(void *) -1`), as in glibc.
    */
   unloadCache(): void {
-    if (this.cacheMapping === undefined || this.cacheUnmappedElsewhere()) return;
+    // As glibc: the recorded mapping is unmapped whatever happened to it since (the loader tracks
+    // its own mappings; it does not look at the kernel's).
+    if (this.cacheMapping === undefined) return;
     syscall(this.proc, "munmap", this.cacheMapping.addr, this.cacheMapping.size);
     this.cacheMapping = undefined;
     this.cache = undefined;
-  }
-
-  /**
-   * The cache mapping was already dropped by code that munmapped it directly (startup's
-   * `_dl_unload_cache` step): forget it, so nothing unmaps whatever lives at that address now.
-   */
-  private cacheUnmappedElsewhere(): boolean {
-    const m = this.cacheMapping;
-    if (m === undefined) return false;
-    const vma = this.proc.mm.findVma(Number(m.addr));
-    // Still the cache's mapping: same start, same file (compared by inode, not by its d_path).
-    if (vma !== undefined && vma.start === Number(m.addr) && m.inode !== undefined && vma.file?.inode === m.inode)
-      return false;
-    this.cacheMapping = undefined;
-    this.cache = undefined;
-    return true;
   }
 
   // ---- _dl_map_object ----
