@@ -1,10 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { armFaults } from "../../kernel-shim/fault/fault-plan.ts";
-import { formatEvent } from "../../kernel-shim/strace/format.ts";
 import { dlIteratePhdr } from "../../loader/dl-iterate-phdr.ts";
 import { dlState } from "../../loader/dl-state.ts";
 import { dladdr } from "../../loader/dladdr.ts";
@@ -16,12 +15,10 @@ import { hostRtldProfile } from "../../loader/host-profile.ts";
 import type { LinkMap } from "../../loader/link-map.ts";
 import { runToMain, spawnForRun } from "../../loader/run.ts";
 import { hasGcc, hasStrace } from "./build-fixtures.ts";
+import { normalise, type OpResult, splitOps, straceRun, tracedSince } from "./dlopen-trace.ts";
 
 const ok = hasGcc() && hasStrace();
 if (!ok) console.warn("dlopen parity tests skipped: gcc, strace or setarch missing");
-
-/** What the lifecycle comparison looks at (write carries the markers and the dlerror strings). */
-const TRACE = ["openat", "mmap", "munmap", "mprotect", "close", "read", "newfstatat", "pread64"];
 
 /**
  * The C driver: each argument is one operation — `o:PATH:MODE` dlopen (MODE a number), `c:K` dlclose
@@ -151,76 +148,14 @@ function build(): Built {
   return { dir, driver: join(dir, "driver"), i686 };
 }
 
-interface OpResult {
-  readonly lines: string[];
-  readonly answer: string;
-}
-
-/** Split a trace into the lines of each operation (between "@N" and "=N") and its answer. */
-function splitOps(lines: readonly string[]): { before: string[]; ops: OpResult[] } {
-  const before: string[] = [];
-  const ops: OpResult[] = [];
-  let cur: string[] | undefined;
-  for (const l of lines) {
-    const m = /^write\(1, "([@=][^"]*)\\n"/.exec(l);
-    if (m) {
-      const text = m[1] as string;
-      if (text.startsWith("@")) cur = [];
-      else {
-        ops.push({ lines: cur ?? [], answer: text.replace(/^=\d+ /, "") });
-        cur = undefined;
-      }
-      continue;
-    }
-    if (l.startsWith("write(")) continue;
-    (cur ?? (ops.length === 0 ? before : [])).push(l);
-  }
-  return { before, ops };
-}
-
 function realRun(b: Built, args: string[], inject?: string): { trace: string[]; answers: string[] } {
-  const out = join(mkdtempSync(join(tmpdir(), "ldsim-strace-")), "trace");
-  const extra = inject ? ["-e", `inject=${inject}`] : [];
-  const stdout = execFileSync(
-    "setarch",
-    [
-      "-R",
-      "strace",
-      "-f",
-      "-s",
-      "256",
-      "-o",
-      out,
-      "-e",
-      `trace=${[...TRACE, "write"].join(",")}`,
-      ...extra,
-      b.driver,
-      ...args,
-    ],
-    { cwd: b.dir, env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, encoding: "latin1" },
-  );
-  const trace = readFileSync(out, "latin1")
-    .split("\n")
-    .map((l) => l.replace(/^\d+ +/, "").replace(/ \(INJECTED\)$/, ""))
-    .filter((l) => l !== "" && !l.startsWith("+++"));
+  const { trace, stdout } = straceRun(b.dir, b.driver, args, inject);
   const answers = stdout
     .split("\n")
     .filter((l) => l.startsWith("=") || l.startsWith("+") || /^[if]:/.test(l))
     .map((l) => l.replace(/^=\d+ /, ""));
   return { trace, answers };
 }
-
-const normalise = (l: string) =>
-  l
-    .replace(/\) +(= -?\d)/, ") $1")
-    // The stat buffer of the directory probe is on ld.so's stack.
-    .replace(/^(newfstatat\(AT_FDCWD, "[^"]*", )0x[0-9a-f]+/, "$1STACKPTR")
-    // ld.so's file buffer is on its stack; the shim's host buffer prints as contents.
-    .replace(/^(read|pread64)\(\d+, .*?, (\d+(?:, \d+)?)\) += (-?\d+).*$/, "$1($2) = $3")
-    .replace(
-      /^newfstatat\((\d+), "", \{st_mode=([^,]+), st_size=(\d+).*\}, AT_EMPTY_PATH\) += 0$/,
-      "fstat($1, $2, $3)",
-    );
 
 /** The same operations in ldsim, from the state the real program had at its first marker. */
 function simulated(b: Built, args: string[], _realBefore: readonly string[], faults?: { mmapAfter: number }) {
@@ -230,16 +165,7 @@ function simulated(b: Built, args: string[], _realBefore: readonly string[], fau
   expect(run.error).toBeUndefined();
   const s = { rtld: run.rtld };
   const kernel = proc.kernel;
-  const traced = new Set(TRACE);
   const mark = () => proc.log.events.length;
-  const since = (n: number) =>
-    proc.log.events
-      .slice(n)
-      .filter((e) => traced.has(e.name))
-      .map((e) => {
-        const { pid: _pid, ...rest } = e;
-        return formatEvent(rest);
-      });
   if (faults) armFaults(kernel, [{ syscall: "mmap", nth: faults.mmapAfter, errno: "ENOMEM" }]);
   const handles: LinkMap[] = [];
   const ops: OpResult[] = [];
@@ -287,7 +213,7 @@ function simulated(b: Built, args: string[], _realBefore: readonly string[], fau
       );
     evPos = dlState(s.rtld).events.length;
     if (calls.length > 0) answer = [...calls, answer].join("\n");
-    ops.push({ lines: since(from), answer });
+    ops.push({ lines: tracedSince(proc, from), answer });
   }
   return { ops, rtld: s.rtld, proc };
 }

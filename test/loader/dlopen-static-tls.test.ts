@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { formatEvent } from "../../kernel-shim/strace/format.ts";
 import { dlclose } from "../../loader/dlclose.ts";
 import { dlerror } from "../../loader/dlerror.ts";
 import { dlopen } from "../../loader/dlopen.ts";
@@ -11,6 +10,7 @@ import { hostRtldProfile } from "../../loader/host-profile.ts";
 import type { LinkMap } from "../../loader/link-map.ts";
 import { runToMain, spawnForRun } from "../../loader/run.ts";
 import { hasGcc, hasStrace } from "./build-fixtures.ts";
+import { normalise, type OpResult, splitOps, straceRun, tracedSince } from "./dlopen-trace.ts";
 
 /**
  * dlopen of libraries with initial-exec TLS (DF_STATIC_TLS, R_X86_64_TPOFF64) after startup: glibc
@@ -21,8 +21,6 @@ import { hasGcc, hasStrace } from "./build-fixtures.ts";
  */
 const ok = process.arch === "x64" && hasGcc() && hasStrace();
 if (!ok) console.warn("dlopen static TLS parity tests skipped: not x86_64, or gcc, strace or setarch missing");
-
-const TRACE = ["openat", "mmap", "munmap", "mprotect", "close", "read", "newfstatat", "pread64"];
 
 /**
  * `o:PATH:MODE` dlopen, then the library's `tls_off()` (`&v - thread pointer`, computed by its
@@ -157,54 +155,9 @@ function build(): Built {
   return { dir, driver: join(dir, "driver"), gotSlot };
 }
 
-interface OpResult {
-  readonly lines: string[];
-  readonly answer: string;
-}
-
-/** The trace lines of each operation (between the "@N" and "=N" writes) and its answer. */
-function splitOps(lines: readonly string[]): OpResult[] {
-  const ops: OpResult[] = [];
-  let cur: string[] | undefined;
-  for (const l of lines) {
-    const m = /^write\(1, "([@=][^"]*)\\n"/.exec(l);
-    if (m) {
-      const text = m[1] as string;
-      if (text.startsWith("@")) cur = [];
-      else {
-        ops.push({ lines: cur ?? [], answer: text.replace(/^=\d+ /, "") });
-        cur = undefined;
-      }
-      continue;
-    }
-    if (!l.startsWith("write(")) cur?.push(l);
-  }
-  return ops;
-}
-
 function realRun(b: Built, args: readonly string[], driver = b.driver): OpResult[] {
-  const out = join(mkdtempSync(join(tmpdir(), "ldsim-stls-strace-")), "trace");
-  execFileSync(
-    "setarch",
-    ["-R", "strace", "-f", "-s", "256", "-o", out, "-e", `trace=${[...TRACE, "write"].join(",")}`, driver, ...args],
-    { cwd: b.dir, env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, encoding: "latin1" },
-  );
-  const trace = readFileSync(out, "latin1")
-    .split("\n")
-    .map((l) => l.replace(/^\d+ +/, ""))
-    .filter((l) => l !== "" && !l.startsWith("+++"));
-  return splitOps(trace);
+  return splitOps(straceRun(b.dir, driver, args).trace).ops;
 }
-
-const normalise = (l: string) =>
-  l
-    .replace(/\) +(= -?\d)/, ") $1")
-    .replace(/^(newfstatat\(AT_FDCWD, "[^"]*", )0x[0-9a-f]+/, "$1STACKPTR")
-    .replace(/^(read|pread64)\(\d+, .*?, (\d+(?:, \d+)?)\) += (-?\d+).*$/, "$1($2) = $3")
-    .replace(
-      /^newfstatat\((\d+), "", \{st_mode=([^,]+), st_size=(\d+).*\}, AT_EMPTY_PATH\) += 0$/,
-      "fstat($1, $2, $3)",
-    );
 
 /**
  * The same operations in ldsim after runToMain. A success answers with what the library's
@@ -215,7 +168,6 @@ function simulated(b: Built, args: readonly string[], driver = b.driver): OpResu
   const run = runToMain(proc, driver, { argv: [driver], profile: hostRtldProfile() });
   expect(run.error).toBeUndefined();
   const rtld = run.rtld;
-  const traced = new Set(TRACE);
   const handles: LinkMap[] = [];
   const ops: OpResult[] = [];
   for (const a of args) {
@@ -246,14 +198,7 @@ function simulated(b: Built, args: readonly string[], driver = b.driver): OpResu
     } else {
       answer = String(dlclose(rtld, handles[Number(a.slice(2))] as LinkMap));
     }
-    const lines = proc.log.events
-      .slice(from)
-      .filter((e) => traced.has(e.name))
-      .map((e) => {
-        const { pid: _pid, ...rest } = e;
-        return formatEvent(rest);
-      });
-    ops.push({ lines, answer });
+    ops.push({ lines: tracedSince(proc, from), answer });
   }
   return ops;
 }
