@@ -1,5 +1,6 @@
 import { PT_DYNAMIC, PT_INTERP, PT_LOAD, PT_PHDR } from "../formats/elf/constants.ts";
 import { decodeDynamic, readDynamicFromMemory } from "../formats/elf/dynamic.ts";
+import { DT_GNU_PRELINKED, DT_RELACOUNT, DT_RELCOUNT } from "../formats/elf/dynamic-tags.ts";
 import { sysvHash } from "../formats/elf/hash-function.ts";
 import * as AT from "../kernel-shim/exec/auxv.ts";
 import type { Process } from "../kernel-shim/process/process.ts";
@@ -367,70 +368,6 @@ function rtldMallocInitReal(rtld: Rtld, main: LinkMap): void {
 
 const LIBC_SO = "libc.so.6";
 const RLIMIT_STACK = 3;
-/** DT_RELACOUNT / DT_RELCOUNT (their sum is print_statistics' "relative relocations"). */
-const DT_RELACOUNT = 0x6ffffff9n;
-const DT_RELCOUNT = 0x6ffffffan;
-const DT_GNU_PRELINKED = 0x6ffffdf5n;
-
-const DT_VERNEED = 0x6ffffffen;
-const DT_VERNEEDNUM = 0x6fffffffn;
-const DT_VERDEF = 0x6ffffffcn;
-const DT_VERDEFNUM = 0x6ffffffdn;
-const DT_STRTAB = 5n;
-/** sizeof (struct r_found_version): name, hash, hidden, filename. */
-const R_FOUND_VERSION_SIZE = 24;
-
-/**
- * The allocation `_dl_check_map_versions` makes for each object once its checks pass:
- * `calloc (ndx_high + 1, sizeof (struct r_found_version))` for l_versions, ndx_high being the
- * largest version index its Vernaux (vna_other) and Verdef (vd_ndx) entries use. Objects without
- * version tables allocate nothing. (The check itself is RELOC's version-check.ts; the minimal
- * malloc's page use decides whether init_tls needs a new page, so the sizes are modelled here.)
- */
-function allocateVersionArrays(rtld: Rtld): void {
-  const mm = rtld.proc.mm;
-  for (const l of rtld.ns.maps) {
-    if (l.faked || l.ld === undefined) continue;
-    const read = (a: bigint, n: number) => mm.readUser(Number(a), n);
-    const d = decodeDynamic(
-      readDynamicFromMemory(read, l.ld, true, true, { source: l.name, granule: mm.pageSize }).entries,
-    ).values;
-    if (d.get(DT_STRTAB) === undefined) continue;
-    let high = 0;
-    const vn = d.get(DT_VERNEED);
-    for (
-      let e = vn === undefined ? undefined : l.addr + vn, k = Number(d.get(DT_VERNEEDNUM) ?? 0n);
-      e !== undefined && k > 0;
-      k--
-    ) {
-      const h = new DataView(read(e, 16).buffer);
-      let aux = e + BigInt(h.getUint32(8, true));
-      for (let j = h.getUint16(2, true); j > 0; j--) {
-        const a = new DataView(read(aux, 16).buffer);
-        high = Math.max(high, a.getUint16(6, true) & 0x7fff);
-        const next = a.getUint32(12, true);
-        if (next === 0) break;
-        aux += BigInt(next);
-      }
-      const next = h.getUint32(12, true);
-      if (next === 0) break;
-      e += BigInt(next);
-    }
-    const vd = d.get(DT_VERDEF);
-    for (
-      let e = vd === undefined ? undefined : l.addr + vd, k = Number(d.get(DT_VERDEFNUM) ?? 0n);
-      e !== undefined && k > 0;
-      k--
-    ) {
-      const h = new DataView(read(e, 20).buffer);
-      high = Math.max(high, h.getUint16(4, true) & 0x7fff);
-      const next = h.getUint32(16, true);
-      if (next === 0) break;
-      e += BigInt(next);
-    }
-    if (high > 0) rtld.malloc.calloc((high + 1) * R_FOUND_VERSION_SIZE);
-  }
-}
 
 /** rtld.c `print_statistics`: the relative relocations counted from DT_RELACOUNT of the main search list. */
 function relativeRelocations(rtld: Rtld, searchlist: readonly LinkMap[]): number {
@@ -489,10 +426,8 @@ export function finishStartup(start: StartupResult, options: FinishOptions): Fin
   if (!main.initfini || main.initfini.length !== sl.length) main.initfini = mainInitfini(main);
   const progname = rtld.progname;
   try {
-    if (options.checkVersions) {
-      options.checkVersions(rtld, main);
-      allocateVersionArrays(rtld);
-    }
+    // l_versions is allocated by the check itself (version-check.ts), as _dl_check_map_versions does.
+    if (options.checkVersions) options.checkVersions(rtld, main);
   } catch (e) {
     if (!(e instanceof LoaderError)) throw e;
     // print_missing_version: "%s: %s: %s\n" (RTLD_PROGNAME, object, message) per error, then _exit (1).

@@ -106,10 +106,16 @@ export function checkMapVersions(rtld: Rtld, map: LinkMap, o: VersionCheckOption
     if (o.trace && needed.faked) continue;
     result |= matchSymbol(rtld, requirer, need.hash, need.name, needed, (need.flags & VER_FLG_WEAK) !== 0, o);
   }
-  // l_versions / l_versyms are derived from the same tables on first use (dynamic-info.ts).
-  info.versions();
+  // l_versions / l_versyms are derived from the same tables (dynamic-info.ts); ld.so callocs the
+  // array here, ndx_high + 1 entries of struct r_found_version (name, hash, hidden, filename): during
+  // startup that is the minimal malloc, whose page use shows in the syscalls that follow.
+  const versions = info.versions();
+  if (versions !== undefined) rtld.malloc.calloc(versions.length * R_FOUND_VERSION_SIZE);
   return result;
 }
+
+/** sizeof (struct r_found_version) on LP64 (glibc link.h). */
+const R_FOUND_VERSION_SIZE = 24;
 
 /**
  * Startup's version check (`version_check_doit` → `_dl_check_all_versions(main, 1, trace)`): every
