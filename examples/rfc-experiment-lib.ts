@@ -5,8 +5,7 @@
  * unwind it with the modelled kernel — once with libb.so's SFrame registered, once after
  * `STACKTRACE_UNREGISTER_SFRAME`.
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { EhFrame } from "../formats/dwarf/eh-frame.ts";
 import { PF_X, PT_LOAD } from "../formats/elf/constants.ts";
 import { ElfFile } from "../formats/elf/file.ts";
@@ -25,17 +24,11 @@ import { formatCallchain } from "../kernel-shim/unwind/perf-script.ts";
 import { synthesizeStack } from "../kernel-shim/unwind/stack-synth.ts";
 import type { UnwindOptions, UnwindTrace } from "../kernel-shim/unwind/types.ts";
 import { unwindUser } from "../kernel-shim/unwind/unwind-user.ts";
+import { FIXTURE_CHAIN } from "../lab/workloads/chain.ts";
+import { FIXTURE_DIR } from "../lab/workloads/fixture-files.ts";
 import { type MappedLib, mapObject, registerSframe, unregisterSframe } from "../loader/map-object.ts";
 
-export const FIXTURE_DIR = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "test",
-  "fixtures",
-  "sframe",
-  "v3",
-  "x86_64",
-);
+export { FIXTURE_DIR };
 
 export interface ExperimentOptions {
   readonly kernel?: KernelSframeOptions;
@@ -99,19 +92,7 @@ export function runRfcExperiment(options: ExperimentOptions = {}): ExperimentRes
 
   // The chain of the spinning sample, innermost first: main_callback is called through libb_deep's
   // function pointer; every other caller reaches its callee through a direct call or its PLT stub.
-  const chain = [
-    "main_callback",
-    "libb_deep",
-    "libb_aligned",
-    "libb_leaf",
-    "liba_mid",
-    "liba_entry",
-    "main_step",
-    "main",
-    "__libc_start_call_main",
-    "__libc_start_main_impl",
-    "_start",
-  ];
+  const chain: string[] = [...FIXTURE_CHAIN, "__libc_start_call_main", "__libc_start_main_impl", "_start"];
   const spinPc = objects.symbol("main_callback") + 0x47n;
   // glibc's startup frames need its local symbols (__libc_start_call_main), found through the
   // build-id debug file of Debian's libc6-dbg. Without it the chain ends at main.
