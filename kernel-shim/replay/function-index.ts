@@ -1,7 +1,6 @@
-import { existsSync } from "node:fs";
-import { ElfFile } from "../../formats/elf/file.ts";
+import type { ElfFile } from "../../formats/elf/file.ts";
 import { dynamicSymbols, type SymbolTable, staticSymbols } from "../../formats/elf/symbols.ts";
-import { type FunctionSymbol, functionAt, type MappedObject } from "../unwind/mapped-object.ts";
+import { buildIdDebugFile, type FunctionSymbol, functionAt, type MappedObject } from "../unwind/mapped-object.ts";
 
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
@@ -208,17 +207,8 @@ export class FunctionIndex {
     return { values, ends, order: Int32Array.from(kept) };
   }
 
-  /** `/usr/lib/debug/.build-id/xx/yyyy.debug` when installed (as MappedObject looks it up). */
   private debugFile(): ElfFile | undefined {
-    const id = this.buildId;
-    if (this.debugRoot === null || !id || id.length < 3) return undefined;
-    const p = `${this.debugRoot}/.build-id/${id.slice(0, 2)}/${id.slice(2)}.debug`;
-    if (!existsSync(p)) return undefined;
-    try {
-      return ElfFile.openPath(p);
-    } catch {
-      return undefined;
-    }
+    return buildIdDebugFile(this.debugRoot, this.buildId);
   }
 }
 

@@ -101,18 +101,8 @@ export class MappedObject {
     return undefined;
   }
 
-  /** `/usr/lib/debug/.build-id/xx/yyyy.debug` when installed, as perf and gdb look it up. */
   private debugFile(): ElfFile | undefined {
-    if (this.debugRoot === null) return undefined;
-    const id = this.buildId;
-    if (!id || id.length < 3) return undefined;
-    const p = `${this.debugRoot}/.build-id/${id.slice(0, 2)}/${id.slice(2)}.debug`;
-    if (!existsSync(p)) return undefined;
-    try {
-      return ElfFile.openPath(p);
-    } catch {
-      return undefined;
-    }
+    return buildIdDebugFile(this.debugRoot, this.buildId);
   }
 
   /** The function containing run-time address `addr`, with the offset into it. */
@@ -183,5 +173,21 @@ export class ObjectSet {
       if (f) return f.value;
     }
     throw new LdsimError(`no function named ${name} in the mapped objects`);
+  }
+}
+
+/**
+ * The separate debug file of a build ID, `ROOT/.build-id/xx/yyyy.debug`, as perf and gdb look it up
+ * (Debian's -dbg packages install there); undefined when there is no root, no usable ID, no file,
+ * or the file is not a readable ELF file.
+ */
+export function buildIdDebugFile(debugRoot: string | null, buildId: string | undefined): ElfFile | undefined {
+  if (debugRoot === null || !buildId || buildId.length < 3) return undefined;
+  const p = `${debugRoot}/.build-id/${buildId.slice(0, 2)}/${buildId.slice(2)}.debug`;
+  if (!existsSync(p)) return undefined;
+  try {
+    return ElfFile.openPath(p);
+  } catch {
+    return undefined;
   }
 }
