@@ -118,9 +118,25 @@ class NodeFile implements FsFile {
     /** The backend path (root included) and the stat at open: the page cache may reopen it after close. */
     private readonly realPath: string,
     private readonly openStat: FsStat,
+    /** The caller stat()ed the path just before the open: that stat stands for fstat(fd). */
+    openStatIsCurrent: boolean,
   ) {
     this.fd = fd;
-    if (fd === undefined) this.st = openStat;
+    if (openStatIsCurrent) this.st = openStat;
+  }
+  /** The path opened again, if it still names the file that was opened (same page-cache key). */
+  private openSame(): number | undefined {
+    let fd: number | undefined;
+    try {
+      fd = this.fs.openSync(this.realPath, "r");
+      if (HostPageCache.key(toStat(this.fs.fstatSync(fd, { bigint: true }))) === HostPageCache.key(this.openStat)) {
+        return fd;
+      }
+    } catch {
+      // gone or unreadable: as a changed file
+    }
+    if (fd !== undefined) this.fs.closeSync(fd);
+    return undefined;
   }
   /**
    * The host fd, opened now for a lazy file — and only if the path still names the file that was
@@ -128,20 +144,8 @@ class NodeFile implements FsFile {
    */
   private hostFd(): number | undefined {
     if (this.closed) return undefined;
-    if (this.fd !== undefined) return this.fd;
-    let fd: number | undefined;
-    try {
-      fd = this.fs.openSync(this.realPath, "r");
-      if (HostPageCache.key(toStat(this.fs.fstatSync(fd, { bigint: true }))) !== HostPageCache.key(this.openStat)) {
-        this.fs.closeSync(fd);
-        return undefined;
-      }
-      this.fd = fd;
-      return fd;
-    } catch {
-      if (fd !== undefined) this.fs.closeSync(fd);
-      return undefined;
-    }
+    this.fd ??= this.openSame();
+    return this.fd;
   }
   pread(offset: number, length: number): FsResult<Uint8Array> {
     if (this.closed) return fsErr("EBADF");
@@ -166,9 +170,6 @@ class NodeFile implements FsFile {
     if (this.cache === undefined || this.closed) return undefined;
     return this.cachedFile(this.fstat());
   }
-  seedStat(st: FsStat): void {
-    this.st = st;
-  }
   /** This file's page-cache entry, looked up once per open file (the stat it is keyed by is fixed). */
   private entry: CachedFile | undefined;
   private cachedFile(st: FsStat): CachedFile | undefined {
@@ -188,19 +189,14 @@ class NodeFile implements FsFile {
         const r = this.readAt(fd, offset, length);
         return r.ok ? r.value : undefined;
       }
-      const cache = this.cache;
-      if (!cache) return undefined;
-      let fd: number | undefined;
+      if (!this.cache) return undefined;
+      const fd = this.openSame();
+      if (fd === undefined) return undefined;
       try {
-        const want = HostPageCache.key(this.openStat);
-        fd = this.fs.openSync(this.realPath, "r");
-        if (HostPageCache.key(toStat(this.fs.fstatSync(fd, { bigint: true }))) !== want) return undefined;
         const r = this.readAt(fd, offset, length);
         return r.ok ? r.value : undefined;
-      } catch {
-        return undefined;
       } finally {
-        if (fd !== undefined) this.fs.closeSync(fd);
+        this.fs.closeSync(fd);
       }
     };
   }
@@ -273,14 +269,14 @@ export class NodeKernelFs implements KernelFs {
     // host open could not fail and would only be needed to read what the cache lacks: it is put off
     // until then (most of ld.so's opens read nothing the cache does not hold).
     if (this.cache !== undefined && options.stat !== undefined && isRoot) {
-      return fsOk(new NodeFile(this.fs, path, undefined, this.cache, this.real(path), st.value));
+      return fsOk(new NodeFile(this.fs, path, undefined, this.cache, this.real(path), st.value, true));
     }
     const fd = attempt(() => this.fs.openSync(this.real(path), "r"));
     if (!fd.ok) return fd;
-    const file = new NodeFile(this.fs, path, fd.value, this.cache, this.real(path), st.value);
     // The caller's stat of the path a moment ago stands for fstat(fd): one host call fewer per open.
-    if (options.stat !== undefined) file.seedStat(options.stat);
-    return fsOk(file);
+    return fsOk(
+      new NodeFile(this.fs, path, fd.value, this.cache, this.real(path), st.value, options.stat !== undefined),
+    );
   }
   readlink(path: string): FsResult<string> {
     return attempt(() => String(this.fs.readlinkSync(this.real(path))));
