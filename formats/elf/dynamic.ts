@@ -185,13 +185,12 @@ export function readDynamic(elf: ElfFile): DynamicSection | undefined {
 /**
  * The dynamic array decoded by tag, like musl's `decode_vec` or glibc's `l_info`: `values` holds
  * each tag's value with a later entry overriding an earlier one (both loaders just assign
- * `info[tag] = dyn` in order), and `lists` holds every value of every tag in order, which is what
- * the repeatable tags (DT_NEEDED, DT_AUXILIARY, DT_FILTER) need. DT_NULL is not included.
+ * `info[tag] = dyn` in order); the repeatable tags (DT_NEEDED, DT_AUXILIARY, DT_FILTER) are read
+ * from `entries` in order (dynList). DT_NULL is not included.
  */
 export interface DecodedDynamic {
   readonly entries: readonly DynamicEntry[];
   readonly values: ReadonlyMap<bigint, bigint>;
-  readonly lists: ReadonlyMap<bigint, readonly bigint[]>;
 }
 
 export function decodeDynamic(entries: readonly DynamicEntry[]): DecodedDynamic {
@@ -202,27 +201,7 @@ export function decodeDynamic(entries: readonly DynamicEntry[]): DecodedDynamic 
     live.push(e);
     values.set(e.tag, e.value);
   }
-  // The per-tag lists (DT_NEEDED, DT_AUXILIARY, ...) are built when first asked for: a loader reading
-  // l_info through `values` alone never pays for them.
-  let lists: Map<bigint, bigint[]> | undefined;
-  return {
-    entries: live,
-    values,
-    get lists(): ReadonlyMap<bigint, readonly bigint[]> {
-      if (!lists) {
-        lists = new Map();
-        for (const e of live) {
-          let l = lists.get(e.tag);
-          if (!l) {
-            l = [];
-            lists.set(e.tag, l);
-          }
-          l.push(e.value);
-        }
-      }
-      return lists;
-    },
-  };
+  return { entries: live, values };
 }
 
 /** The value of `tag`, or undefined when the array has no such entry. */
@@ -231,7 +210,9 @@ export function dynValue(d: DecodedDynamic, tag: bigint): bigint | undefined {
 }
 /** Every value of `tag`, in order (empty when absent). */
 export function dynList(d: DecodedDynamic, tag: bigint): readonly bigint[] {
-  return d.lists.get(tag) ?? [];
+  const out: bigint[] = [];
+  for (const e of d.entries) if (e.tag === tag) out.push(e.value);
+  return out;
 }
 
 /** The string table DT_STRTAB points at, DT_STRSZ bytes long. */
