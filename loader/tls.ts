@@ -15,6 +15,7 @@
  */
 import { EM_AARCH64 } from "../formats/elf/constants.ts";
 import { dynamicInfo } from "./dynamic-info.ts";
+import { higherPrimeNumber } from "./higher-prime-number.ts";
 import {
   determineTlsOffsetsVariantI,
   determineTlsOffsets as determineTlsOffsetsVariantII,
@@ -26,7 +27,6 @@ import {
 import type { LinkMap } from "./link-map.ts";
 import { LoaderError } from "./map-object.ts";
 import type { Rtld } from "./rtld.ts";
-import { higherPrimeNumber } from "./unique-table.ts";
 
 /**
  * x86_64 TLS_TCB_SIZE: sizeof (struct pthread) in Debian 12's glibc 2.36 — the same ABI facts

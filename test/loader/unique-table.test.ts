@@ -5,8 +5,9 @@
  * C++ program (test/loader/run.test.ts, apt-config); this pins the arithmetic.
  */
 import { describe, expect, it } from "vitest";
+import { higherPrimeNumber } from "../../loader/higher-prime-number.ts";
 import type { Rtld } from "../../loader/rtld.ts";
-import { allocateForInsert, higherPrimeNumber, type UniqueTableMemory } from "../../loader/unique-table.ts";
+import { allocateForInsert, type UniqueTableMemory } from "../../loader/unique-table.ts";
 
 describe("unique symbol table allocations", () => {
   it("_dl_higher_prime_number: the smallest listed prime at or above n", () => {
