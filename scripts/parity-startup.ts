@@ -12,7 +12,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { hostRtldProfile } from "../loader/host-profile.ts";
-import { runToMain, spawnForRun } from "../loader/run.ts";
+import { RunError, type RunResult, runToMain, spawnForRun } from "../loader/run.ts";
 import { normaliseStrace, realRun } from "../test/loader/startup-fixtures.ts";
 import { dynamicExecutables } from "./parity-ldd.ts";
 import { Progress } from "./progress.ts";
@@ -51,11 +51,19 @@ for (const exe of list) {
   // A program that never exits (a GUI, a JVM waiting on its console) is killed with everything it
   // started after 10 s; its trace up to then still holds the whole startup.
   const real = realRun(exe, [exe, "--version"], ENV, "/tmp", 10);
-  const mine = runToMain(spawnForRun({ cwd: "/tmp" }), exe, {
-    argv: [exe, "--version"],
-    env: ENV,
-    profile: hostRtldProfile(),
-  });
+  let mine: RunResult;
+  try {
+    mine = runToMain(spawnForRun({ cwd: "/tmp" }), exe, {
+      argv: [exe, "--version"],
+      env: ENV,
+      profile: hostRtldProfile(),
+    });
+  } catch (e) {
+    // An exec the model refuses (RunError: the errno execve returned) is one line, not a stack trace.
+    if (!(e instanceof RunError)) throw e;
+    report.push(`${exe}: ${e.message}`);
+    continue;
+  }
   const m = mine.strace.map(normaliseStrace);
   const r = real.strace.slice(0, m.length).map(normaliseStrace);
   const at = m.findIndex((l, k) => l !== r[k]);
