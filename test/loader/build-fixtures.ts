@@ -3,24 +3,24 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** Whether gcc is available (tests that build programs skip visibly without it). */
-export function hasGcc(): boolean {
+/** Whether `file args` runs and exits 0 here (the probe behind the host-tool checks). */
+export function runs(file: string, args: readonly string[]): boolean {
   try {
-    execFileSync("gcc", ["--version"], { stdio: "ignore" });
+    execFileSync(file, args, { stdio: "ignore" });
     return true;
   } catch {
     return false;
   }
 }
 
+/** Whether gcc is available (tests that build programs skip visibly without it). */
+export function hasGcc(): boolean {
+  return runs("gcc", ["--version"]);
+}
+
 /** Whether `setarch -R strace` runs here (the parity tests trace real programs without ASLR). */
 export function hasStrace(): boolean {
-  try {
-    execFileSync("setarch", ["-R", "strace", "-o", "/dev/null", "true"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
+  return runs("setarch", ["-R", "strace", "-o", "/dev/null", "true"]);
 }
 
 export interface Built {

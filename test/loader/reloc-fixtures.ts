@@ -6,14 +6,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runs } from "./build-fixtures.ts";
 
 export function hasGxx(): boolean {
-  try {
-    execFileSync("g++", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
+  return runs("g++", ["--version"]);
 }
 
 export interface RelocPrograms {

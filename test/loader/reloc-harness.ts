@@ -28,14 +28,10 @@ import { sortMaps } from "../../loader/sort-maps.ts";
 import { startFromExec } from "../../loader/startup.ts";
 import { lookupSymbol } from "../../loader/symbol-lookup.ts";
 import { checkAllVersions, VersionCheckError } from "../../loader/version-check.ts";
+import { runs } from "./build-fixtures.ts";
 
 export function hasSetarch(): boolean {
-  try {
-    execFileSync("setarch", ["-R", "true"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
+  return runs("setarch", ["-R", "true"]);
 }
 
 export interface SimRun {
