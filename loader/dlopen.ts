@@ -10,6 +10,7 @@ import { LoaderError } from "./map-object.ts";
 import { relocateObject } from "./relocate.ts";
 import type { Rtld } from "./rtld.ts";
 import { assignTlsModid, updateTlsSlotinfo } from "./tls.ts";
+import { checkMapVersions } from "./version-check.ts";
 
 /** bits/dlfcn.h (x86_64 / generic). */
 export const RTLD_LAZY = 0x1;
@@ -136,6 +137,11 @@ function openWorker(rtld: Rtld, file: string, mode: number, call: DlopenCall): L
       st.push({ kind: "mapped", name: m.name, start: m.mapStart, end: m.mapEnd });
     }
     st.loadAdds += added.length;
+    // dl_open_worker_begin: "So far, so good. Now check the versions." — every member of the new
+    // search list whose l_versions is still NULL, not verbose: a missing version fails the dlopen.
+    for (const m of root.searchlist ?? [root]) {
+      if (!m.versionsChecked && !m.faked) checkMapVersions(rtld, m, { verbose: false });
+    }
     const deepbind = (mode & RTLD_DEEPBIND) !== 0;
     for (const m of added) {
       m.scope = initialScope(rtld, rootLoaderOf(m, root), deepbind);

@@ -54,6 +54,8 @@ export class LinkMap {
   lmAddr: bigint | undefined;
   /** l_relocated. */
   relocated = false;
+  /** l_versions != NULL: `_dl_check_map_versions` ran and found version tables to index. */
+  versionsChecked = false;
   /** l_scope: the scopes a lookup from this object searches (l_scope[0] is the main search list). */
   scope: (readonly LinkMap[])[] = [];
   /** l_reldeps: objects this one bound symbols to outside its own dependencies (keeps them loaded). */

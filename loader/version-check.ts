@@ -110,7 +110,10 @@ export function checkMapVersions(rtld: Rtld, map: LinkMap, o: VersionCheckOption
   // array here, ndx_high + 1 entries of struct r_found_version (name, hash, hidden, filename): during
   // startup that is the minimal malloc, whose page use shows in the syscalls that follow.
   const versions = info.versions();
-  if (versions !== undefined) rtld.malloc.calloc(versions.length * R_FOUND_VERSION_SIZE);
+  if (versions !== undefined) {
+    rtld.malloc.calloc(versions.length * R_FOUND_VERSION_SIZE);
+    map.versionsChecked = true;
+  }
   return result;
 }
 

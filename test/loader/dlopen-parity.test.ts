@@ -111,6 +111,13 @@ function build(): Built {
   );
   w("v.map", "VER_1 { global: vsym; }; VER_2 { global: vsym; } VER_1;\n");
   gcc("-shared", "-fPIC", "-o", "libv.so", "v.c", "-Wl,--version-script,v.map");
+  // libneed9.so was linked against a libv.so with VER_9; the libv.so next to it has no VER_9.
+  mkdirSync(join(dir, "v9"));
+  w("v9.c", "int v9(void){return 9;}\n");
+  w("v9.map", "VER_9 { global: v9; };\n");
+  gcc("-shared", "-fPIC", "-o", "v9/libv.so", "v9.c", "-Wl,--version-script,v9.map");
+  w("need9.c", "int v9(void); int need9(void){return v9();}\n");
+  gcc("-shared", "-fPIC", "-o", "libneed9.so", "need9.c", "-Lv9", "-lv", "-Wl,-rpath,$ORIGIN");
   // Constructors/destructors that print their name: p NEEDED q r, q NEEDED r (init r q p, fini p q r).
   for (const [n, deps] of [
     ["r", []],
@@ -261,6 +268,10 @@ describe.skipIf(!ok)(
         ],
       ],
       ["undefined symbol under RTLD_LAZY loads (the PLT is not bound yet)", [`o:./libu.so:${LAZY}`, "c:0"]],
+      [
+        "a version a dependency lacks: the dlopen fails with glibc's message, nothing stays mapped",
+        [`o:./libneed9.so:${NOW}`, `o:./libfoo.so:${NOW}`],
+      ],
     ];
     if (b?.i686) cases.push(["wrong ELF class", [`o:./lib32.so:${NOW}`]]);
     cases.push(
