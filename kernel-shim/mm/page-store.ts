@@ -6,8 +6,27 @@
  */
 export class PageStore {
   private readonly pages = new Map<number, Uint8Array>();
+  /** Zeroed pages not handed out yet: the rest of the newest slab. */
+  private slab: Uint8Array = new Uint8Array(0);
+  private slabPages = 8;
 
   constructor(readonly pageSize: number) {}
+
+  /**
+   * A new zero-filled page. Pages are cut from slabs (8 pages, doubling to 256): a program's startup
+   * copies hundreds of pages on write, and one buffer per page made the collector account for each.
+   * A slab is freed once none of its pages is referenced.
+   */
+  allocate(): Uint8Array {
+    const ps = this.pageSize;
+    if (this.slab.length < ps) {
+      this.slab = new Uint8Array(ps * this.slabPages);
+      if (this.slabPages < 256) this.slabPages *= 2;
+    }
+    const page = this.slab.subarray(0, ps);
+    this.slab = this.slab.subarray(ps);
+    return page;
+  }
 
   get count(): number {
     return this.pages.size;

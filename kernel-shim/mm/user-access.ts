@@ -239,7 +239,7 @@ function isSharedObject(vma: MutableVma): boolean {
 /** The page as the backing shows it now: zeros, or file bytes with zeros past EOF. */
 function backingPage(as: AddressSpace, vma: MutableVma, pageAddr: number): Uint8Array {
   const ps = as.pageSize;
-  const page = new Uint8Array(ps);
+  const page = as.pages.allocate();
   if (vma.file) {
     const off = (vma.pgoff + (pageAddr - vma.start) / ps) * ps;
     const n = Math.max(0, Math.min(ps, vma.file.inode.size - off));
