@@ -761,6 +761,11 @@ export class DynamicInfo {
 const cache = new WeakMap<LinkMap, DynamicInfo>();
 
 /** The object's l_info view (read on first use, then cached for the map's lifetime). */
+/** The l_info view of `map` if it was already built (undefined otherwise: nothing is read). */
+export function builtDynamicInfo(map: LinkMap): DynamicInfo | undefined {
+  return cache.get(map);
+}
+
 export function dynamicInfo(rtld: Rtld, map: LinkMap): DynamicInfo {
   let d = cache.get(map);
   if (!d) {

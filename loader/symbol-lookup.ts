@@ -34,9 +34,10 @@ import {
   STV_INTERNAL as STV_INTERNAL_,
   STV_PROTECTED as STV_PROTECTED_,
 } from "../formats/elf/symbol-constants.ts";
-import { type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
+import { builtDynamicInfo, type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
 import type { LinkMap } from "./link-map.ts";
 import type { Rtld } from "./rtld.ts";
+import { NEVER, ScopeBlooms } from "./scope-blooms.ts";
 import { allocateForInsert, type UniqueTableMemory } from "./unique-table.ts";
 
 // Module-local copies of the ELF constants: tsx runs this as CommonJS, where every read of an
@@ -207,8 +208,8 @@ function checkMatch(
 
 /**
  * `_dl_lookup_symbol_x`'s walk: `do_lookup_x` on each scope in turn (the first from `start`, the rest
- * whole) until one reports a definition or a fatal error. `infos` (from the scope memo) holds each
- * list's l_info views as the walk first reaches them.
+ * whole) until one reports a definition or a fatal error. `blooms` (from the scope memo) holds each
+ * list's bloom filters, flattened.
  */
 function walkScopes(
   rtld: Rtld,
@@ -216,7 +217,7 @@ function walkScopes(
   ref: RefSymbol | undefined,
   result: { found: Found | undefined; unique?: boolean },
   scopes: readonly (readonly LinkMap[])[],
-  infos: ListView[] | undefined,
+  blooms: ScopeBlooms[] | undefined,
   start: number,
   version: VersionReq | undefined,
   newest: boolean,
@@ -233,7 +234,7 @@ function walkScopes(
       ref,
       result,
       scope,
-      infos?.[s],
+      blooms?.[s],
       s === 0 ? start : 0,
       version,
       newest,
@@ -247,8 +248,9 @@ function walkScopes(
 }
 
 /**
- * `do_lookup_x` over one scope from position `start`: 1 found (in `result`), 0 not found, -1 the
- * versioned lookup reached the object its Verneed names without finding it.
+ * `do_lookup_x` over one scope from position `start`: 1 found (in `result`), 0 not found.
+ * With `view` (a memo walk: no skip map, no COPY lookup, no LD_DEBUG=symbols line, as
+ * lookupDefinition guarantees) the bloom filters are tested from the scope's flattened copy.
  */
 function doLookupX(
   rtld: Rtld,
@@ -256,7 +258,7 @@ function doLookupX(
   ref: RefSymbol | undefined,
   result: { found: Found | undefined; unique?: boolean },
   scope: readonly LinkMap[],
-  view: ListView | undefined,
+  view: ScopeBlooms | undefined,
   start: number,
   version: VersionReq | undefined,
   newest: boolean,
@@ -265,104 +267,125 @@ function doLookupX(
   undefMap: LinkMap | undefined,
   dbg: boolean,
 ): number {
-  const name = h.name;
-  const gnu = h.gnu;
-  // The bloom filter's word index and first bit (do_lookup_x: hash / __ELF_NATIVE_CLASS, hash % 64).
-  const word = gnu >>> 6;
-  const b1 = gnu & 63;
+  if (view) {
+    const gnu = h.gnu;
+    // The bloom filter's word index and first bit (do_lookup_x: hash / __ELF_NATIVE_CLASS, hash % 64).
+    const word = gnu >>> 6;
+    const b1 = gnu & 63;
+    const meta = view.meta;
+    const words = view.words;
+    for (let i = start; i < scope.length; i++) {
+      const o = meta[3 * i] as number;
+      let info: DynamicInfo;
+      if (o >= 0) {
+        const w = o + (word & (meta[3 * i + 1] as number)) * 2;
+        const b2 = (gnu >>> (meta[3 * i + 2] as number)) & 63;
+        if (
+          (((words[w + (b1 >>> 5)] as number) >>> (b1 & 31)) &
+            ((words[w + (b2 >>> 5)] as number) >>> (b2 & 31)) &
+            1) ===
+          0
+        ) {
+          continue;
+        }
+        info = view.infos[i] as DynamicInfo;
+      } else if (o === NEVER) continue;
+      else info = dynamicInfo(rtld, scope[i] as LinkMap);
+      if (lookupInObject(rtld, h, ref, result, scope[i] as LinkMap, info, version, newest, typeClass, undefMap)) {
+        return 1;
+      }
+    }
+    return 0;
+  }
   const copy = (typeClass & ELF_RTYPE_CLASS_COPY) !== 0;
   for (let i = start; i < scope.length; i++) {
     const map = scope[i] as LinkMap;
     if (map === skip) continue;
     if (copy && map.type === "executable") continue;
     if (map.faked) continue;
-    if (dbg) rtld.debug.emit("symbols", `symbol=${name};  lookup in file=${dsoName(rtld, map)} [0]`);
-    let info: DynamicInfo;
-    let bm: Uint32Array | undefined;
-    if (view) {
-      bm = view.blooms[i];
-      if (bm !== undefined) {
-        // The bloom test straight from the view (most objects are ruled out here).
-        const w = (word & (view.idxbits[i] as number)) * 2;
-        const b2 = (gnu >>> (view.shifts[i] as number)) & 63;
-        if (
-          (((bm[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & ((bm[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1) ===
-          0
-        ) {
-          continue;
-        }
-      }
-      let vi = view.infos[i];
-      if (!vi) {
-        vi = dynamicInfo(rtld, map);
-        view.infos[i] = vi;
-        const vg = vi.gnu;
-        if (vg && vi.nbuckets !== 0) {
-          view.blooms[i] = vg.bitmask;
-          view.idxbits[i] = vg.idxbits;
-          view.shifts[i] = vg.shift;
-        }
-      }
-      info = vi;
-    } else info = dynamicInfo(rtld, map);
-    if (info.nbuckets === 0) continue;
-    let sym: MemSymbol | undefined;
-    const g = info.gnu;
-    if (g) {
-      // bitmask_word = l_gnu_bitmask[(hash / 64) & l_gnu_bitmask_idxbits]; both bits must be set.
-      const gm = g.bitmask;
-      const w = (word & g.idxbits) * 2;
-      const b2 = (gnu >>> g.shift) & 63;
-      const first =
-        (((gm[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & ((gm[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1) === 0
-          ? 0
-          : (g.buckets[gnu % g.buckets.length] as number);
-      if (first !== 0) {
-        candidates = 0;
-        versionedSym = undefined;
-        // A corrupt chain without an end bit stops at the symbol table's plausible end.
-        for (let c = first, n = 0; n < 1 << 24; c++, n++) {
-          const cw = info.chainWord(c);
-          if ((cw ^ gnu) >>> 1 === 0) {
-            sym = checkMatch(info, name, ref, version, newest, typeClass, c);
-            if (sym) break;
-          }
-          if (cw & 1) break;
-        }
-        if (!sym && candidates === 1) sym = versionedSym;
-      }
-    } else if (info.sysv) {
+    if (dbg) rtld.debug.emit("symbols", `symbol=${h.name};  lookup in file=${dsoName(rtld, map)} [0]`);
+    const info = dynamicInfo(rtld, map);
+    if (lookupInObject(rtld, h, ref, result, map, info, version, newest, typeClass, undefMap)) return 1;
+  }
+  return 0;
+}
+
+/**
+ * do_lookup_x's work on one object: the GNU hash (bloom filter, bucket, chain) or the SysV hash chain
+ * with check_match, then the binding rules. True when `result` holds the definition.
+ */
+function lookupInObject(
+  rtld: Rtld,
+  h: Hashes,
+  ref: RefSymbol | undefined,
+  result: { found: Found | undefined; unique?: boolean },
+  map: LinkMap,
+  info: DynamicInfo,
+  version: VersionReq | undefined,
+  newest: boolean,
+  typeClass: number,
+  undefMap: LinkMap | undefined,
+): boolean {
+  if (info.nbuckets === 0) return false;
+  const name = h.name;
+  let sym: MemSymbol | undefined;
+  const g = info.gnu;
+  if (g) {
+    const gnu = h.gnu;
+    const b1 = gnu & 63;
+    // bitmask_word = l_gnu_bitmask[(hash / 64) & l_gnu_bitmask_idxbits]; both bits must be set.
+    const gm = g.bitmask;
+    const w = ((gnu >>> 6) & g.idxbits) * 2;
+    const b2 = (gnu >>> g.shift) & 63;
+    const first =
+      (((gm[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & ((gm[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1) === 0
+        ? 0
+        : (g.buckets[gnu % g.buckets.length] as number);
+    if (first !== 0) {
       candidates = 0;
       versionedSym = undefined;
-      const nchain = info.sysv.nchain;
-      if (h.sysv < 0) h.sysv = sysvHash(name);
-      let steps = 0;
-      for (let c = info.sysvStart(h.sysv); c !== 0 && steps <= nchain; steps++) {
-        sym = checkMatch(info, name, ref, version, newest, typeClass, c);
-        if (sym) break;
-        c = info.sysvChain(c);
+      // A corrupt chain without an end bit stops at the symbol table's plausible end.
+      for (let c = first, n = 0; n < 1 << 24; c++, n++) {
+        const cw = info.chainWord(c);
+        if ((cw ^ gnu) >>> 1 === 0) {
+          sym = checkMatch(info, name, ref, version, newest, typeClass, c);
+          if (sym) break;
+        }
+        if (cw & 1) break;
       }
       if (!sym && candidates === 1) sym = versionedSym;
     }
-    if (sym) {
-      const vis = sym.other & 3;
-      if (vis !== STV_HIDDEN && vis !== STV_INTERNAL) {
-        if (sym.bind === STB_WEAK || sym.bind === STB_GLOBAL) {
-          result.found = { sym, map, info };
-          return 1;
-        }
-        if (sym.bind === STB_GNU_UNIQUE) {
-          result.unique = true;
-          doLookupUnique(rtld, name, map, info, result, typeClass, sym, ref, undefMap);
-          return 1;
-        }
+  } else if (info.sysv) {
+    candidates = 0;
+    versionedSym = undefined;
+    const nchain = info.sysv.nchain;
+    if (h.sysv < 0) h.sysv = sysvHash(name);
+    let steps = 0;
+    for (let c = info.sysvStart(h.sysv); c !== 0 && steps <= nchain; steps++) {
+      sym = checkMatch(info, name, ref, version, newest, typeClass, c);
+      if (sym) break;
+      c = info.sysvChain(c);
+    }
+    if (!sym && candidates === 1) sym = versionedSym;
+  }
+  if (sym) {
+    const vis = sym.other & 3;
+    if (vis !== STV_HIDDEN && vis !== STV_INTERNAL) {
+      if (sym.bind === STB_WEAK || sym.bind === STB_GLOBAL) {
+        result.found = { sym, map, info };
+        return true;
+      }
+      if (sym.bind === STB_GNU_UNIQUE) {
+        result.unique = true;
+        doLookupUnique(rtld, name, map, info, result, typeClass, sym, ref, undefMap);
+        return true;
       }
     }
-    // glibc ≤ 2.33 failed the lookup here (-1) when this object was the one the version's
-    // Vernaux names and did not define the symbol; 2.34 dropped that rule (libpthread's symbols
-    // moved to libc: node's pthread_join@GLIBC_2.2.5 from libpthread.so.0 binds to libc.so.6).
   }
-  return 0;
+  // glibc ≤ 2.33 failed the lookup here (-1) when this object was the one the version's
+  // Vernaux names and did not define the symbol; 2.34 dropped that rule (libpthread's symbols
+  // moved to libc: node's pthread_join@GLIBC_2.2.5 from libpthread.so.0 binds to libc.so.6).
+  return false;
 }
 
 function doLookupUnique(
@@ -403,64 +426,43 @@ function doLookupUnique(
   result.found = { sym, map, info };
 }
 
-/** One scope list's l_info views and GNU bloom filters by position, filled as walks first reach each object. */
-interface ListView {
-  readonly infos: (DynamicInfo | undefined)[];
-  /** l_gnu_bitmask, l_gnu_bitmask_idxbits, l_gnu_shift of each position's object (a GNU hash table). */
-  readonly blooms: (Uint32Array | undefined)[];
-  readonly idxbits: number[];
-  readonly shifts: number[];
-}
-
-function listView(n: number): ListView {
-  return { infos: new Array(n), blooms: new Array(n), idxbits: new Array(n).fill(0), shifts: new Array(n).fill(0) };
-}
-
-interface ScopeMemo {
-  /** The scope lists' contents when the memo was filled (any change empties it). */
+/** The flattened bloom filters of a scope's lists, with the list contents they were built from. */
+interface ScopeIndex {
+  /** The scope lists' contents when the index was built (any change rebuilds it). */
   readonly snapshot: (readonly LinkMap[])[];
-  /** Results by lookup kind (type class, newest, version), then by the name's new hash as int32 (then name). */
-  readonly results: Map<string, Map<number, MemoEntry>>;
-  /** Each list's l_info views and bloom filters, filled as walks reach them. */
-  readonly infos: ListView[];
+  /** Each list's bloom filters, flattened (loader/scope-blooms.ts). */
+  readonly blooms: ScopeBlooms[];
 }
-const memos = new WeakMap<readonly LinkMap[], ScopeMemo>();
-
-/** A remembered walk: keyed by hash, names compared only when hashes meet (no string hashing per lookup). */
-interface MemoEntry {
-  readonly name: string;
-  readonly found: Found | null;
-  readonly next: MemoEntry | undefined;
-}
+const indexes = new WeakMap<readonly LinkMap[], ScopeIndex>();
 
 /**
- * The lookup memo of a scope, emptied when its lists changed since it was filled. Keyed by the first
+ * The bloom index of a scope, rebuilt when its lists changed since it was built. Keyed by the first
  * list: startup gives every object its own `[searchlist]` array (rtld.c's l_scope), all sharing the
- * main search list, and they should share one memo.
+ * main search list, and they should share one index.
  */
-function scopeMemo(scopes: readonly (readonly LinkMap[])[]): ScopeMemo | undefined {
+function scopeIndex(scopes: readonly (readonly LinkMap[])[]): ScopeIndex | undefined {
   const first = scopes[0];
   if (!first) return undefined;
-  let m = memos.get(first);
+  let m = indexes.get(first);
   if (m && sameScopes(m.snapshot, scopes)) return m;
-  m = { snapshot: scopes.map((l) => [...l]), results: new Map(), infos: scopes.map((l) => listView(l.length)) };
-  memos.set(first, m);
+  m = { snapshot: scopes.map((l) => [...l]), blooms: scopes.map((l) => new ScopeBlooms(l, builtDynamicInfo)) };
+  indexes.set(first, m);
   return m;
 }
 
 /**
- * The scope memo for a run of lookups over scope lists that do not change during it (one object's
+ * The scope index for a run of lookups over scope lists that do not change during it (one object's
  * relocation pass: nothing there adds or removes objects), checked against its snapshot once.
  */
 export class LookupSession {
   private scopes: readonly (readonly LinkMap[])[] | undefined;
-  private memo: ScopeMemo | undefined;
-  memoFor(scopes: readonly (readonly LinkMap[])[]): ScopeMemo | undefined {
-    if (scopes !== this.scopes || !this.memo) {
-      this.memo = scopeMemo(scopes);
+  private index: ScopeIndex | undefined;
+  indexFor(scopes: readonly (readonly LinkMap[])[]): ScopeIndex | undefined {
+    if (scopes !== this.scopes || !this.index) {
+      this.index = scopeIndex(scopes);
       this.scopes = scopes;
     }
-    return this.memo;
+    return this.index;
   }
 }
 
@@ -473,28 +475,6 @@ function sameScopes(snap: readonly (readonly LinkMap[])[], scopes: readonly (rea
     for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
   }
   return true;
-}
-
-/** The memo's key for a lookup kind: type class, newest, and the version's identity (by value). */
-const versionKeys = new WeakMap<VersionReq, string[]>();
-const plainKeys: string[] = [];
-function kindKey(typeClass: number, newest: boolean, version: VersionReq | undefined): string {
-  const slot = typeClass * 2 + (newest ? 1 : 0);
-  let keys = plainKeys;
-  if (version) {
-    let k = versionKeys.get(version);
-    if (k === undefined) {
-      k = [];
-      versionKeys.set(version, k);
-    }
-    keys = k;
-  }
-  let key = keys[slot];
-  if (key === undefined) {
-    key = `${typeClass}${newest ? "n" : "o"}${version ? `${version.hash}:${version.hidden ? 1 : 0}:${version.filename ?? ""}:${version.name}` : ""}`;
-    keys[slot] = key;
-  }
-  return key;
 }
 
 /**
@@ -579,8 +559,6 @@ export function lookupDefinition(
 ): Found | undefined {
   const st = lookupState(rtld);
   st.lookups++;
-  // Computed on the first walk (a memo hit needs no hash).
-  let hashes: Hashes | undefined;
   // The walk's out-parameter, reused (lookups never nest: nothing below calls back into one).
   const result = mainResult;
   result.found = undefined;
@@ -591,42 +569,21 @@ export function lookupDefinition(
     const i = first.indexOf(skip);
     start = i < 0 ? first.length : i;
   }
-  // The walk below is a pure function of (scope contents, name, version, type class, newest) unless
-  // it meets a GNU_UNIQUE definition (namespace table, NODELETE), RTLD_NEXT's skip, a COPY lookup or
-  // LD_DEBUG=symbols (a line per object): outside those, the result of an earlier identical walk is
-  // reused. undefMap-dependent steps (protected, add_dependency, bindings, errors) still run below.
-  const memo =
+  // Without RTLD_NEXT's skip, a COPY lookup or LD_DEBUG=symbols (a line per object), the walk tests
+  // every object's bloom filter from the scope's flattened index. (An earlier memo of whole walks by
+  // name cost more in map upkeep than it saved once walks became this cheap: gdb's startup repeats
+  // only 13% of its 13.8k lookups.)
+  const index =
     !skip && (typeClass & ELF_RTYPE_CLASS_COPY) === 0 && !rtld.debug.on("symbols")
       ? session
-        ? session.memoFor(scopes)
-        : scopeMemo(scopes)
+        ? session.indexFor(scopes)
+        : scopeIndex(scopes)
       : undefined;
-  const gnu = nameHash ?? gnuHash(name);
-  let byHash: Map<number, MemoEntry> | undefined;
-  let hit: Found | null | undefined;
-  if (memo) {
-    const kind = kindKey(typeClass, newest, version);
-    byHash = memo.results.get(kind);
-    if (!byHash) {
-      byHash = new Map();
-      memo.results.set(kind, byHash);
-    }
-    for (let e = byHash.get(gnu | 0); e !== undefined; e = e.next) {
-      if (e.name === name) {
-        hit = e.found;
-        break;
-      }
-    }
-  }
-  if (hit !== undefined) result.found = hit ?? undefined;
-  else {
-    hashes = walkHashes;
-    hashes.name = name;
-    hashes.gnu = gnu;
-    hashes.sysv = -1;
-    walkScopes(rtld, hashes, ref, result, scopes, memo?.infos, start, version, newest, skip, typeClass, undefMap);
-    if (byHash && !result.unique) byHash.set(gnu | 0, { name, found: result.found ?? null, next: byHash.get(gnu | 0) });
-  }
+  const hashes = walkHashes;
+  hashes.name = name;
+  hashes.gnu = nameHash ?? gnuHash(name);
+  hashes.sysv = -1;
+  walkScopes(rtld, hashes, ref, result, scopes, index?.blooms, start, version, newest, skip, typeClass, undefMap);
   let found: Found | undefined = result.found as Found | undefined;
   if (!found) {
     if (ref === undefined || ref.bind !== STB_WEAK) {
@@ -651,12 +608,6 @@ export function lookupDefinition(
       const pv = protectedResult;
       pv.found = undefined;
       pv.unique = false;
-      if (!hashes) {
-        hashes = walkHashes;
-        hashes.name = name;
-        hashes.gnu = gnu;
-        hashes.sysv = -1;
-      }
       walkScopes(
         rtld,
         hashes,
