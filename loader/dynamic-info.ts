@@ -243,7 +243,7 @@ export class DynamicInfo {
   private readonly versymN: number | undefined;
   private defsCache: DefinedVersion[] | undefined;
   /** l_lookup_cache: the last relocation's symbol index and type class and its result. */
-  lookupCache: { sym: number; typeClass: number; result: unknown } | undefined;
+  lookupCache: { symIdx: number; typeClass: number } | undefined;
 
   constructor(
     readonly rtld: Rtld,
@@ -355,7 +355,7 @@ export class DynamicInfo {
    */
   private small(addr: bigint, len: number): DataView {
     const a = Number(addr);
-    const page = a - (a % 4096);
+    const page = Math.floor(a / 4096) * 4096;
     const end = a + len;
     if (end <= page + 4096) {
       const p = this.page(page);
@@ -578,7 +578,11 @@ export class DynamicInfo {
     if (!s) return;
     const h = oldHash();
     let steps = 0;
-    for (let i = s.buckets[h % s.buckets.length] as number; i !== 0 && steps <= s.nchain; steps++) {
+    for (
+      let i = s.buckets[h - Math.floor(h / s.buckets.length) * s.buckets.length] as number;
+      i !== 0 && steps <= s.nchain;
+      steps++
+    ) {
       yield i;
       i = this.sysvChain(i);
     }
@@ -599,14 +603,14 @@ export class DynamicInfo {
     const bit1 = ((g.bitmask[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & 1;
     const bit2 = ((g.bitmask[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1;
     if ((bit1 & bit2) === 0) return 0;
-    return g.buckets[newHash % g.buckets.length] as number;
+    return g.buckets[newHash - Math.floor(newHash / g.buckets.length) * g.buckets.length] as number;
   }
 
   /** The DT_HASH walk's first index for the SysV hash `h` (0 = empty bucket). */
   sysvStart(h: number): number {
     const s = this.sysv;
     if (!s) return 0;
-    return s.buckets[h % s.buckets.length] as number;
+    return s.buckets[h - Math.floor(h / s.buckets.length) * s.buckets.length] as number;
   }
 
   // ---- versions ----

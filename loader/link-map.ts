@@ -25,7 +25,9 @@ export class LinkMap {
   /** l_libname: the first is the name it was requested by. */
   readonly libnames: string[];
   sonameAdded = false;
-  addr = 0n;
+  private lAddr = 0n;
+  /** l_addr as a number (exact), NaN when it is not a safe integer: relocation arithmetic stays in numbers. */
+  addrN = 0;
   mapStart = 0n;
   mapEnd = 0n;
   ld: bigint | undefined;
@@ -89,6 +91,16 @@ export class LinkMap {
     this.libnames = libname === "" ? [] : [libname];
     this.isRtld = kind.rtld ?? false;
     this.isVdso = kind.vdso ?? false;
+  }
+
+  /** l_addr: the difference between the addresses the object was linked at and is mapped at. */
+  get addr(): bigint {
+    return this.lAddr;
+  }
+  set addr(value: bigint) {
+    this.lAddr = value;
+    const n = Number(value);
+    this.addrN = Number.isSafeInteger(n) ? n : Number.NaN;
   }
 
   /** `_dl_name_match_p`: l_name or any alias. */

@@ -40,9 +40,10 @@ import { X86_64_RELOCATOR } from "./relocate-x86_64.ts";
 import { protectRelro } from "./relro.ts";
 import type { Rtld } from "./rtld.ts";
 import {
+  Definition,
   dsoName,
   LookupSession,
-  lookupDefinition,
+  lookupInto,
   type RefSymbol,
   takeLookupFailure,
   type VersionReq,
@@ -137,29 +138,44 @@ export function relocStats(rtld: Rtld): RelocStats {
 const bootstrapped = new WeakSet<Rtld>();
 
 /** The referencing symbol of a relocation, as `_dl_lookup_symbol_x` receives it (st_value/st_size read on demand). */
-/** An unresolved weak reference. */
-const UNRESOLVED: Resolved = { map: undefined, sym: undefined };
 
 class RelocRef implements RefSymbol {
-  readonly index: number;
-  readonly bind: number;
-  readonly other: number;
-  readonly shndx: number;
-  constructor(
-    readonly map: LinkMap,
-    private readonly sym: MemSymbol,
-  ) {
+  index = 0;
+  bind = 0;
+  other = 0;
+  shndx = 0;
+  private sym: MemSymbol | undefined = undefined;
+  constructor(readonly map: LinkMap) {}
+  /** Now the referencing symbol `sym` (one record per relocation pass: a lookup never keeps it). */
+  of(sym: MemSymbol): this {
+    this.sym = sym;
     this.index = sym.index;
     this.bind = sym.bind;
     this.other = sym.other;
     this.shndx = sym.shndx;
+    return this;
   }
   get value(): bigint {
-    return this.sym.value;
+    return (this.sym as MemSymbol).value;
   }
   get size(): bigint {
-    return this.sym.size;
+    return (this.sym as MemSymbol).size;
   }
+}
+
+/**
+ * l_lookup_cache: the last relocation's symbol index and type class, and the definition it bound to
+ * (a lookup fills it in place; map and sym undefined for an unresolved weak reference).
+ */
+class LookupCache extends Definition implements Resolved {
+  symIdx = -1;
+  typeClass = -1;
+}
+
+/** RESOLVE_MAP's answer for a local or hidden reference (the object itself), reused by one pass. */
+class SelfResolved implements Resolved {
+  sym: MemSymbol | undefined = undefined;
+  constructor(readonly map: LinkMap) {}
 }
 
 function makeContext(
@@ -177,6 +193,14 @@ function makeContext(
   const dv = new DataView(buf.buffer);
   // The scope lists do not change while one object is relocated.
   const session = new LookupSession();
+  const relocRef = new RelocRef(map);
+  const self = new SelfResolved(map);
+  let cache = info.lookupCache as LookupCache | undefined;
+  if (!cache) {
+    cache = new LookupCache();
+    info.lookupCache = cache;
+  }
+  const c = cache;
   return {
     rtld,
     map,
@@ -184,12 +208,14 @@ function makeContext(
     resolve(symIdx, type) {
       const ref = info.symbol(symIdx);
       const vis = ref.other & 3;
-      if (ref.bind === STB_LOCAL_ || vis === STV_HIDDEN_ || vis === STV_INTERNAL_) return { map, sym: ref };
+      if (ref.bind === STB_LOCAL_ || vis === STV_HIDDEN_ || vis === STV_INTERNAL_) {
+        self.sym = ref;
+        return self;
+      }
       const tc = arch.typeClass(type);
-      const c = info.lookupCache;
-      if (c && c.sym === symIdx && c.typeClass === tc) {
+      if (c.symIdx === symIdx && c.typeClass === tc) {
         st.fromCache++;
-        return c.result as Resolved;
+        return c;
       }
       let version: VersionReq | undefined;
       const versions = info.versions();
@@ -201,34 +227,18 @@ function makeContext(
       }
       const name = info.symbolName(symIdx);
       st.relocations++;
-      const f = lookupDefinition(
-        rtld,
-        map,
-        name,
-        scopes,
-        version,
-        tc,
-        false,
-        undefined,
-        new RelocRef(map, ref),
-        true,
-        info.symbolHash(symIdx),
-        session,
-      );
-      let result: Resolved;
-      // The definition record itself (it carries map and sym), no copy.
-      if (f) result = f;
-      else {
+      // The cache is refilled in place: it names this symbol only once the lookup succeeded.
+      c.symIdx = -1;
+      const hash = info.symbolHash(symIdx);
+      if (
+        !lookupInto(c, rtld, map, name, scopes, version, tc, false, undefined, relocRef.of(ref), true, hash, session)
+      ) {
         const fail = takeLookupFailure(rtld);
         if (fail) throw new SymbolLookupError(fail.object, fail.message);
-        result = UNRESOLVED;
       }
-      if (c) {
-        c.sym = symIdx;
-        c.typeClass = tc;
-        c.result = result;
-      } else info.lookupCache = { sym: symIdx, typeClass: tc, result };
-      return result;
+      c.symIdx = symIdx;
+      c.typeClass = tc;
+      return c;
     },
     read64(addr) {
       const b = mm.readUser(Number(addr), 8);
@@ -428,12 +438,12 @@ function symbolSlot(ctx: RelocContext, arch: ArchRelocator, dv: DataView, o: num
   let v = Number.NaN;
   if (sym && !(sym.type === STT_GNU_IFUNC_ && sym.shndx !== SHN_UNDEF_ && res.map)) {
     const a = withAddend ? dv.getUint32(o + 16, true) + dv.getInt32(o + 20, true) * TWO32 : 0;
-    v = (sym.shndx === SHN_ABS_ ? 0 : Number(res.map?.addr ?? 0n)) + sym.valueN + a;
+    v = (sym.shndx === SHN_ABS_ ? 0 : (res.map?.addrN ?? 0)) + sym.valueN + a;
   } else if (!sym) {
     v = withAddend ? dv.getUint32(o + 16, true) + dv.getInt32(o + 20, true) * TWO32 : 0;
   }
   if (Number.isSafeInteger(v) && v >= 0) {
-    const lo = v % TWO32;
+    const lo = v - Math.floor(v / TWO32) * TWO32;
     slotWords[0] = lo;
     slotWords[1] = (v - lo) / TWO32;
   } else {

@@ -147,6 +147,29 @@ export interface Found {
   readonly info: DynamicInfo;
 }
 
+/**
+ * A lookup's out-parameter, filled in place (a relocation pass makes thousands of lookups: no record
+ * per lookup): whether a definition was found and, if so, its symbol, object and l_info view.
+ */
+export class Definition {
+  found = false;
+  sym: MemSymbol | undefined = undefined;
+  map: LinkMap | undefined = undefined;
+  info: DynamicInfo | undefined = undefined;
+  set(sym: MemSymbol, map: LinkMap, info: DynamicInfo): void {
+    this.found = true;
+    this.sym = sym;
+    this.map = map;
+    this.info = info;
+  }
+  clear(): void {
+    this.found = false;
+    this.sym = undefined;
+    this.map = undefined;
+    this.info = undefined;
+  }
+}
+
 /** `_dl_new_hash` (formats/elf/hash-function.ts gnuHash) of a latin1 name, without a byte copy. */
 function gnuHash(name: string): number {
   let h = 5381;
@@ -215,7 +238,7 @@ function walkScopes(
   rtld: Rtld,
   h: Hashes,
   ref: RefSymbol | undefined,
-  result: { found: Found | undefined; unique?: boolean },
+  result: Definition,
   scopes: readonly (readonly LinkMap[])[],
   blooms: ScopeBlooms[] | undefined,
   start: number,
@@ -256,7 +279,7 @@ function doLookupX(
   rtld: Rtld,
   h: Hashes,
   ref: RefSymbol | undefined,
-  result: { found: Found | undefined; unique?: boolean },
+  result: Definition,
   scope: readonly LinkMap[],
   view: ScopeBlooms | undefined,
   start: number,
@@ -318,7 +341,7 @@ function lookupInObject(
   rtld: Rtld,
   h: Hashes,
   ref: RefSymbol | undefined,
-  result: { found: Found | undefined; unique?: boolean },
+  result: Definition,
   map: LinkMap,
   info: DynamicInfo,
   version: VersionReq | undefined,
@@ -340,7 +363,7 @@ function lookupInObject(
     const first =
       (((gm[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & ((gm[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1) === 0
         ? 0
-        : (g.buckets[gnu % g.buckets.length] as number);
+        : (g.buckets[gnu - Math.floor(gnu / g.buckets.length) * g.buckets.length] as number);
     if (first !== 0) {
       candidates = 0;
       versionedSym = undefined;
@@ -372,11 +395,10 @@ function lookupInObject(
     const vis = sym.other & 3;
     if (vis !== STV_HIDDEN && vis !== STV_INTERNAL) {
       if (sym.bind === STB_WEAK || sym.bind === STB_GLOBAL) {
-        result.found = { sym, map, info };
+        result.set(sym, map, info);
         return true;
       }
       if (sym.bind === STB_GNU_UNIQUE) {
-        result.unique = true;
         doLookupUnique(rtld, name, map, info, result, typeClass, sym, ref, undefMap);
         return true;
       }
@@ -393,7 +415,7 @@ function doLookupUnique(
   name: string,
   map: LinkMap,
   info: DynamicInfo,
-  result: { found: Found | undefined },
+  result: Definition,
   typeClass: number,
   sym: MemSymbol,
   ref: RefSymbol | undefined,
@@ -403,10 +425,8 @@ function doLookupUnique(
   const tab = state.unique;
   const e = tab.get(name);
   if (e) {
-    result.found =
-      typeClass & ELF_RTYPE_CLASS_COPY
-        ? { sym, map, info }
-        : { sym: e.sym, map: e.map, info: dynamicInfo(rtld, e.map) };
+    if (typeClass & ELF_RTYPE_CLASS_COPY) result.set(sym, map, info);
+    else result.set(e.sym, e.map, dynamicInfo(rtld, e.map));
     return;
   }
   // A new name: the table's array is allocated or grown first (calloc from ld.so's malloc).
@@ -423,7 +443,7 @@ function doLookupUnique(
       map.nodelete = true;
     }
   }
-  result.found = { sym, map, info };
+  result.set(sym, map, info);
 }
 
 /** The flattened bloom filters of a scope's lists, with the list contents they were built from. */
@@ -457,6 +477,12 @@ function scopeIndex(scopes: readonly (readonly LinkMap[])[]): ScopeIndex | undef
 export class LookupSession {
   private scopes: readonly (readonly LinkMap[])[] | undefined;
   private index: ScopeIndex | undefined;
+  private ns: NsState | undefined;
+  /** lookupState(rtld), looked up once per session. */
+  state(rtld: Rtld): NsState {
+    this.ns ??= lookupState(rtld);
+    return this.ns;
+  }
   indexFor(scopes: readonly (readonly LinkMap[])[]): ScopeIndex | undefined {
     if (scopes !== this.scopes || !this.index) {
       this.index = scopeIndex(scopes);
@@ -540,9 +566,32 @@ export function lookupSymbol(
 
 /**
  * lookupSymbol's work, returning the definition itself (symbol, object, l_info) rather than a
- * SymbolMatch record: what relocation processing needs, without building the record.
+ * SymbolMatch record.
  */
 export function lookupDefinition(
+  rtld: Rtld,
+  undefMap: LinkMap,
+  name: string,
+  scopes: readonly (readonly LinkMap[])[],
+  version: VersionReq | undefined,
+  typeClass: number,
+  newest: boolean,
+  skip: LinkMap | undefined,
+  ref: RefSymbol | undefined,
+  addDep: boolean,
+): Found | undefined {
+  const out = new Definition();
+  if (!lookupInto(out, rtld, undefMap, name, scopes, version, typeClass, newest, skip, ref, addDep)) return undefined;
+  return { sym: out.sym as MemSymbol, map: out.map as LinkMap, info: out.info as DynamicInfo };
+}
+
+/**
+ * `_dl_lookup_symbol_x` into `out` (what relocation processing needs, with no record per lookup):
+ * true when `out` holds the definition; false for an undefined weak reference or a failure (for a
+ * strong reference, recorded as lookupSymbol records it).
+ */
+export function lookupInto(
+  out: Definition,
   rtld: Rtld,
   undefMap: LinkMap,
   name: string,
@@ -556,13 +605,10 @@ export function lookupDefinition(
   /** `_dl_new_hash(name)` when the caller has it (relocations: computed once per symbol). */
   nameHash?: number,
   session?: LookupSession,
-): Found | undefined {
-  const st = lookupState(rtld);
+): boolean {
+  const st = session ? session.state(rtld) : lookupState(rtld);
   st.lookups++;
-  // The walk's out-parameter, reused (lookups never nest: nothing below calls back into one).
-  const result = mainResult;
-  result.found = undefined;
-  result.unique = false;
+  out.clear();
   let start = 0;
   if (skip) {
     const first = scopes[0] ?? [];
@@ -579,13 +625,13 @@ export function lookupDefinition(
         ? session.indexFor(scopes)
         : scopeIndex(scopes)
       : undefined;
+  // The walk's hashes, reused (lookups never nest: nothing below calls back into one).
   const hashes = walkHashes;
   hashes.name = name;
   hashes.gnu = nameHash ?? gnuHash(name);
   hashes.sysv = -1;
-  walkScopes(rtld, hashes, ref, result, scopes, index?.blooms, start, version, newest, skip, typeClass, undefMap);
-  let found: Found | undefined = result.found as Found | undefined;
-  if (!found) {
+  walkScopes(rtld, hashes, ref, out, scopes, index?.blooms, start, version, newest, skip, typeClass, undefMap);
+  if (!out.found) {
     if (ref === undefined || ref.bind !== STB_WEAK) {
       const failure = {
         object: dsoName(rtld, undefMap),
@@ -594,20 +640,19 @@ export function lookupDefinition(
       st.failures.push(failure);
       debugError(rtld, failure.object, "symbol lookup error", failure.message);
     }
-    return undefined;
+    return false;
   }
   const isProtected = ref !== undefined && (ref.other & 3) === STV_PROTECTED;
   if (isProtected && ref) {
-    const self = (): Found => {
+    const bindToSelf = (): void => {
       const info = dynamicInfo(rtld, undefMap);
-      return { sym: info.symbol(ref.index), map: undefMap, info };
+      out.set(info.symbol(ref.index), undefMap, info);
     };
     if (typeClass === ELF_RTYPE_CLASS_PLT) {
-      if (found.map !== undefMap) found = self();
+      if (out.map !== undefMap) bindToSelf();
     } else {
       const pv = protectedResult;
-      pv.found = undefined;
-      pv.unique = false;
+      pv.clear();
       walkScopes(
         rtld,
         hashes,
@@ -622,22 +667,22 @@ export function lookupDefinition(
         ELF_RTYPE_CLASS_PLT,
         undefined,
       );
-      const pf = pv.found as Found | undefined;
-      if (pf && pf.map !== undefMap) found = self();
+      if (pv.found && pv.map !== undefMap) bindToSelf();
     }
   }
-  if (found.map.type === "loaded" && addDep) addDependency(undefMap, found.map);
+  const map = out.map as LinkMap;
+  if (map.type === "loaded" && addDep) addDependency(undefMap, map);
   if (rtld.debug.on("bindings")) {
     rtld.debug.emit(
       "bindings",
-      `binding file ${dsoName(rtld, undefMap)} [0] to ${dsoName(rtld, found.map)} [0]: ${isProtected ? "protected" : "normal"} symbol \`${name}'${version ? ` [${version.name}]` : ""}`,
+      `binding file ${dsoName(rtld, undefMap)} [0] to ${dsoName(rtld, map)} [0]: ${isProtected ? "protected" : "normal"} symbol \`${name}'${version ? ` [${version.name}]` : ""}`,
     );
   }
-  return found;
+  return true;
 }
 
-const mainResult: { found: Found | undefined; unique: boolean } = { found: undefined, unique: false };
-const protectedResult: { found: Found | undefined; unique: boolean } = { found: undefined, unique: false };
+/** The protected-reference check's second walk (its own out-parameter: `out` holds the first's answer). */
+const protectedResult = new Definition();
 
 /** The most recent strong-reference failure recorded by lookupSymbol (cleared by taking it). */
 export function takeLookupFailure(rtld: Rtld): LookupFailure | undefined {
