@@ -119,6 +119,7 @@ function le32(p: Uint8Array, o: number): number {
 }
 
 const TWO32 = 0x1_0000_0000;
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * ELF64 little-endian RELR words → the addresses they name, as numbers (formats/elf/relocations.ts
@@ -164,24 +165,40 @@ function popcount(x: number): number {
   return ((((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24) & 0xff;
 }
 
-/** MemSymbol decoded from its eight fields, st_value and st_size kept as 32-bit halves (bigint on demand). */
+/**
+ * MemSymbol decoded from its eight fields, st_value and st_size kept as 32-bit halves (bigint on
+ * demand). Every number field holds an int32 (halves and the hash with `| 0`, read back with `>>> 0`):
+ * V8 then stores them unboxed, and a large program's startup keeps some 15k of these alive.
+ */
 class MemSym implements MemSymbol {
-  readonly valueN: number;
-  /** Its name and new hash, once asked for (DynamicInfo.symbolName / symbolHash). */
+  /** Its name and new hash (as int32), once asked for (DynamicInfo.symbolName / symbolHash). */
   name: string | undefined = undefined;
-  hash = -1;
+  hash = 0;
+  hashed = false;
+  private readonly valueLo: number;
+  private readonly valueHi: number;
+  private readonly sizeLo: number;
+  private readonly sizeHi: number;
   constructor(
     readonly index: number,
     readonly nameOffset: number,
     readonly info: number,
     readonly other: number,
     readonly shndx: number,
-    private readonly valueLo: number,
-    private readonly valueHi: number,
-    private readonly sizeLo: number,
-    private readonly sizeHi: number,
+    valueLo: number,
+    valueHi: number,
+    sizeLo: number,
+    sizeHi: number,
   ) {
-    this.valueN = valueHi < 0x200000 ? valueLo + valueHi * TWO32 : Number.NaN;
+    this.valueLo = valueLo | 0;
+    this.valueHi = valueHi | 0;
+    this.sizeLo = sizeLo | 0;
+    this.sizeHi = sizeHi | 0;
+  }
+  /** st_value as a number, NaN from 2^53 on. */
+  get valueN(): number {
+    const hi = this.valueHi >>> 0;
+    return hi < 0x200000 ? (this.valueLo >>> 0) + hi * TWO32 : Number.NaN;
   }
   get bind(): number {
     return this.info >> 4;
@@ -190,12 +207,10 @@ class MemSym implements MemSymbol {
     return this.info & 0xf;
   }
   get value(): bigint {
-    return this.valueHi < 0x200000 ? BigInt(this.valueN) : (BigInt(this.valueHi) << 32n) | BigInt(this.valueLo);
+    return (BigInt(this.valueHi >>> 0) << 32n) | BigInt(this.valueLo >>> 0);
   }
   get size(): bigint {
-    return this.sizeHi < 0x200000
-      ? BigInt(this.sizeLo + this.sizeHi * TWO32)
-      : (BigInt(this.sizeHi) << 32n) | BigInt(this.sizeLo);
+    return (BigInt(this.sizeHi >>> 0) << 32n) | BigInt(this.sizeLo >>> 0);
   }
 }
 
@@ -229,6 +244,8 @@ export class DynamicInfo {
         readonly chainZeroN: number;
         /** l_gnu_bitmask_idxbits (bloom words - 1). */
         readonly idxbits: number;
+        /** symoffset: the first symbol index the chains cover. */
+        readonly symbias: number;
       }
     | undefined;
   readonly sysv: { readonly buckets: Uint32Array; readonly chainAddr: bigint; readonly nchain: number } | undefined;
@@ -291,7 +308,15 @@ export class DynamicInfo {
       const bbv = new DataView(bb.buffer, bb.byteOffset, bb.byteLength);
       for (let i = 0; i < nbuckets; i++) buckets[i] = bbv.getUint32(i * 4, true);
       const chainZero = bucketsAddr + BigInt(nbuckets * 4) - BigInt(symbias) * 4n;
-      this.gnu = { bitmask, shift, buckets, chainZero, chainZeroN: Number(chainZero), idxbits: bitmaskNwords - 1 };
+      this.gnu = {
+        bitmask,
+        shift,
+        buckets,
+        chainZero,
+        chainZeroN: Number(chainZero),
+        idxbits: bitmaskNwords - 1,
+        symbias,
+      };
       this.sysv = undefined;
       this.nbuckets = nbuckets;
     } else if (sh !== undefined) {
@@ -513,15 +538,16 @@ export class DynamicInfo {
     return n;
   }
 
-  /** `_dl_new_hash` of symbol `index`'s name, from the string table bytes (computed once). */
+  /** `_dl_new_hash` of symbol `index`'s name as an int32 (`>>> 0` for the uint32), from the string table bytes (computed once). */
   symbolHash(index: number): number {
     const sym = this.symbol(index) as MemSym;
-    if (sym.hash >= 0) return sym.hash;
+    if (sym.hashed) return sym.hash;
     this.symbolName(index);
     const t = this.strtab;
     let h = 5381;
-    for (let i = sym.nameOffset; t[i] !== 0; i++) h = (Math.imul(h, 33) + (t[i] as number)) >>> 0;
+    for (let i = sym.nameOffset; t[i] !== 0; i++) h = (Math.imul(h, 33) + (t[i] as number)) | 0;
     sym.hash = h;
+    sym.hashed = true;
     return h;
   }
 
@@ -530,6 +556,39 @@ export class DynamicInfo {
     const g = this.gnu;
     if (!g) throw new DynamicInfoError(this.map.name, "no DT_GNU_HASH");
     return this.u32(g.chainZeroN + index * 4);
+  }
+
+  private chainWords: Uint32Array | null | undefined;
+
+  /**
+   * The GNU hash chains as 32-bit words from symbol index symbias on (word `c - symbias` is
+   * l_gnu_chain_zero[c]), read in one piece the first time a walk needs them: a large program's
+   * startup walks some 29k chains. Null when that is not possible (a chain without an end, a range
+   * that faults, a huge table): walks then read word by word (chainWord), as before.
+   */
+  gnuChainWords(): Uint32Array | null {
+    if (this.chainWords !== undefined) return this.chainWords;
+    this.chainWords = null;
+    const g = this.gnu;
+    if (!g) return null;
+    let bytes: Uint8Array;
+    try {
+      const n = this.symbolCount() - g.symbias;
+      if (n <= 0 || n > MAX_TABLE / 4) return null;
+      bytes = this.read(BigInt(g.chainZeroN + g.symbias * 4), n * 4);
+    } catch {
+      return null;
+    }
+    // The table's bytes as little-endian words: a view when the host is little-endian and the bytes aligned, else a copy.
+    const n = bytes.length / 4;
+    let words: Uint32Array;
+    if (HOST_LE && bytes.byteOffset % 4 === 0) words = new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+    else {
+      words = new Uint32Array(n);
+      for (let i = 0; i < n; i++) words[i] = le32(bytes, i * 4);
+    }
+    this.chainWords = words;
+    return words;
   }
 
   /**

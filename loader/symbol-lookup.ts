@@ -37,7 +37,7 @@ import {
 import { builtDynamicInfo, type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
 import type { LinkMap } from "./link-map.ts";
 import type { Rtld } from "./rtld.ts";
-import { NEVER, ScopeBlooms } from "./scope-blooms.ts";
+import { META, ScopeBlooms, TEST_IN_OBJECT } from "./scope-blooms.ts";
 import { allocateForInsert, type UniqueTableMemory } from "./unique-table.ts";
 
 // Module-local copies of the ELF constants: tsx runs this as CommonJS, where every read of an
@@ -170,16 +170,17 @@ export class Definition {
   }
 }
 
-/** `_dl_new_hash` (formats/elf/hash-function.ts gnuHash) of a latin1 name, without a byte copy. */
+/** `_dl_new_hash` (formats/elf/hash-function.ts gnuHash) of a latin1 name as an int32, without a byte copy. */
 function gnuHash(name: string): number {
   let h = 5381;
-  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 33) + (name.charCodeAt(i) & 0xff)) >>> 0;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 33) + (name.charCodeAt(i) & 0xff)) | 0;
   return h;
 }
 
 /** The walk's hashes of one name: `_dl_new_hash` at once, `_dl_elf_hash` when a DT_HASH-only object needs it. */
 interface Hashes {
   name: string;
+  /** `_dl_new_hash` as an int32 (bit operations treat it as the uint32 it is; `>>> 0` where arithmetic needs it). */
   gnu: number;
   sysv: number;
 }
@@ -295,14 +296,16 @@ function doLookupX(
     // The bloom filter's word index and first bit (do_lookup_x: hash / __ELF_NATIVE_CLASS, hash % 64).
     const word = gnu >>> 6;
     const b1 = gnu & 63;
+    const u = gnu >>> 0;
     const meta = view.meta;
     const words = view.words;
+    const buckets = view.buckets;
     for (let i = start; i < scope.length; i++) {
-      const o = meta[3 * i] as number;
-      let info: DynamicInfo;
+      const m = META * i;
+      const o = meta[m] as number;
       if (o >= 0) {
-        const w = o + (word & (meta[3 * i + 1] as number)) * 2;
-        const b2 = (gnu >>> (meta[3 * i + 2] as number)) & 63;
+        const w = o + (word & (meta[m + 1] as number)) * 2;
+        const b2 = (gnu >>> (meta[m + 2] as number)) & 63;
         if (
           (((words[w + (b1 >>> 5)] as number) >>> (b1 & 31)) &
             ((words[w + (b2 >>> 5)] as number) >>> (b2 & 31)) &
@@ -311,11 +314,19 @@ function doLookupX(
         ) {
           continue;
         }
-        info = view.infos[i] as DynamicInfo;
-      } else if (o === NEVER) continue;
-      else info = dynamicInfo(rtld, scope[i] as LinkMap);
-      if (lookupInObject(rtld, h, ref, result, scope[i] as LinkMap, info, version, newest, typeClass, undefMap)) {
-        return 1;
+        const nb = meta[m + 4] as number;
+        const first = buckets[(meta[m + 3] as number) + (u - Math.floor(u / nb) * nb)] as number;
+        if (first === 0) continue;
+        const info = view.infos[i] as DynamicInfo;
+        const sym = gnuChainMatch(info, h, first, ref, version, newest, typeClass);
+        if (sym && bindDefinition(rtld, h.name, scope[i] as LinkMap, info, sym, result, typeClass, ref, undefMap)) {
+          return 1;
+        }
+      } else if (o === TEST_IN_OBJECT) {
+        const map = scope[i] as LinkMap;
+        if (lookupInObject(rtld, h, ref, result, map, dynamicInfo(rtld, map), version, newest, typeClass, undefMap)) {
+          return 1;
+        }
       }
     }
     return 0;
@@ -363,21 +374,8 @@ function lookupInObject(
     const first =
       (((gm[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & ((gm[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1) === 0
         ? 0
-        : (g.buckets[gnu - Math.floor(gnu / g.buckets.length) * g.buckets.length] as number);
-    if (first !== 0) {
-      candidates = 0;
-      versionedSym = undefined;
-      // A corrupt chain without an end bit stops at the symbol table's plausible end.
-      for (let c = first, n = 0; n < 1 << 24; c++, n++) {
-        const cw = info.chainWord(c);
-        if ((cw ^ gnu) >>> 1 === 0) {
-          sym = checkMatch(info, name, ref, version, newest, typeClass, c);
-          if (sym) break;
-        }
-        if (cw & 1) break;
-      }
-      if (!sym && candidates === 1) sym = versionedSym;
-    }
+        : (g.buckets[bucketOf(gnu, g.buckets.length)] as number);
+    if (first !== 0) sym = gnuChainMatch(info, h, first, ref, version, newest, typeClass);
   } else if (info.sysv) {
     candidates = 0;
     versionedSym = undefined;
@@ -391,23 +389,80 @@ function lookupInObject(
     }
     if (!sym && candidates === 1) sym = versionedSym;
   }
-  if (sym) {
-    const vis = sym.other & 3;
-    if (vis !== STV_HIDDEN && vis !== STV_INTERNAL) {
-      if (sym.bind === STB_WEAK || sym.bind === STB_GLOBAL) {
-        result.set(sym, map, info);
-        return true;
-      }
-      if (sym.bind === STB_GNU_UNIQUE) {
-        doLookupUnique(rtld, name, map, info, result, typeClass, sym, ref, undefMap);
-        return true;
-      }
+  return sym !== undefined && bindDefinition(rtld, name, map, info, sym, result, typeClass, ref, undefMap);
+}
+
+/**
+ * The GNU hash chain from symbol `first` (a non-empty bucket): check_match on every entry whose
+ * hash (bit 0 aside) is the name's, up to the entry with the end bit. The matching symbol, the one
+ * acceptable versioned candidate for an unversioned reference, or undefined.
+ */
+function gnuChainMatch(
+  info: DynamicInfo,
+  h: Hashes,
+  first: number,
+  ref: RefSymbol | undefined,
+  version: VersionReq | undefined,
+  newest: boolean,
+  typeClass: number,
+): MemSymbol | undefined {
+  candidates = 0;
+  versionedSym = undefined;
+  const gnu = h.gnu;
+  const name = h.name;
+  const words = info.gnuChainWords();
+  const bias = (info.gnu as NonNullable<DynamicInfo["gnu"]>).symbias;
+  const nWords = words === null ? 0 : words.length;
+  // A corrupt chain without an end bit stops at the symbol table's plausible end.
+  for (let c = first, n = 0; n < 1 << 24; c++, n++) {
+    const k = c - bias;
+    const cw = k >= 0 && k < nWords ? ((words as Uint32Array)[k] as number) : info.chainWord(c);
+    if ((cw ^ gnu) >>> 1 === 0) {
+      const sym = checkMatch(info, name, ref, version, newest, typeClass, c);
+      if (sym) return sym;
+    }
+    if (cw & 1) break;
+  }
+  return candidates === 1 ? versionedSym : undefined;
+}
+
+/**
+ * do_lookup_x's binding rules for the symbol check_match accepted in `map`: hidden and internal
+ * definitions are passed over, GLOBAL and WEAK are the answer, GNU_UNIQUE goes through the
+ * namespace's table. True when `result` holds the definition.
+ */
+function bindDefinition(
+  rtld: Rtld,
+  name: string,
+  map: LinkMap,
+  info: DynamicInfo,
+  sym: MemSymbol,
+  result: Definition,
+  typeClass: number,
+  ref: RefSymbol | undefined,
+  undefMap: LinkMap | undefined,
+): boolean {
+  const vis = sym.other & 3;
+  if (vis !== STV_HIDDEN && vis !== STV_INTERNAL) {
+    if (sym.bind === STB_WEAK || sym.bind === STB_GLOBAL) {
+      result.set(sym, map, info);
+      return true;
+    }
+    if (sym.bind === STB_GNU_UNIQUE) {
+      doLookupUnique(rtld, name, map, info, result, typeClass, sym, ref, undefMap);
+      return true;
     }
   }
   // glibc ≤ 2.33 failed the lookup here (-1) when this object was the one the version's
   // Vernaux names and did not define the symbol; 2.34 dropped that rule (libpthread's symbols
   // moved to libc: node's pthread_join@GLIBC_2.2.5 from libpthread.so.0 binds to libc.so.6).
   return false;
+}
+
+/** `hash % nbuckets` of an int32-held uint32 hash (no floating-point remainder). */
+function bucketOf(hash: number, nbuckets: number): number {
+  const u = hash >>> 0;
+  return u - Math.floor(u / nbuckets) * nbuckets;
 }
 
 function doLookupUnique(
@@ -602,7 +657,7 @@ export function lookupInto(
   skip: LinkMap | undefined,
   ref: RefSymbol | undefined,
   addDep: boolean,
-  /** `_dl_new_hash(name)` when the caller has it (relocations: computed once per symbol). */
+  /** `_dl_new_hash(name)` (uint32 or its int32) when the caller has it (relocations: computed once per symbol). */
   nameHash?: number,
   session?: LookupSession,
 ): boolean {
@@ -628,7 +683,7 @@ export function lookupInto(
   // The walk's hashes, reused (lookups never nest: nothing below calls back into one).
   const hashes = walkHashes;
   hashes.name = name;
-  hashes.gnu = nameHash ?? gnuHash(name);
+  hashes.gnu = nameHash === undefined ? gnuHash(name) : nameHash | 0;
   hashes.sysv = -1;
   walkScopes(rtld, hashes, ref, out, scopes, index?.blooms, start, version, newest, skip, typeClass, undefMap);
   if (!out.found) {
