@@ -174,6 +174,8 @@ class MemSym implements MemSymbol {
   /** Its name and new hash (as int32), once asked for (DynamicInfo.symbolName / symbolHash). */
   name: string | undefined = undefined;
   hash = 0;
+  /** strlen of its name (with the hash). */
+  nameLen = 0;
   hashed = false;
   private readonly valueLo: number;
   private readonly valueHi: number;
@@ -511,12 +513,19 @@ export class DynamicInfo {
   /** The NUL-terminated string at DT_STRTAB + off (latin1). */
   string(off: number): string {
     const t = this.strtab;
-    if (off >= t.length) throw new DynamicInfoError(this.map.name, `string offset ${off} outside DT_STRTAB`);
-    const end = t.indexOf(0, off);
-    if (end < 0) throw new DynamicInfoError(this.map.name, `string at ${off} is not NUL-terminated`);
+    const end = this.stringEnd(off);
     // latin1: one char per byte, as the loop `s += String.fromCharCode(b)` built it, decoded natively.
     this.strBuf ??= Buffer.from(t.buffer, t.byteOffset, t.length);
     return this.strBuf.toString("latin1", off, end);
+  }
+
+  /** The offset of the NUL ending the string at DT_STRTAB + off (which must lie in the table). */
+  private stringEnd(off: number): number {
+    const t = this.strtab;
+    if (off >= t.length) throw new DynamicInfoError(this.map.name, `string offset ${off} outside DT_STRTAB`);
+    const end = t.indexOf(0, off);
+    if (end < 0) throw new DynamicInfoError(this.map.name, `string at ${off} is not NUL-terminated`);
+    return end;
   }
 
   /** strcmp(strtab + off, name) == 0, without building a string. */
@@ -542,13 +551,21 @@ export class DynamicInfo {
   symbolHash(index: number): number {
     const sym = this.symbol(index) as MemSym;
     if (sym.hashed) return sym.hash;
-    this.symbolName(index);
     const t = this.strtab;
+    const off = sym.nameOffset;
+    const end = this.stringEnd(off);
     let h = 5381;
-    for (let i = sym.nameOffset; t[i] !== 0; i++) h = (Math.imul(h, 33) + (t[i] as number)) | 0;
+    for (let i = off; i < end; i++) h = (Math.imul(h, 33) + (t[i] as number)) | 0;
     sym.hash = h;
+    sym.nameLen = end - off;
     sym.hashed = true;
     return h;
+  }
+
+  /** strlen of symbol `index`'s name (in DT_STRTAB at its st_name). */
+  symbolNameLength(index: number): number {
+    this.symbolHash(index);
+    return (this.symbol(index) as MemSym).nameLen;
   }
 
   /** The GNU hash chain word of symbol `index` (l_gnu_chain_zero[index]). */

@@ -43,7 +43,7 @@ import {
   Definition,
   dsoName,
   LookupSession,
-  lookupInto,
+  lookupStrtabNameInto,
   type RefSymbol,
   takeLookupFailure,
   type VersionReq,
@@ -225,14 +225,26 @@ function makeContext(
         // l_versions[ndx] itself (its fields are a VersionReq's once the name is known to be there).
         if (v && v.hash !== 0 && v.name !== undefined) version = v as VersionReq;
       }
-      const name = info.symbolName(symIdx);
       st.relocations++;
       // The cache is refilled in place: it names this symbol only once the lookup succeeded.
       c.symIdx = -1;
       const hash = info.symbolHash(symIdx);
-      if (
-        !lookupInto(c, rtld, map, name, scopes, version, tc, false, undefined, relocRef.of(ref), true, hash, session)
-      ) {
+      const len = info.symbolNameLength(symIdx);
+      const found = lookupStrtabNameInto(
+        c,
+        rtld,
+        map,
+        info.strtab,
+        ref.nameOffset,
+        len,
+        hash,
+        scopes,
+        version,
+        tc,
+        relocRef.of(ref),
+        session,
+      );
+      if (!found) {
         const fail = takeLookupFailure(rtld);
         if (fail) throw new SymbolLookupError(fail.object, fail.message);
       }

@@ -177,16 +177,63 @@ function gnuHash(name: string): number {
   return h;
 }
 
-/** The walk's hashes of one name: `_dl_new_hash` at once, `_dl_elf_hash` when a DT_HASH-only object needs it. */
-interface Hashes {
-  name: string;
+/**
+ * The name a walk looks for, with its hashes: `_dl_new_hash` at once, `_dl_elf_hash` when a
+ * DT_HASH-only object needs it. A relocation's name stays bytes in the referencing object's
+ * DT_STRTAB (check_match compares bytes with bytes, as strcmp does); the string is built only for
+ * what needs one (LD_DEBUG, errors, the unique table).
+ */
+class LookupName {
+  private str: string | undefined = "";
+  /** The name's bytes (not NUL-terminated here) when it was given as a string-table entry. */
+  private bytes: Uint8Array | undefined = undefined;
+  private off = 0;
+  /** Its length in bytes. */
+  len = 0;
   /** `_dl_new_hash` as an int32 (bit operations treat it as the uint32 it is; `>>> 0` where arithmetic needs it). */
-  gnu: number;
-  sysv: number;
+  gnu = 0;
+  sysv = -1;
+  ofString(name: string, gnu: number): void {
+    this.str = name;
+    this.bytes = undefined;
+    this.len = name.length;
+    this.gnu = gnu;
+    this.sysv = -1;
+  }
+  ofBytes(strtab: Uint8Array, off: number, len: number, gnu: number): void {
+    this.str = undefined;
+    this.bytes = strtab;
+    this.off = off;
+    this.len = len;
+    this.gnu = gnu;
+    this.sysv = -1;
+  }
+  get name(): string {
+    if (this.str === undefined) {
+      const b = this.bytes as Uint8Array;
+      this.str = Buffer.from(b.buffer, b.byteOffset + this.off, this.len).toString("latin1");
+    }
+    return this.str;
+  }
+  /** strcmp(t + off, name) == 0. */
+  isAt(t: Uint8Array, off: number): boolean {
+    const len = this.len;
+    if (off + len >= t.length || t[off + len] !== 0) return false;
+    const b = this.bytes;
+    if (b === undefined) {
+      const s = this.str as string;
+      for (let i = 0; i < len; i++) if (t[off + i] !== s.charCodeAt(i)) return false;
+      return true;
+    }
+    const o = this.off;
+    for (let i = 0; i < len; i++) if (t[off + i] !== b[o + i]) return false;
+    return true;
+  }
 }
+type Hashes = LookupName;
 
-/** The one Hashes record lookups fill in (they never nest). */
-const walkHashes: Hashes = { name: "", gnu: 0, sysv: -1 };
+/** The one LookupName lookups fill in (they never nest). */
+const walkHashes = new LookupName();
 
 // check_match's versioned-candidate counter (num_versions, versioned_sym) for the object being
 // searched: module state instead of an object per do_lookup_x (the walk never re-enters itself).
@@ -195,7 +242,7 @@ let versionedSym: MemSymbol | undefined;
 
 function checkMatch(
   info: DynamicInfo,
-  name: string,
+  h: LookupName,
   ref: RefSymbol | undefined,
   version: VersionReq | undefined,
   newest: boolean,
@@ -211,7 +258,7 @@ function checkMatch(
   }
   if (((1 << sym.type) & ALLOWED_STT) === 0) return undefined;
   const isRef = ref !== undefined && ref.map === info.map && ref.index === idx;
-  if (!isRef && !info.nameIs(sym.nameOffset, name)) return undefined;
+  if (!isRef && !h.isAt(info.strtab, sym.nameOffset)) return undefined;
   const versions = info.versions();
   const vs = versions ? info.versym(idx) : undefined;
   if (version !== undefined) {
@@ -319,7 +366,7 @@ function doLookupX(
         if (first === 0) continue;
         const info = view.infos[i] as DynamicInfo;
         const sym = gnuChainMatch(info, h, first, ref, version, newest, typeClass);
-        if (sym && bindDefinition(rtld, h.name, scope[i] as LinkMap, info, sym, result, typeClass, ref, undefMap)) {
+        if (sym && bindDefinition(rtld, h, scope[i] as LinkMap, info, sym, result, typeClass, ref, undefMap)) {
           return 1;
         }
       } else if (o === TEST_IN_OBJECT) {
@@ -361,7 +408,6 @@ function lookupInObject(
   undefMap: LinkMap | undefined,
 ): boolean {
   if (info.nbuckets === 0) return false;
-  const name = h.name;
   let sym: MemSymbol | undefined;
   const g = info.gnu;
   if (g) {
@@ -380,16 +426,16 @@ function lookupInObject(
     candidates = 0;
     versionedSym = undefined;
     const nchain = info.sysv.nchain;
-    if (h.sysv < 0) h.sysv = sysvHash(name);
+    if (h.sysv < 0) h.sysv = sysvHash(h.name);
     let steps = 0;
     for (let c = info.sysvStart(h.sysv); c !== 0 && steps <= nchain; steps++) {
-      sym = checkMatch(info, name, ref, version, newest, typeClass, c);
+      sym = checkMatch(info, h, ref, version, newest, typeClass, c);
       if (sym) break;
       c = info.sysvChain(c);
     }
     if (!sym && candidates === 1) sym = versionedSym;
   }
-  return sym !== undefined && bindDefinition(rtld, name, map, info, sym, result, typeClass, ref, undefMap);
+  return sym !== undefined && bindDefinition(rtld, h, map, info, sym, result, typeClass, ref, undefMap);
 }
 
 /**
@@ -409,7 +455,6 @@ function gnuChainMatch(
   candidates = 0;
   versionedSym = undefined;
   const gnu = h.gnu;
-  const name = h.name;
   const words = info.gnuChainWords();
   const bias = (info.gnu as NonNullable<DynamicInfo["gnu"]>).symbias;
   const nWords = words === null ? 0 : words.length;
@@ -418,7 +463,7 @@ function gnuChainMatch(
     const k = c - bias;
     const cw = k >= 0 && k < nWords ? ((words as Uint32Array)[k] as number) : info.chainWord(c);
     if ((cw ^ gnu) >>> 1 === 0) {
-      const sym = checkMatch(info, name, ref, version, newest, typeClass, c);
+      const sym = checkMatch(info, h, ref, version, newest, typeClass, c);
       if (sym) return sym;
     }
     if (cw & 1) break;
@@ -433,7 +478,7 @@ function gnuChainMatch(
  */
 function bindDefinition(
   rtld: Rtld,
-  name: string,
+  h: LookupName,
   map: LinkMap,
   info: DynamicInfo,
   sym: MemSymbol,
@@ -449,7 +494,7 @@ function bindDefinition(
       return true;
     }
     if (sym.bind === STB_GNU_UNIQUE) {
-      doLookupUnique(rtld, name, map, info, result, typeClass, sym, ref, undefMap);
+      doLookupUnique(rtld, h.name, map, info, result, typeClass, sym, ref, undefMap);
       return true;
     }
   }
@@ -657,9 +702,46 @@ export function lookupInto(
   skip: LinkMap | undefined,
   ref: RefSymbol | undefined,
   addDep: boolean,
-  /** `_dl_new_hash(name)` (uint32 or its int32) when the caller has it (relocations: computed once per symbol). */
-  nameHash?: number,
-  session?: LookupSession,
+): boolean {
+  walkHashes.ofString(name, gnuHash(name));
+  return lookupCore(out, rtld, undefMap, scopes, version, typeClass, newest, skip, ref, addDep, undefined);
+}
+
+/**
+ * lookupInto for a relocation: the name is the `len` bytes at `off` of the referencing object's
+ * DT_STRTAB `strtab`, its `_dl_new_hash` known; lookups through `session` share its scope index.
+ */
+export function lookupStrtabNameInto(
+  out: Definition,
+  rtld: Rtld,
+  undefMap: LinkMap,
+  strtab: Uint8Array,
+  off: number,
+  len: number,
+  hash: number,
+  scopes: readonly (readonly LinkMap[])[],
+  version: VersionReq | undefined,
+  typeClass: number,
+  ref: RefSymbol | undefined,
+  session: LookupSession,
+): boolean {
+  walkHashes.ofBytes(strtab, off, len, hash | 0);
+  return lookupCore(out, rtld, undefMap, scopes, version, typeClass, false, undefined, ref, true, session);
+}
+
+/** `_dl_lookup_symbol_x` for the name in walkHashes. */
+function lookupCore(
+  out: Definition,
+  rtld: Rtld,
+  undefMap: LinkMap,
+  scopes: readonly (readonly LinkMap[])[],
+  version: VersionReq | undefined,
+  typeClass: number,
+  newest: boolean,
+  skip: LinkMap | undefined,
+  ref: RefSymbol | undefined,
+  addDep: boolean,
+  session: LookupSession | undefined,
 ): boolean {
   const st = session ? session.state(rtld) : lookupState(rtld);
   st.lookups++;
@@ -680,17 +762,14 @@ export function lookupInto(
         ? session.indexFor(scopes)
         : scopeIndex(scopes)
       : undefined;
-  // The walk's hashes, reused (lookups never nest: nothing below calls back into one).
+  // The walk's name and hashes, reused (lookups never nest: nothing below calls back into one).
   const hashes = walkHashes;
-  hashes.name = name;
-  hashes.gnu = nameHash === undefined ? gnuHash(name) : nameHash | 0;
-  hashes.sysv = -1;
   walkScopes(rtld, hashes, ref, out, scopes, index?.blooms, start, version, newest, skip, typeClass, undefMap);
   if (!out.found) {
     if (ref === undefined || ref.bind !== STB_WEAK) {
       const failure = {
         object: dsoName(rtld, undefMap),
-        message: `undefined symbol: ${name}${version ? `, version ${version.name}` : ""}`,
+        message: `undefined symbol: ${hashes.name}${version ? `, version ${version.name}` : ""}`,
       };
       st.failures.push(failure);
       debugError(rtld, failure.object, "symbol lookup error", failure.message);
@@ -730,7 +809,7 @@ export function lookupInto(
   if (rtld.debug.on("bindings")) {
     rtld.debug.emit(
       "bindings",
-      `binding file ${dsoName(rtld, undefMap)} [0] to ${dsoName(rtld, map)} [0]: ${isProtected ? "protected" : "normal"} symbol \`${name}'${version ? ` [${version.name}]` : ""}`,
+      `binding file ${dsoName(rtld, undefMap)} [0] to ${dsoName(rtld, map)} [0]: ${isProtected ? "protected" : "normal"} symbol \`${hashes.name}'${version ? ` [${version.name}]` : ""}`,
     );
   }
   return true;
