@@ -338,46 +338,7 @@ function doLookupX(
   undefMap: LinkMap | undefined,
   dbg: boolean,
 ): number {
-  if (view) {
-    const gnu = h.gnu;
-    // The bloom filter's word index and first bit (do_lookup_x: hash / __ELF_NATIVE_CLASS, hash % 64).
-    const word = gnu >>> 6;
-    const b1 = gnu & 63;
-    const u = gnu >>> 0;
-    const meta = view.meta;
-    const words = view.words;
-    const buckets = view.buckets;
-    for (let i = start; i < scope.length; i++) {
-      const m = META * i;
-      const o = meta[m] as number;
-      if (o >= 0) {
-        const w = o + (word & (meta[m + 1] as number)) * 2;
-        const b2 = (gnu >>> (meta[m + 2] as number)) & 63;
-        if (
-          (((words[w + (b1 >>> 5)] as number) >>> (b1 & 31)) &
-            ((words[w + (b2 >>> 5)] as number) >>> (b2 & 31)) &
-            1) ===
-          0
-        ) {
-          continue;
-        }
-        const nb = meta[m + 4] as number;
-        const first = buckets[(meta[m + 3] as number) + (u - Math.floor(u / nb) * nb)] as number;
-        if (first === 0) continue;
-        const info = view.infos[i] as DynamicInfo;
-        const sym = gnuChainMatch(info, h, first, ref, version, newest, typeClass);
-        if (sym && bindDefinition(rtld, h, scope[i] as LinkMap, info, sym, result, typeClass, ref, undefMap)) {
-          return 1;
-        }
-      } else if (o === TEST_IN_OBJECT) {
-        const map = scope[i] as LinkMap;
-        if (lookupInObject(rtld, h, ref, result, map, dynamicInfo(rtld, map), version, newest, typeClass, undefMap)) {
-          return 1;
-        }
-      }
-    }
-    return 0;
-  }
+  if (view) return indexedLookup(rtld, h, ref, result, scope, view, start, version, newest, typeClass, undefMap);
   const copy = (typeClass & ELF_RTYPE_CLASS_COPY) !== 0;
   for (let i = start; i < scope.length; i++) {
     const map = scope[i] as LinkMap;
@@ -387,6 +348,62 @@ function doLookupX(
     if (dbg) rtld.debug.emit("symbols", `symbol=${h.name};  lookup in file=${dsoName(rtld, map)} [0]`);
     const info = dynamicInfo(rtld, map);
     if (lookupInObject(rtld, h, ref, result, map, info, version, newest, typeClass, undefMap)) return 1;
+  }
+  return 0;
+}
+
+/**
+ * doLookupX over a scope with its flattened index (a walk with no skip map, no COPY lookup and no
+ * LD_DEBUG=symbols line, as lookupCore guarantees): bloom filter and bucket from the index, then the
+ * chain in the object.
+ */
+function indexedLookup(
+  rtld: Rtld,
+  h: Hashes,
+  ref: RefSymbol | undefined,
+  result: Definition,
+  scope: readonly LinkMap[],
+  view: ScopeBlooms,
+  start: number,
+  version: VersionReq | undefined,
+  newest: boolean,
+  typeClass: number,
+  undefMap: LinkMap | undefined,
+): number {
+  const gnu = h.gnu;
+  // The bloom filter's word index and first bit (do_lookup_x: hash / __ELF_NATIVE_CLASS, hash % 64).
+  const word = gnu >>> 6;
+  const b1 = gnu & 63;
+  const u = gnu >>> 0;
+  const meta = view.meta;
+  const words = view.words;
+  const buckets = view.buckets;
+  for (let i = start; i < scope.length; i++) {
+    const m = META * i;
+    const o = meta[m] as number;
+    if (o >= 0) {
+      const w = o + (word & (meta[m + 1] as number)) * 2;
+      const b2 = (gnu >>> (meta[m + 2] as number)) & 63;
+      if (
+        (((words[w + (b1 >>> 5)] as number) >>> (b1 & 31)) & ((words[w + (b2 >>> 5)] as number) >>> (b2 & 31)) & 1) ===
+        0
+      ) {
+        continue;
+      }
+      const nb = meta[m + 4] as number;
+      const first = buckets[(meta[m + 3] as number) + (u - Math.floor(u / nb) * nb)] as number;
+      if (first === 0) continue;
+      const info = view.infos[i] as DynamicInfo;
+      const sym = gnuChainMatch(info, h, first, ref, version, newest, typeClass);
+      if (sym && bindDefinition(rtld, h, scope[i] as LinkMap, info, sym, result, typeClass, ref, undefMap)) {
+        return 1;
+      }
+    } else if (o === TEST_IN_OBJECT) {
+      const map = scope[i] as LinkMap;
+      if (lookupInObject(rtld, h, ref, result, map, dynamicInfo(rtld, map), version, newest, typeClass, undefMap)) {
+        return 1;
+      }
+    }
   }
   return 0;
 }
