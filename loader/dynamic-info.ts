@@ -553,9 +553,16 @@ export class DynamicInfo {
     if (sym.hashed) return sym.hash;
     const t = this.strtab;
     const off = sym.nameOffset;
-    const end = this.stringEnd(off);
+    if (off >= t.length) this.stringEnd(off);
+    // The hash and the terminating NUL in one pass (TypedArray indexOf costs more than the name).
     let h = 5381;
-    for (let i = off; i < end; i++) h = (Math.imul(h, 33) + (t[i] as number)) | 0;
+    let end = off;
+    for (; end < t.length; end++) {
+      const c = t[end] as number;
+      if (c === 0) break;
+      h = (Math.imul(h, 33) + c) | 0;
+    }
+    if (end === t.length) this.stringEnd(off);
     sym.hash = h;
     sym.nameLen = end - off;
     sym.hashed = true;

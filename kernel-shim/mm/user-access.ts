@@ -195,7 +195,7 @@ function presentPageAccess(
   data: Uint8Array | undefined,
 ): AccessResult | undefined {
   const ps = as.pageSize;
-  const off = addr % ps;
+  const off = addr - Math.floor(addr / ps) * ps;
   if (off + length > ps) return undefined;
   const page = as.pages.get((addr - off) / ps);
   if (!page) return data === undefined ? absentPageRead(as, addr, length, off) : undefined;
