@@ -48,8 +48,10 @@ export class CachedFile {
   }
 
   /**
-   * `length` bytes at `offset` (clamped to the size), a view into the cache when they lie in one
-   * window, else a copy; undefined when the file can no longer be read.
+   * `length` bytes at `offset` (clamped to the size), a view into the cache; undefined when the
+   * file can no longer be read. A range across windows joins them into one buffer first (kept: the
+   * windows become views of it), so that a large table a loader reads in every process, a library's
+   * .dynstr for one, is copied once rather than per read.
    */
   read(offset: number, length: number): Uint8Array | undefined {
     const from = Math.min(Math.max(0, offset), this.size);
@@ -57,20 +59,42 @@ export class CachedFile {
     if (to === from) return new Uint8Array(0);
     const first = Math.floor(from / READAHEAD);
     const last = Math.floor((to - 1) / READAHEAD);
-    if (first === last) {
-      const w = this.window(first);
-      return w?.subarray(from - first * READAHEAD, to - first * READAHEAD);
+    const w = this.window(first);
+    if (!w) return undefined;
+    const start = from - first * READAHEAD;
+    if (first === last) return w.subarray(start, to - first * READAHEAD);
+    if (!this.joined(first, last)) {
+      // Joined runs next to the range are taken in too, so one join never splits an earlier one.
+      let lo = first;
+      while (lo > 0 && this.joined(lo - 1, lo)) lo--;
+      let hi = last;
+      while (this.joined(hi, hi + 1)) hi++;
+      const spanEnd = Math.min(this.size, (hi + 1) * READAHEAD);
+      const joined = new Uint8Array(spanEnd - lo * READAHEAD);
+      for (let i = lo; i <= hi; i++) {
+        const wi = this.window(i);
+        if (!wi) return undefined;
+        joined.set(wi, (i - lo) * READAHEAD);
+      }
+      for (let i = lo; i <= hi; i++) {
+        const at = (i - lo) * READAHEAD;
+        this.windows.set(i, joined.subarray(at, Math.min(joined.length, at + READAHEAD)));
+      }
     }
-    const out = new Uint8Array(to - from);
-    for (let i = first; i <= last; i++) {
-      const w = this.window(i);
-      if (!w) return undefined;
-      const ws = i * READAHEAD;
-      const a = Math.max(from, ws);
-      const b = Math.min(to, ws + w.length);
-      out.set(w.subarray(a - ws, b - ws), a - from);
+    const head = this.windows.get(first) as Uint8Array;
+    return new Uint8Array(head.buffer, head.byteOffset + start, to - from);
+  }
+
+  /** Whether windows first..last are all present and consecutive in one buffer. */
+  private joined(first: number, last: number): boolean {
+    let prev = this.windows.get(first);
+    if (!prev) return false;
+    for (let i = first + 1; i <= last; i++) {
+      const w = this.windows.get(i);
+      if (!w || w.buffer !== prev.buffer || w.byteOffset !== prev.byteOffset + prev.length) return false;
+      prev = w;
     }
-    return out;
+    return true;
   }
 }
 

@@ -124,4 +124,46 @@ describe("host page cache shared across kernels", () => {
     expect(cache.stats.bytes).toBeLessThanOrEqual(2 * READAHEAD);
     expect(cache.stats.files).toBe(2);
   });
+
+  it("a read across windows is one view of joined windows, read from disk once, never split by a later join", () => {
+    const size = 5 * READAHEAD + 77;
+    const bytes = pattern(size, 3);
+    const reads: number[] = [];
+    const reader = (off: number, len: number) => {
+      reads.push(off);
+      return bytes.slice(off, off + len);
+    };
+    const stat = {
+      dev: 9n,
+      ino: 9n,
+      mode: 0o100644,
+      nlink: 1n,
+      uid: 0,
+      gid: 0,
+      rdev: 0n,
+      size: BigInt(size),
+      blksize: 4096n,
+      blocks: 0n,
+      atimeNs: 0n,
+      mtimeNs: 0n,
+      ctimeNs: 0n,
+    };
+    const f = new HostPageCache().file(stat, reader);
+    const a = f.read(READAHEAD - 5, 10) as Uint8Array;
+    expect(a).toEqual(bytes.subarray(READAHEAD - 5, READAHEAD + 5));
+    // Windows 0-1 (above), 2-3, then 1-2, which joins all four: each answer right, and later reads of
+    // the earlier ranges are views of that one buffer (a join never splits an earlier one).
+    const b = f.read(2 * READAHEAD + 100, READAHEAD) as Uint8Array;
+    expect(b).toEqual(bytes.subarray(2 * READAHEAD + 100, 3 * READAHEAD + 100));
+    const c = f.read(2 * READAHEAD - 5, 10) as Uint8Array;
+    expect(c).toEqual(bytes.subarray(2 * READAHEAD - 5, 2 * READAHEAD + 5));
+    expect(f.read(READAHEAD - 5, 10)?.buffer).toBe(c.buffer);
+    expect(f.read(2 * READAHEAD + 100, READAHEAD)?.buffer).toBe(c.buffer);
+    const all = f.read(0, size) as Uint8Array;
+    expect(all).toEqual(bytes);
+    expect(f.read(READAHEAD - 5, 10)?.buffer).toBe(all.buffer);
+    expect(f.read(2 * READAHEAD + 100, READAHEAD)?.buffer).toBe(all.buffer);
+    // Every window came from disk exactly once.
+    expect([...reads].sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5].map((i) => i * READAHEAD));
+  });
 });
