@@ -7,7 +7,7 @@
  *   collection (so a round does not pay for the previous rounds' garbage); relocations/s
  *   counts RELR + RELA + JMPREL entries, lookups/s the `_dl_lookup_symbol_x` calls;
  * - lookup: every defined dynamic symbol of libc.so.6 looked up by name through the program's scope
- *   (a fresh lookup memo each round, so every name is walked);
+ *   (each round through a fresh copy of the scope, so its bloom index is built anew);
  * - native: the real ld.so's `LD_DEBUG=statistics` "time needed for relocation" (TSC cycles, as glibc
  *   prints them) of `PROG --version` with LD_BIND_NOW=1, and the wall time of `ld.so --list PROG`
  *   (a whole process: exec, mapping, no relocation).
@@ -138,7 +138,7 @@ export async function run(): Promise<void> {
       ` → ${((allRelocs / allMs) * 1000).toFixed(0)} relocations/s, ${((allLookups / allMs) * 1000).toFixed(0)} lookups/s`,
   );
   // Lookups of every defined libc symbol through a program's scope (no LD_DEBUG), each round through a
-  // fresh copy of the scope (its own lookup memo: every name is walked), after one warm-up round.
+  // fresh copy of the scope (its own bloom index), after one warm-up round.
   const { rtld, main } = startup(programs[0] as string);
   const libc = rtld.ns.maps.find((m) => m.name.endsWith("/libc.so.6"));
   if (!libc) return;

@@ -25,7 +25,7 @@ const PROGRAMS = ["true", "cat", "grep", "bash", "perl", "python3", "git", "ssh"
   .map((p) => `/usr/bin/${p}`)
   .filter((p) => existsSync(p));
 
-function cpuMhz(): number | undefined {
+export function cpuMhz(): number | undefined {
   try {
     const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync("/proc/cpuinfo", "latin1"));
     return m ? Number(m[1]) : undefined;
@@ -46,7 +46,7 @@ function best(n: number, f: () => void): number {
 }
 
 /** The real ld.so's "total startup time in dynamic loader" for PROG (cycles), best of n. */
-function nativeStartupCycles(prog: string, n: number): number | undefined {
+export function nativeStartupCycles(prog: string, n: number): number | undefined {
   let bestCycles: number | undefined;
   for (let i = 0; i < n; i++) {
     const dir = mkdtempSync(join(tmpdir(), "ldsim-bench-"));
