@@ -30,7 +30,7 @@ import { EM_AARCH64, PF_R, PF_W, PF_X, PT_LOAD, SHN_ABS, SHN_UNDEF } from "../fo
 import { DT_GNU_PRELINKED } from "../formats/elf/dynamic-tags.ts";
 import type { RelaRecord } from "../formats/elf/relocations.ts";
 import { STB_LOCAL, STT_GNU_IFUNC, STV_HIDDEN, STV_INTERNAL } from "../formats/elf/symbol-constants.ts";
-import { addUserWords, writeUserWord, writeUserWords } from "../kernel-shim/mm/user-access.ts";
+import { addUserWords, WordWriter, writeUserWords } from "../kernel-shim/mm/user-access.ts";
 import { syscall } from "../kernel-shim/syscalls/dispatch.ts";
 import { type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
 import type { LinkMap } from "./link-map.ts";
@@ -83,6 +83,8 @@ export interface RelocContext {
   resolve(symIdx: number, type: number): Resolved;
   read64(addr: bigint): bigint;
   write64(addr: bigint, value: bigint): void;
+  /** The pass's word writes (user writes of 8 bytes, page checks remembered between slots of one page). */
+  readonly words: WordWriter;
   write32(addr: bigint, value: bigint): void;
   copy(dst: bigint, src: bigint, len: bigint): void;
   /** `_dl_error_printf` text (stderr, not fatal). */
@@ -193,6 +195,7 @@ function makeContext(
   const dv = new DataView(buf.buffer);
   // The scope lists do not change while one object is relocated.
   const session = new LookupSession();
+  const words = new WordWriter(mm);
   const relocRef = new RelocRef(map);
   const self = new SelfResolved(map);
   let cache = info.lookupCache as LookupCache | undefined;
@@ -205,6 +208,7 @@ function makeContext(
     rtld,
     map,
     info,
+    words,
     resolve(symIdx, type) {
       const ref = info.symbol(symIdx);
       const vis = ref.other & 3;
@@ -258,7 +262,7 @@ function makeContext(
     },
     write64(addr, value) {
       const v = BigInt.asUintN(64, value);
-      writeUserWord(mm, Number(addr), Number(v & 0xffffffffn), Number(v >> 32n));
+      words.write(Number(addr), Number(v & 0xffffffffn), Number(v >> 32n));
     },
     write32(addr, value) {
       dv.setUint32(0, Number(BigInt.asUintN(32, value)), true);
@@ -468,7 +472,7 @@ function symbolSlot(ctx: RelocContext, arch: ArchRelocator, dv: DataView, o: num
     slotWords[0] = Number(value & 0xffffffffn);
     slotWords[1] = Number(value >> 32n);
   }
-  writeUserWord(ctx.rtld.proc.mm, at, slotWords[0] as number, slotWords[1] as number);
+  ctx.words.write(at, slotWords[0] as number, slotWords[1] as number);
 }
 
 /** DT_RELR: `*slot += l_addr` for each address, batched (the same reads, writes and faults as one at a time). */

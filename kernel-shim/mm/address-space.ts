@@ -53,6 +53,13 @@ export class AddressSpace {
   /** mm->start_stack (bprm->p after exec): the VMA containing it prints as [stack]. */
   startStack = 0;
 
+  /**
+   * Bumped by every call that can change a mapping, its rights or which pages are present
+   * (mmap, munmap, mprotect, brk, the exec-side setup): user-access caches keyed by it
+   * (WordWriter) know when to check again.
+   */
+  generation = 0;
+
   /** @internal Next anon_vma identity (anon_vma_prepare). */
   nextAnonVma = 1;
   /** @internal Next inode number for MAP_SHARED|MAP_ANONYMOUS shmem objects. */
@@ -81,11 +88,13 @@ export class AddressSpace {
    * Returns the mapped address or -EINVAL/-ENOMEM/-EEXIST/-EACCES/-EPERM/-EOVERFLOW/-EOPNOTSUPP/-EBADF/-ENODEV.
    */
   mmap(addr: UWord, length: UWord, prot: number, flags: number, file?: OpenFile, offset: UWord = 0): number {
+    this.generation++;
     return sysMmap(this, addr, length, prot, flags, file, offset);
   }
 
   /** munmap(addr, length): 0, or -EINVAL (unaligned, zero/overflowing length, beyond TASK_SIZE) / -ENOMEM (map count). */
   munmap(addr: UWord, length: UWord): number {
+    this.generation++;
     return sysMunmap(this, addr, length);
   }
 
@@ -95,16 +104,19 @@ export class AddressSpace {
    * read-only-opened MAP_SHARED file, or a right not in VM_MAY*).
    */
   mprotect(addr: UWord, length: UWord, prot: number): number {
+    this.generation++;
     return sysMprotect(this, addr, length, prot);
   }
 
   /** brk(addr): the new break, or the unchanged current one when refused (the syscall never returns -errno). */
   brk(addr: UWord): number {
+    this.generation++;
     return sysBrk(this, addr);
   }
 
   /** prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): 0 or -EINVAL/-ENOMEM/-EBADF. */
   setAnonName(addr: UWord, length: UWord, name: string | undefined): number {
+    this.generation++;
     return setAnonName(this, addr, length, name);
   }
 
@@ -139,6 +151,7 @@ export class AddressSpace {
     const rlim = Math.floor(this.layout.stackRlimit / ps) * ps;
     const size = Math.min(rlim, argSize + 131072);
     const start = top - size;
+    this.generation++;
     this.tree.removeRange(start, top);
     this.pages.dropRange(start, top);
     const vma: MutableVma = {
@@ -168,6 +181,7 @@ export class AddressSpace {
     const end = start + Math.ceil(length / ps) * ps;
     if (start % ps !== 0 || length <= 0 || end > this.layout.taskSize) return -Errno.EINVAL;
     if (this.tree.firstIntersecting(start, end) !== undefined) return -Errno.EEXIST;
+    this.generation++;
     const vma: MutableVma = {
       start,
       end,
@@ -201,6 +215,7 @@ export class AddressSpace {
     const ps = this.pageSize;
     if (spec.start % ps !== 0 || spec.end % ps !== 0 || spec.end <= spec.start) return -Errno.EINVAL;
     if (this.tree.firstIntersecting(spec.start, spec.end)) return -Errno.EEXIST;
+    this.generation++;
     this.tree.insert({
       start: spec.start,
       end: spec.end,

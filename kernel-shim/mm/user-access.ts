@@ -334,6 +334,53 @@ export function writeUserWord(as: AddressSpace, addr: number, lo: number, hi: nu
   wordsAccess(as, oneAddr, oneWord, 1, false);
 }
 
+/**
+ * A run of writeUserWord calls by one caller (a relocation pass writing GOT slots one by one): each
+ * write does exactly what writeUserWord does, but the page found writable and present is remembered
+ * while later writes land in the same page and the address space's generation is unchanged (no
+ * mmap, munmap, mprotect or brk since), so its VMA checks are not repeated per slot.
+ */
+export class WordWriter {
+  private vpn = -1;
+  private page: Uint8Array | undefined = undefined;
+  private generation = -1;
+  constructor(private readonly as: AddressSpace) {}
+
+  write(addr: number, lo: number, hi: number): void {
+    const as = this.as;
+    const ps = as.pageSize;
+    const vpn = Math.floor(addr / ps);
+    const off = addr - vpn * ps;
+    let p = this.page;
+    if (vpn !== this.vpn || this.generation !== as.generation || p === undefined) {
+      p = undefined;
+      if (Number.isSafeInteger(addr) && addr >= 0 && off <= ps - 8) p = writablePresentPage(as, addr, vpn);
+      this.page = p;
+      this.vpn = p ? vpn : -1;
+      this.generation = as.generation;
+    }
+    if (p && off <= ps - 8) {
+      p[off] = lo;
+      p[off + 1] = lo >>> 8;
+      p[off + 2] = lo >>> 16;
+      p[off + 3] = lo >>> 24;
+      p[off + 4] = hi;
+      p[off + 5] = hi >>> 8;
+      p[off + 6] = hi >>> 16;
+      p[off + 7] = hi >>> 24;
+      return;
+    }
+    // Anything else (a page not copied yet, a fault, a slot across pages) takes the general path,
+    // which may copy a page in: look again next time.
+    this.vpn = -1;
+    this.page = undefined;
+    oneAddr[0] = addr;
+    oneWord[0] = lo;
+    oneWord[1] = hi;
+    wordsAccess(as, oneAddr, oneWord, 1, false);
+  }
+}
+
 function wordsAccess(as: AddressSpace, addrs: Float64Array, words: Uint32Array, n: number, add: boolean): void {
   const ps = as.pageSize;
   const dLo = words[0] as number;
