@@ -34,7 +34,7 @@ import {
   STV_INTERNAL as STV_INTERNAL_,
   STV_PROTECTED as STV_PROTECTED_,
 } from "../formats/elf/symbol-constants.ts";
-import { builtDynamicInfo, type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
+import { type DynamicInfo, dynamicInfo, type MemSymbol } from "./dynamic-info.ts";
 import type { LinkMap } from "./link-map.ts";
 import type { Rtld } from "./rtld.ts";
 import { META, ScopeBlooms, TEST_IN_OBJECT } from "./scope-blooms.ts";
@@ -577,12 +577,22 @@ const indexes = new WeakMap<readonly LinkMap[], ScopeIndex>();
  * list: startup gives every object its own `[searchlist]` array (rtld.c's l_scope), all sharing the
  * main search list, and they should share one index.
  */
-function scopeIndex(scopes: readonly (readonly LinkMap[])[]): ScopeIndex | undefined {
+function scopeIndex(rtld: Rtld, scopes: readonly (readonly LinkMap[])[]): ScopeIndex | undefined {
   const first = scopes[0];
   if (!first) return undefined;
   let m = indexes.get(first);
   if (m && sameScopes(m.snapshot, scopes)) return m;
-  m = { snapshot: scopes.map((l) => [...l]), blooms: scopes.map((l) => new ScopeBlooms(l, builtDynamicInfo)) };
+  // Every object's l_info view, built now if a walk has not needed it yet (glibc sets up l_info and
+  // the hash table of each object when it maps it, before any lookup). One that cannot be read is
+  // left to the walk, which reports it when (and if) it reaches the object, as before.
+  const view = (map: LinkMap): DynamicInfo | undefined => {
+    try {
+      return dynamicInfo(rtld, map);
+    } catch {
+      return undefined;
+    }
+  };
+  m = { snapshot: scopes.map((l) => [...l]), blooms: scopes.map((l) => new ScopeBlooms(l, view)) };
   indexes.set(first, m);
   return m;
 }
@@ -600,9 +610,9 @@ export class LookupSession {
     this.ns ??= lookupState(rtld);
     return this.ns;
   }
-  indexFor(scopes: readonly (readonly LinkMap[])[]): ScopeIndex | undefined {
+  indexFor(rtld: Rtld, scopes: readonly (readonly LinkMap[])[]): ScopeIndex | undefined {
     if (scopes !== this.scopes || !this.index) {
-      this.index = scopeIndex(scopes);
+      this.index = scopeIndex(rtld, scopes);
       this.scopes = scopes;
     }
     return this.index;
@@ -776,8 +786,8 @@ function lookupCore(
   const index =
     !skip && (typeClass & ELF_RTYPE_CLASS_COPY) === 0 && !rtld.debug.on("symbols")
       ? session
-        ? session.indexFor(scopes)
-        : scopeIndex(scopes)
+        ? session.indexFor(rtld, scopes)
+        : scopeIndex(rtld, scopes)
       : undefined;
   // The walk's name and hashes, reused (lookups never nest: nothing below calls back into one).
   const hashes = walkHashes;
