@@ -149,8 +149,10 @@ export function runToMain(proc: Process, file: string, options: RunOptions = {})
   const argv = options.argv ?? [file];
   const envp = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const debug = new DebugLog(parseLdDebug(env["LD_DEBUG"]));
-  const t0 = process.hrtime.bigint();
   const ex = syscall(proc, "execve", file, [...argv], envp);
+  // LD_DEBUG=statistics' clock starts where glibc's does: at _dl_start's entry, after the kernel's
+  // execve (rtld.c: rtld_timer_start in _dl_start, stopped in _dl_start_final after dl_main).
+  const t0 = process.hrtime.bigint();
   const done = (r: Omit<RunResult, "strace" | "maps" | "debug" | "proc">): RunResult => {
     // The log as it is now, formatted only if asked for (most callers read a few fields): the calls
     // logged so far are fixed, later calls (a dlopen after main) are not part of this result.
