@@ -317,17 +317,27 @@ export function writeUserWord(as: AddressSpace, addr: number, lo: number, hi: nu
   if (Number.isSafeInteger(addr) && addr >= 0 && off <= ps - 8) {
     const p = writablePresentPage(as, addr, vpn);
     if (p) {
-      p[off] = lo;
-      p[off + 1] = lo >>> 8;
-      p[off + 2] = lo >>> 16;
-      p[off + 3] = lo >>> 24;
-      p[off + 4] = hi;
-      p[off + 5] = hi >>> 8;
-      p[off + 6] = hi >>> 16;
-      p[off + 7] = hi >>> 24;
+      storeWord(p, off, lo, hi);
       return;
     }
   }
+  writeWordSlowly(as, addr, lo, hi);
+}
+
+/** The little-endian word hi:lo at `off` of a page. */
+function storeWord(p: Uint8Array, off: number, lo: number, hi: number): void {
+  p[off] = lo;
+  p[off + 1] = lo >>> 8;
+  p[off + 2] = lo >>> 16;
+  p[off + 3] = lo >>> 24;
+  p[off + 4] = hi;
+  p[off + 5] = hi >>> 8;
+  p[off + 6] = hi >>> 16;
+  p[off + 7] = hi >>> 24;
+}
+
+/** One slot through wordsAccess's general path (a page to copy in, a fault, a slot across pages). */
+function writeWordSlowly(as: AddressSpace, addr: number, lo: number, hi: number): void {
   oneAddr[0] = addr;
   oneWord[0] = lo;
   oneWord[1] = hi;
@@ -360,24 +370,14 @@ export class WordWriter {
       this.generation = as.generation;
     }
     if (p && off <= ps - 8) {
-      p[off] = lo;
-      p[off + 1] = lo >>> 8;
-      p[off + 2] = lo >>> 16;
-      p[off + 3] = lo >>> 24;
-      p[off + 4] = hi;
-      p[off + 5] = hi >>> 8;
-      p[off + 6] = hi >>> 16;
-      p[off + 7] = hi >>> 24;
+      storeWord(p, off, lo, hi);
       return;
     }
     // Anything else (a page not copied yet, a fault, a slot across pages) takes the general path,
     // which may copy a page in: look again next time.
     this.vpn = -1;
     this.page = undefined;
-    oneAddr[0] = addr;
-    oneWord[0] = lo;
-    oneWord[1] = hi;
-    wordsAccess(as, oneAddr, oneWord, 1, false);
+    writeWordSlowly(as, addr, lo, hi);
   }
 }
 
