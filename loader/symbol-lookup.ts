@@ -230,10 +230,9 @@ class LookupName {
     return true;
   }
 }
-type Hashes = LookupName;
 
 /** The one LookupName lookups fill in (they never nest). */
-const walkHashes = new LookupName();
+const walkName = new LookupName();
 
 // check_match's versioned-candidate counter (num_versions, versioned_sym) for the object being
 // searched: module state instead of an object per do_lookup_x (the walk never re-enters itself).
@@ -279,12 +278,12 @@ function checkMatch(
 
 /**
  * `_dl_lookup_symbol_x`'s walk: `do_lookup_x` on each scope in turn (the first from `start`, the rest
- * whole) until one reports a definition or a fatal error. `blooms` (from the scope memo) holds each
+ * whole) until one reports a definition or a fatal error. `blooms` (from the scope index) holds each
  * list's bloom filters, flattened.
  */
 function walkScopes(
   rtld: Rtld,
-  h: Hashes,
+  h: LookupName,
   ref: RefSymbol | undefined,
   result: Definition,
   scopes: readonly (readonly LinkMap[])[],
@@ -320,12 +319,12 @@ function walkScopes(
 
 /**
  * `do_lookup_x` over one scope from position `start`: 1 found (in `result`), 0 not found.
- * With `view` (a memo walk: no skip map, no COPY lookup, no LD_DEBUG=symbols line, as
- * lookupDefinition guarantees) the bloom filters are tested from the scope's flattened copy.
+ * With `view` (an indexed walk: no skip map, no COPY lookup, no LD_DEBUG=symbols line, as
+ * lookupCore guarantees) the bloom filters and buckets are read from the scope's flattened index.
  */
 function doLookupX(
   rtld: Rtld,
-  h: Hashes,
+  h: LookupName,
   ref: RefSymbol | undefined,
   result: Definition,
   scope: readonly LinkMap[],
@@ -359,7 +358,7 @@ function doLookupX(
  */
 function indexedLookup(
   rtld: Rtld,
-  h: Hashes,
+  h: LookupName,
   ref: RefSymbol | undefined,
   result: Definition,
   scope: readonly LinkMap[],
@@ -414,7 +413,7 @@ function indexedLookup(
  */
 function lookupInObject(
   rtld: Rtld,
-  h: Hashes,
+  h: LookupName,
   ref: RefSymbol | undefined,
   result: Definition,
   map: LinkMap,
@@ -462,7 +461,7 @@ function lookupInObject(
  */
 function gnuChainMatch(
   info: DynamicInfo,
-  h: Hashes,
+  h: LookupName,
   first: number,
   ref: RefSymbol | undefined,
   version: VersionReq | undefined,
@@ -730,7 +729,7 @@ export function lookupInto(
   ref: RefSymbol | undefined,
   addDep: boolean,
 ): boolean {
-  walkHashes.ofString(name, gnuHash(name));
+  walkName.ofString(name, gnuHash(name));
   return lookupCore(out, rtld, undefMap, scopes, version, typeClass, newest, skip, ref, addDep, undefined);
 }
 
@@ -752,11 +751,11 @@ export function lookupStrtabNameInto(
   ref: RefSymbol | undefined,
   session: LookupSession,
 ): boolean {
-  walkHashes.ofBytes(strtab, off, len, hash | 0);
+  walkName.ofBytes(strtab, off, len, hash | 0);
   return lookupCore(out, rtld, undefMap, scopes, version, typeClass, false, undefined, ref, true, session);
 }
 
-/** `_dl_lookup_symbol_x` for the name in walkHashes. */
+/** `_dl_lookup_symbol_x` for the name in walkName. */
 function lookupCore(
   out: Definition,
   rtld: Rtld,
@@ -790,13 +789,13 @@ function lookupCore(
         : scopeIndex(rtld, scopes)
       : undefined;
   // The walk's name and hashes, reused (lookups never nest: nothing below calls back into one).
-  const hashes = walkHashes;
-  walkScopes(rtld, hashes, ref, out, scopes, index?.blooms, start, version, newest, skip, typeClass, undefMap);
+  const name = walkName;
+  walkScopes(rtld, name, ref, out, scopes, index?.blooms, start, version, newest, skip, typeClass, undefMap);
   if (!out.found) {
     if (ref === undefined || ref.bind !== STB_WEAK) {
       const failure = {
         object: dsoName(rtld, undefMap),
-        message: `undefined symbol: ${hashes.name}${version ? `, version ${version.name}` : ""}`,
+        message: `undefined symbol: ${name.name}${version ? `, version ${version.name}` : ""}`,
       };
       st.failures.push(failure);
       debugError(rtld, failure.object, "symbol lookup error", failure.message);
@@ -814,20 +813,7 @@ function lookupCore(
     } else {
       const pv = protectedResult;
       pv.clear();
-      walkScopes(
-        rtld,
-        hashes,
-        ref,
-        pv,
-        scopes,
-        undefined,
-        start,
-        version,
-        newest,
-        skip,
-        ELF_RTYPE_CLASS_PLT,
-        undefined,
-      );
+      walkScopes(rtld, name, ref, pv, scopes, undefined, start, version, newest, skip, ELF_RTYPE_CLASS_PLT, undefined);
       if (pv.found && pv.map !== undefMap) bindToSelf();
     }
   }
@@ -836,7 +822,7 @@ function lookupCore(
   if (rtld.debug.on("bindings")) {
     rtld.debug.emit(
       "bindings",
-      `binding file ${dsoName(rtld, undefMap)} [0] to ${dsoName(rtld, map)} [0]: ${isProtected ? "protected" : "normal"} symbol \`${hashes.name}'${version ? ` [${version.name}]` : ""}`,
+      `binding file ${dsoName(rtld, undefMap)} [0] to ${dsoName(rtld, map)} [0]: ${isProtected ? "protected" : "normal"} symbol \`${name.name}'${version ? ` [${version.name}]` : ""}`,
     );
   }
   return true;
