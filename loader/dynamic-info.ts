@@ -508,6 +508,54 @@ export class DynamicInfo {
     return sym;
   }
 
+  /** st_name of the entry symbolHead last read. */
+  headName = 0;
+
+  /**
+   * `st_info | st_other << 8 | st_shndx << 16` of symbol `index` (st_shndx back with `>>> 16`), its
+   * st_name left in headName: what a relocation needs of its referencing symbol, read without
+   * decoding (and keeping) the whole entry. Faults and errors as `symbol(index)`.
+   */
+  symbolHead(index: number): number {
+    const s = index < this.syms.length ? this.syms[index] : this.farSyms.get(index);
+    if (!s && this.symtab !== undefined) {
+      const a = this.symtabN + index * SYM_SIZE;
+      const o = a - Math.floor(a / 4096) * 4096;
+      if (o <= 4096 - SYM_SIZE && Number.isSafeInteger(a)) {
+        const p = this.page(a - o);
+        this.headName = le32(p, o);
+        return (
+          (p[o + 4] as number) |
+          ((p[o + 5] as number) << 8) |
+          ((p[o + 6] as number) << 16) |
+          ((p[o + 7] as number) << 24)
+        );
+      }
+    }
+    const sym = s ?? this.symbol(index);
+    this.headName = sym.nameOffset;
+    return sym.info | (sym.other << 8) | (sym.shndx << 16);
+  }
+
+  /** strlen of the string nameHash last hashed. */
+  nameLength = 0;
+
+  /** `_dl_new_hash` (as int32) of the string at DT_STRTAB + off, its length left in nameLength. */
+  nameHash(off: number): number {
+    const t = this.strtab;
+    if (off >= t.length) this.stringEnd(off);
+    let h = 5381;
+    let end = off;
+    for (; end < t.length; end++) {
+      const c = t[end] as number;
+      if (c === 0) break;
+      h = (Math.imul(h, 33) + c) | 0;
+    }
+    if (end === t.length) this.stringEnd(off);
+    this.nameLength = end - off;
+    return h;
+  }
+
   private strBuf: Buffer | undefined;
 
   /** The NUL-terminated string at DT_STRTAB + off (latin1). */
@@ -551,20 +599,9 @@ export class DynamicInfo {
   symbolHash(index: number): number {
     const sym = this.symbol(index) as MemSym;
     if (sym.hashed) return sym.hash;
-    const t = this.strtab;
-    const off = sym.nameOffset;
-    if (off >= t.length) this.stringEnd(off);
-    // The hash and the terminating NUL in one pass (TypedArray indexOf costs more than the name).
-    let h = 5381;
-    let end = off;
-    for (; end < t.length; end++) {
-      const c = t[end] as number;
-      if (c === 0) break;
-      h = (Math.imul(h, 33) + c) | 0;
-    }
-    if (end === t.length) this.stringEnd(off);
+    const h = this.nameHash(sym.nameOffset);
     sym.hash = h;
-    sym.nameLen = end - off;
+    sym.nameLen = this.nameLength;
     sym.hashed = true;
     return h;
   }

@@ -146,22 +146,23 @@ class RelocRef implements RefSymbol {
   bind = 0;
   other = 0;
   shndx = 0;
-  private sym: MemSymbol | undefined = undefined;
-  constructor(readonly map: LinkMap) {}
-  /** Now the referencing symbol `sym` (one record per relocation pass: a lookup never keeps it). */
-  of(sym: MemSymbol): this {
-    this.sym = sym;
-    this.index = sym.index;
-    this.bind = sym.bind;
-    this.other = sym.other;
-    this.shndx = sym.shndx;
+  constructor(
+    readonly map: LinkMap,
+    private readonly info: DynamicInfo,
+  ) {}
+  /** Now symbol `index` (one record per relocation pass: a lookup never keeps it). */
+  at(index: number, bind: number, other: number, shndx: number): this {
+    this.index = index;
+    this.bind = bind;
+    this.other = other;
+    this.shndx = shndx;
     return this;
   }
   get value(): bigint {
-    return (this.sym as MemSymbol).value;
+    return this.info.symbol(this.index).value;
   }
   get size(): bigint {
-    return (this.sym as MemSymbol).size;
+    return this.info.symbol(this.index).size;
   }
 }
 
@@ -196,7 +197,7 @@ function makeContext(
   // The scope lists do not change while one object is relocated.
   const session = new LookupSession();
   const words = new WordWriter(mm);
-  const relocRef = new RelocRef(map);
+  const relocRef = new RelocRef(map, info);
   const self = new SelfResolved(map);
   let cache = info.lookupCache as LookupCache | undefined;
   if (!cache) {
@@ -210,10 +211,15 @@ function makeContext(
     info,
     words,
     resolve(symIdx, type) {
-      const ref = info.symbol(symIdx);
-      const vis = ref.other & 3;
-      if (ref.bind === STB_LOCAL_ || vis === STV_HIDDEN_ || vis === STV_INTERNAL_) {
-        self.sym = ref;
+      // The referencing symbol's st_info, st_other, st_shndx and st_name, without a decoded entry
+      // kept per reference (a large program's startup has some 14k).
+      const head = info.symbolHead(symIdx);
+      const nameOff = info.headName;
+      const bind = (head & 0xff) >> 4;
+      const other = (head >>> 8) & 0xff;
+      const vis = other & 3;
+      if (bind === STB_LOCAL_ || vis === STV_HIDDEN_ || vis === STV_INTERNAL_) {
+        self.sym = info.symbol(symIdx);
         return self;
       }
       const tc = arch.typeClass(type);
@@ -232,20 +238,20 @@ function makeContext(
       st.relocations++;
       // The cache is refilled in place: it names this symbol only once the lookup succeeded.
       c.symIdx = -1;
-      const hash = info.symbolHash(symIdx);
-      const len = info.symbolNameLength(symIdx);
+      const hash = info.nameHash(nameOff);
+      const ref = relocRef.at(symIdx, bind, other, head >>> 16);
       const found = lookupStrtabNameInto(
         c,
         rtld,
         map,
         info.strtab,
-        ref.nameOffset,
-        len,
+        nameOff,
+        info.nameLength,
         hash,
         scopes,
         version,
         tc,
-        relocRef.of(ref),
+        ref,
         session,
       );
       if (!found) {
