@@ -9,6 +9,7 @@ import {
   PT_GNU_SFRAME,
   PT_LOAD,
 } from "../formats/elf/constants.ts";
+import { decodeProgramHeaders } from "../formats/elf/program-headers.ts";
 import type { ProgramHeader } from "../formats/elf/types.ts";
 import { FormatError, LdsimError } from "../formats/errors.ts";
 import { strerror } from "../kernel-shim/errno.ts";
@@ -182,28 +183,7 @@ export function phdrsFromBytes(
       offset: phoff,
     });
   }
-  return decodePhdrs64(phBytes, phnum, le);
-}
-
-/** `phnum` Elf64_Phdr entries from the start of `bytes` (at least phnum * 56 long). */
-export function decodePhdrs64(bytes: Uint8Array, phnum: number, le = true): ProgramHeader[] {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, phnum * 56);
-  const out: ProgramHeader[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const o = i * 56;
-    out.push({
-      index: i,
-      type: v.getUint32(o, le),
-      flags: v.getUint32(o + 4, le),
-      offset: v.getBigUint64(o + 8, le),
-      vaddr: v.getBigUint64(o + 16, le),
-      paddr: v.getBigUint64(o + 24, le),
-      filesz: v.getBigUint64(o + 32, le),
-      memsz: v.getBigUint64(o + 40, le),
-      align: v.getBigUint64(o + 48, le),
-    });
-  }
-  return out;
+  return decodeProgramHeaders(phBytes, phnum, true, le);
 }
 
 /**

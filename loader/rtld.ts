@@ -1,6 +1,7 @@
 import { EndianReader } from "../formats/bytes/endian.ts";
 import { ET_DYN, ET_EXEC, PT_DYNAMIC, PT_LOAD } from "../formats/elf/constants.ts";
 import { DF_1_NODEFLIB, DF_1_PIE } from "../formats/elf/dynamic-tags.ts";
+import { decodeProgramHeaders } from "../formats/elf/program-headers.ts";
 import type { ProgramHeader } from "../formats/elf/types.ts";
 import { type LdSoCache, parseLdSoCache, searchCache } from "../formats/ldcache/ld-so-cache.ts";
 import { Errno, errnoName } from "../kernel-shim/errno.ts";
@@ -11,7 +12,6 @@ import { fileGenerating, fileMapped, fileNeededBy } from "./debug-format.ts";
 import { dstCount, dstRequired, dstSubstitute } from "./dst.ts";
 import { LinkMap, type LinkMapType, Namespace } from "./link-map.ts";
 import {
-  decodePhdrs64,
   FILEBUF_SIZE,
   LoaderError,
   mapSegments,
@@ -774,6 +774,6 @@ export class Rtld implements SearchPathContext {
 
   /** A link map for an object the kernel mapped (the executable, ld.so itself): from its phdrs in memory. */
   static phdrsFromMemory(proc: Process, phdrAddr: bigint, phnum: number): readonly ProgramHeader[] {
-    return decodePhdrs64(proc.mm.readUser(Number(phdrAddr), phnum * 56), phnum);
+    return decodeProgramHeaders(proc.mm.readUser(Number(phdrAddr), phnum * 56), phnum, true, true);
   }
 }

@@ -4,6 +4,7 @@
  * character per byte, so the bytes of a name pass through unchanged.
  */
 import type { ElfFile } from "../../formats/elf/file.ts";
+import { decodeProgramHeaders } from "../../formats/elf/program-headers.ts";
 import type { ProgramHeader, SectionHeader } from "../../formats/elf/types.ts";
 
 const isCntrl = (c: number): boolean => c < 0x20 || c === 0x7f;
@@ -105,38 +106,7 @@ export function readelfProgramHeaders(elf: ElfFile): readonly ProgramHeader[] {
   const size = BigInt(elf.source.size);
   const total = BigInt(h.phentsize) * BigInt(num);
   if (num > 0 && h.phentsize >= natural && h.phoff <= size && total <= size - h.phoff) {
-    const bytes = elf.source.read(Number(h.phoff), num * natural);
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const le = elf.littleEndian;
-    out = [];
-    for (let i = 0; i < num; i++) {
-      const o = i * natural;
-      out.push(
-        elf.is64
-          ? {
-              index: i,
-              type: v.getUint32(o, le),
-              flags: v.getUint32(o + 4, le),
-              offset: v.getBigUint64(o + 8, le),
-              vaddr: v.getBigUint64(o + 16, le),
-              paddr: v.getBigUint64(o + 24, le),
-              filesz: v.getBigUint64(o + 32, le),
-              memsz: v.getBigUint64(o + 40, le),
-              align: v.getBigUint64(o + 48, le),
-            }
-          : {
-              index: i,
-              type: v.getUint32(o, le),
-              offset: BigInt(v.getUint32(o + 4, le)),
-              vaddr: BigInt(v.getUint32(o + 8, le)),
-              paddr: BigInt(v.getUint32(o + 12, le)),
-              filesz: BigInt(v.getUint32(o + 16, le)),
-              memsz: BigInt(v.getUint32(o + 20, le)),
-              flags: v.getUint32(o + 24, le),
-              align: BigInt(v.getUint32(o + 28, le)),
-            },
-      );
-    }
+    out = decodeProgramHeaders(elf.source.read(Number(h.phoff), num * natural), num, elf.is64, elf.littleEndian);
   }
   phdrCache.set(elf, out);
   return out;
