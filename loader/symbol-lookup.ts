@@ -140,33 +140,23 @@ export function dsoName(rtld: Rtld, map: LinkMap): string {
 const ALLOWED_STT =
   (1 << STT_NOTYPE) | (1 << STT_OBJECT) | (1 << STT_FUNC) | (1 << STT_COMMON) | (1 << STT_TLS) | (1 << STT_GNU_IFUNC);
 
-/** A definition found by the walk: the symbol, its object and the object's l_info view. */
-export interface Found {
-  readonly sym: MemSymbol;
-  readonly map: LinkMap;
-  readonly info: DynamicInfo;
-}
-
 /**
  * A lookup's out-parameter, filled in place (a relocation pass makes thousands of lookups: no record
- * per lookup): whether a definition was found and, if so, its symbol, object and l_info view.
+ * per lookup): whether a definition was found and, if so, its symbol and object.
  */
 export class Definition {
   found = false;
   sym: MemSymbol | undefined = undefined;
   map: LinkMap | undefined = undefined;
-  info: DynamicInfo | undefined = undefined;
-  set(sym: MemSymbol, map: LinkMap, info: DynamicInfo): void {
+  set(sym: MemSymbol, map: LinkMap): void {
     this.found = true;
     this.sym = sym;
     this.map = map;
-    this.info = info;
   }
   clear(): void {
     this.found = false;
     this.sym = undefined;
     this.map = undefined;
-    this.info = undefined;
   }
 }
 
@@ -394,7 +384,7 @@ function indexedLookup(
       if (first === 0) continue;
       const info = view.infos[i] as DynamicInfo;
       const sym = gnuChainMatch(info, h, first, ref, version, newest, typeClass);
-      if (sym && bindDefinition(rtld, h, scope[i] as LinkMap, info, sym, result, typeClass, ref, undefMap)) {
+      if (sym && bindDefinition(rtld, h, scope[i] as LinkMap, sym, result, typeClass, ref, undefMap)) {
         return 1;
       }
     } else if (o === TEST_IN_OBJECT) {
@@ -451,7 +441,7 @@ function lookupInObject(
     }
     if (!sym && candidates === 1) sym = versionedSym;
   }
-  return sym !== undefined && bindDefinition(rtld, h, map, info, sym, result, typeClass, ref, undefMap);
+  return sym !== undefined && bindDefinition(rtld, h, map, sym, result, typeClass, ref, undefMap);
 }
 
 /**
@@ -496,7 +486,6 @@ function bindDefinition(
   rtld: Rtld,
   h: LookupName,
   map: LinkMap,
-  info: DynamicInfo,
   sym: MemSymbol,
   result: Definition,
   typeClass: number,
@@ -506,11 +495,11 @@ function bindDefinition(
   const vis = sym.other & 3;
   if (vis !== STV_HIDDEN && vis !== STV_INTERNAL) {
     if (sym.bind === STB_WEAK || sym.bind === STB_GLOBAL) {
-      result.set(sym, map, info);
+      result.set(sym, map);
       return true;
     }
     if (sym.bind === STB_GNU_UNIQUE) {
-      doLookupUnique(rtld, h.name, map, info, result, typeClass, sym, ref, undefMap);
+      doLookupUnique(rtld, h.name, map, result, typeClass, sym, ref, undefMap);
       return true;
     }
   }
@@ -530,7 +519,6 @@ function doLookupUnique(
   rtld: Rtld,
   name: string,
   map: LinkMap,
-  info: DynamicInfo,
   result: Definition,
   typeClass: number,
   sym: MemSymbol,
@@ -541,8 +529,8 @@ function doLookupUnique(
   const tab = state.unique;
   const e = tab.get(name);
   if (e) {
-    if (typeClass & ELF_RTYPE_CLASS_COPY) result.set(sym, map, info);
-    else result.set(e.sym, e.map, dynamicInfo(rtld, e.map));
+    if (typeClass & ELF_RTYPE_CLASS_COPY) result.set(sym, map);
+    else result.set(e.sym, e.map);
     return;
   }
   // A new name: the table's array is allocated or grown first (calloc from ld.so's malloc).
@@ -559,7 +547,7 @@ function doLookupUnique(
       map.nodelete = true;
     }
   }
-  result.set(sym, map, info);
+  result.set(sym, map);
 }
 
 /** The flattened bloom filters of a scope's lists, with the list contents they were built from. */
@@ -662,24 +650,21 @@ export function lookupSymbol(
   flags: LookupFlags = {},
 ): SymbolMatch | undefined {
   const newest = flags.dlsym === true;
-  const found = lookupDefinition(
-    rtld,
-    undefMap,
-    name,
-    scopes,
-    version,
-    flags.typeClass ?? 0,
-    newest,
-    flags.skip,
-    flags.ref,
-    flags.addDependency ?? !newest,
-  );
-  if (!found) return undefined;
-  const sym = found.sym;
+  const found = new Definition();
+  walkName.ofString(name, gnuHash(name));
+  const typeClass = flags.typeClass ?? 0;
+  const addDep = flags.addDependency ?? !newest;
+  if (
+    !lookupCore(found, rtld, undefMap, scopes, version, typeClass, newest, flags.skip, flags.ref, addDep, undefined)
+  ) {
+    return undefined;
+  }
+  const sym = found.sym as MemSymbol;
+  const map = found.map as LinkMap;
   return {
-    map: found.map,
+    map,
     name,
-    value: (sym.shndx === SHN_ABS ? 0n : found.map.addr) + sym.value,
+    value: (sym.shndx === SHN_ABS ? 0n : map.addr) + sym.value,
     size: sym.size,
     type: sym.type,
     bind: sym.bind,
@@ -691,50 +676,7 @@ export function lookupSymbol(
 }
 
 /**
- * lookupSymbol's work, returning the definition itself (symbol, object, l_info) rather than a
- * SymbolMatch record.
- */
-export function lookupDefinition(
-  rtld: Rtld,
-  undefMap: LinkMap,
-  name: string,
-  scopes: readonly (readonly LinkMap[])[],
-  version: VersionReq | undefined,
-  typeClass: number,
-  newest: boolean,
-  skip: LinkMap | undefined,
-  ref: RefSymbol | undefined,
-  addDep: boolean,
-): Found | undefined {
-  const out = new Definition();
-  if (!lookupInto(out, rtld, undefMap, name, scopes, version, typeClass, newest, skip, ref, addDep)) return undefined;
-  return { sym: out.sym as MemSymbol, map: out.map as LinkMap, info: out.info as DynamicInfo };
-}
-
-/**
- * `_dl_lookup_symbol_x` into `out` (what relocation processing needs, with no record per lookup):
- * true when `out` holds the definition; false for an undefined weak reference or a failure (for a
- * strong reference, recorded as lookupSymbol records it).
- */
-export function lookupInto(
-  out: Definition,
-  rtld: Rtld,
-  undefMap: LinkMap,
-  name: string,
-  scopes: readonly (readonly LinkMap[])[],
-  version: VersionReq | undefined,
-  typeClass: number,
-  newest: boolean,
-  skip: LinkMap | undefined,
-  ref: RefSymbol | undefined,
-  addDep: boolean,
-): boolean {
-  walkName.ofString(name, gnuHash(name));
-  return lookupCore(out, rtld, undefMap, scopes, version, typeClass, newest, skip, ref, addDep, undefined);
-}
-
-/**
- * lookupInto for a relocation: the name is the `len` bytes at `off` of the referencing object's
+ * `_dl_lookup_symbol_x` for a relocation, into `out` (no record per lookup): the name is the `len` bytes at `off` of the referencing object's
  * DT_STRTAB `strtab`, its `_dl_new_hash` known; lookups through `session` share its scope index.
  */
 export function lookupStrtabNameInto(
@@ -806,7 +748,7 @@ function lookupCore(
   if (isProtected && ref) {
     const bindToSelf = (): void => {
       const info = dynamicInfo(rtld, undefMap);
-      out.set(info.symbol(ref.index), undefMap, info);
+      out.set(info.symbol(ref.index), undefMap);
     };
     if (typeClass === ELF_RTYPE_CLASS_PLT) {
       if (out.map !== undefMap) bindToSelf();
