@@ -10,7 +10,8 @@ import {
   MAP_SHARED,
   VM_MAYSHARE,
 } from "../../../kernel-shim/mm/prot-flags.ts";
-import type { MappedInode, OpenFile } from "../../../kernel-shim/mm/vma.ts";
+import type { OpenFile } from "../../../kernel-shim/mm/vma.ts";
+import { TestInode } from "./replay.ts";
 
 /**
  * Property: after every one of 10k random mmap/munmap/mprotect/write operations, the VMA model's
@@ -21,23 +22,6 @@ const PS = 4096;
 const BASE = 0x10000000;
 const PAGES = 64;
 const FILE_PAGES = 6;
-
-class MemInode implements MappedInode {
-  readonly devMajor = 8;
-  readonly devMinor = 1;
-  readonly ino = 42;
-  readonly path = "/ref/file";
-  readonly bytes = new Uint8Array(FILE_PAGES * PS);
-  get size(): number {
-    return this.bytes.length;
-  }
-  read(o: number, n: number): Uint8Array {
-    return this.bytes.slice(o, o + n);
-  }
-  write(o: number, d: Uint8Array): void {
-    this.bytes.set(d, o);
-  }
-}
 
 /** One page of the reference: what backs it and its private bytes once written. */
 interface RefPage {
@@ -107,7 +91,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 function run(ops: readonly Op[], checkEvery: number): void {
   const as = AddressSpace.forArch("x86_64");
-  const inode = new MemInode();
+  const inode = new TestInode(8, 1, 42, "/ref/file", new Uint8Array(FILE_PAGES * PS));
   const file: OpenFile = { inode, readable: true, writable: true };
   const ref = new Map<number, RefPage>();
   let gen = 0;
@@ -176,13 +160,13 @@ function run(ops: readonly Op[], checkEvery: number): void {
   }
 }
 
-function pageBytes(pg: RefPage, inode: MemInode): Uint8Array {
+function pageBytes(pg: RefPage, inode: TestInode): Uint8Array {
   if (pg.data) return pg.data.slice();
   if (pg.backing === "anon" || pg.backing >= FILE_PAGES) return new Uint8Array(PS);
   return inode.bytes.slice(pg.backing * PS, (pg.backing + 1) * PS);
 }
 
-function compare(as: AddressSpace, ref: Map<number, RefPage>, inode: MemInode, withBytes: boolean): void {
+function compare(as: AddressSpace, ref: Map<number, RefPage>, inode: TestInode, withBytes: boolean): void {
   // Plain comparisons; expect() only on a mismatch (it is slow at this volume).
   const seen = new Map<number, string>();
   let lastEnd = 0;

@@ -9,7 +9,8 @@ import {
   writeUserWord,
   writeUserWords,
 } from "../../../kernel-shim/mm/user-access.ts";
-import type { MappedInode, OpenFile } from "../../../kernel-shim/mm/vma.ts";
+import type { OpenFile } from "../../../kernel-shim/mm/vma.ts";
+import { TestInode } from "./replay.ts";
 
 /**
  * Differential property: the batched word accesses the relocation loop uses (writeUserWords,
@@ -22,36 +23,17 @@ const PS = 4096;
 const BASE = 0x10000000;
 const PAGES = 12;
 
-class MemInode implements MappedInode {
-  readonly devMajor = 8;
-  readonly devMinor = 1;
-  readonly ino = 7;
-  readonly path = "/words/file";
-  readonly bytes: Uint8Array;
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
-    for (let i = 0; i < size; i++) this.bytes[i] = (i * 31 + 7) & 0xff;
-  }
-  get size(): number {
-    return this.bytes.length;
-  }
-  read(o: number, n: number): Uint8Array {
-    return this.bytes.slice(o, o + n);
-  }
-  write(o: number, d: Uint8Array): void {
-    this.bytes.set(d, o);
-  }
-}
-
 interface PageSpec {
   readonly kind: "hole" | "anon" | "file" | "shared";
   readonly prot: number;
   readonly touched: boolean;
 }
 
-function build(specs: readonly PageSpec[], fileSize: number): { as: AddressSpace; inode: MemInode } {
+function build(specs: readonly PageSpec[], fileSize: number): { as: AddressSpace; inode: TestInode } {
   const as = AddressSpace.forArch("x86_64");
-  const inode = new MemInode(fileSize);
+  const bytes = new Uint8Array(fileSize);
+  for (let i = 0; i < fileSize; i++) bytes[i] = (i * 31 + 7) & 0xff;
+  const inode = new TestInode(8, 1, 7, "/words/file", bytes);
   const file = (write: boolean): OpenFile => ({ inode, readable: true, writable: write });
   specs.forEach((s, i) => {
     const addr = BASE + i * PS;
@@ -73,7 +55,7 @@ function build(specs: readonly PageSpec[], fileSize: number): { as: AddressSpace
   return { as, inode };
 }
 
-function snapshot(as: AddressSpace, inode: MemInode): unknown {
+function snapshot(as: AddressSpace, inode: TestInode): unknown {
   const pages: [number, number[]][] = [];
   for (let i = 0; i < PAGES; i++) {
     const p = as.pages.get(BASE / PS + i);
