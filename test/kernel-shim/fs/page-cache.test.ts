@@ -4,10 +4,30 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { HostFs } from "../../../kernel-shim/fs/host-fs.ts";
 import { HostPageCache, READAHEAD } from "../../../kernel-shim/fs/page-cache.ts";
+import type { FsStat } from "../../../kernel-shim/fs/types.ts";
 import { fillBeforeLastClose, InodeCache } from "../../../kernel-shim/process/inode-cache.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ldsim-pagecache-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The stat of a regular file (device, inode, size) for entries the tests make without a host file. */
+function regularFile(dev: bigint, ino: bigint, size: number): FsStat {
+  return {
+    dev,
+    ino,
+    mode: 0o100644,
+    nlink: 1n,
+    uid: 0,
+    gid: 0,
+    rdev: 0n,
+    size: BigInt(size),
+    blksize: 4096n,
+    blocks: 0n,
+    atimeNs: 0n,
+    mtimeNs: 0n,
+    ctimeNs: 0n,
+  };
+}
 
 function pattern(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -104,23 +124,8 @@ describe("host page cache shared across kernels", () => {
 
   it("stays within its bound, dropping the least recently used files", () => {
     const cache = new HostPageCache(2 * READAHEAD);
-    const st = (ino: bigint) => ({
-      dev: 1n,
-      ino,
-      mode: 0o100644,
-      nlink: 1n,
-      uid: 0,
-      gid: 0,
-      rdev: 0n,
-      size: BigInt(READAHEAD),
-      blksize: 4096n,
-      blocks: 0n,
-      atimeNs: 0n,
-      mtimeNs: 0n,
-      ctimeNs: 0n,
-    });
     const reader = () => new Uint8Array(READAHEAD);
-    for (let i = 1n; i <= 5n; i++) cache.file(st(i), reader).read(0, 1);
+    for (let i = 1n; i <= 5n; i++) cache.file(regularFile(1n, i, READAHEAD), reader).read(0, 1);
     expect(cache.stats.bytes).toBeLessThanOrEqual(2 * READAHEAD);
     expect(cache.stats.files).toBe(2);
   });
@@ -133,22 +138,7 @@ describe("host page cache shared across kernels", () => {
       reads.push(off);
       return bytes.slice(off, off + len);
     };
-    const stat = {
-      dev: 9n,
-      ino: 9n,
-      mode: 0o100644,
-      nlink: 1n,
-      uid: 0,
-      gid: 0,
-      rdev: 0n,
-      size: BigInt(size),
-      blksize: 4096n,
-      blocks: 0n,
-      atimeNs: 0n,
-      mtimeNs: 0n,
-      ctimeNs: 0n,
-    };
-    const f = new HostPageCache().file(stat, reader);
+    const f = new HostPageCache().file(regularFile(9n, 9n, size), reader);
     const a = f.read(READAHEAD - 5, 10) as Uint8Array;
     expect(a).toEqual(bytes.subarray(READAHEAD - 5, READAHEAD + 5));
     // Windows 0-1 (above), 2-3, then 1-2, which joins all four: each answer right, and later reads of
