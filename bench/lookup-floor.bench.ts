@@ -41,12 +41,6 @@ interface Flat {
   readonly strtabs: readonly Uint8Array[];
 }
 
-function newHash(t: Uint8Array, off: number): number {
-  let h = 5381;
-  for (let i = off; t[i] !== 0; i++) h = (Math.imul(h, 33) + (t[i] as number)) | 0;
-  return h;
-}
-
 /** The position in the scope of the first object defining the name at `off` of `t` (hash `h`), or -1. */
 function lookup(f: Flat, t: Uint8Array, off: number, h: number): number {
   const u = h >>> 0;
@@ -148,7 +142,7 @@ export async function run(): Promise<void> {
         if (rec.sym === prev && tc === prevClass) continue;
         prev = rec.sym;
         prevClass = tc;
-        names.push({ t: info.strtab, off: s.nameOffset, h: newHash(info.strtab, s.nameOffset) });
+        names.push({ t: info.strtab, off: s.nameOffset, h: info.nameHash(s.nameOffset) });
       }
     }
   }

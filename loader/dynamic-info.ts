@@ -44,7 +44,6 @@ import {
   DT_VERNEED,
   DT_VERSYM,
 } from "../formats/elf/dynamic-tags.ts";
-import { gnuHash, sysvHash } from "../formats/elf/hash-function.ts";
 import { decodeRelocations, decodeRelr, type RelaRecord } from "../formats/elf/relocations.ts";
 import { LdsimError } from "../formats/errors.ts";
 import { readUserView } from "../kernel-shim/mm/user-access.ts";
@@ -167,16 +166,10 @@ function popcount(x: number): number {
 
 /**
  * MemSymbol decoded from its eight fields, st_value and st_size kept as 32-bit halves (bigint on
- * demand). Every number field holds an int32 (halves and the hash with `| 0`, read back with `>>> 0`):
- * V8 then stores them unboxed, and a large program's startup keeps some 15k of these alive.
+ * demand). Every number field holds an int32 (halves with `| 0`, read back with `>>> 0`):
+ * V8 then stores them unboxed, and a large program's startup keeps some 11k of these alive.
  */
 class MemSym implements MemSymbol {
-  /** Its name and new hash (as int32), once asked for (DynamicInfo.symbolName / symbolHash). */
-  name: string | undefined = undefined;
-  hash = 0;
-  /** strlen of its name (with the hash). */
-  nameLen = 0;
-  hashed = false;
   private readonly valueLo: number;
   private readonly valueHi: number;
   private readonly sizeLo: number;
@@ -576,42 +569,6 @@ export class DynamicInfo {
     return end;
   }
 
-  /** strcmp(strtab + off, name) == 0, without building a string. */
-  nameIs(off: number, name: string): boolean {
-    const t = this.strtab;
-    if (off + name.length >= t.length) return false;
-    for (let i = 0; i < name.length; i++) if (t[off + i] !== name.charCodeAt(i)) return false;
-    return t[off + name.length] === 0;
-  }
-
-  /** The name of symbol `index` (one string per symbol, reused: lookups key maps by it). */
-  symbolName(index: number): string {
-    const sym = this.symbol(index) as MemSym;
-    let n = sym.name;
-    if (n === undefined) {
-      n = this.string(sym.nameOffset);
-      sym.name = n;
-    }
-    return n;
-  }
-
-  /** `_dl_new_hash` of symbol `index`'s name as an int32 (`>>> 0` for the uint32), from the string table bytes (computed once). */
-  symbolHash(index: number): number {
-    const sym = this.symbol(index) as MemSym;
-    if (sym.hashed) return sym.hash;
-    const h = this.nameHash(sym.nameOffset);
-    sym.hash = h;
-    sym.nameLen = this.nameLength;
-    sym.hashed = true;
-    return h;
-  }
-
-  /** strlen of symbol `index`'s name (in DT_STRTAB at its st_name). */
-  symbolNameLength(index: number): number {
-    this.symbolHash(index);
-    return (this.symbol(index) as MemSym).nameLen;
-  }
-
   /** The GNU hash chain word of symbol `index` (l_gnu_chain_zero[index]). */
   chainWord(index: number): number {
     const g = this.gnu;
@@ -885,11 +842,6 @@ export class DynamicInfo {
 const cache = new WeakMap<LinkMap, DynamicInfo>();
 
 /** The object's l_info view (read on first use, then cached for the map's lifetime). */
-/** The l_info view of `map` if it was already built (undefined otherwise: nothing is read). */
-export function builtDynamicInfo(map: LinkMap): DynamicInfo | undefined {
-  return cache.get(map);
-}
-
 export function dynamicInfo(rtld: Rtld, map: LinkMap): DynamicInfo {
   let d = cache.get(map);
   if (!d) {
@@ -897,10 +849,4 @@ export function dynamicInfo(rtld: Rtld, map: LinkMap): DynamicInfo {
     cache.set(map, d);
   }
   return d;
-}
-
-/** `_dl_new_hash` and `_dl_elf_hash` of a symbol name. */
-export function symbolHashes(name: string): { gnu: number; sysv: () => number } {
-  let s: number | undefined;
-  return { gnu: gnuHash(name), sysv: () => (s ??= sysvHash(name)) };
 }

@@ -32,8 +32,8 @@ export class ScopeBlooms {
   /** The l_info view of each position whose tables are in `words` and `buckets`. */
   readonly infos: (DynamicInfo | undefined)[];
 
-  /** `known(map)`: the object's l_info view if it is already built (the index never builds one). */
-  constructor(list: readonly LinkMap[], known: (map: LinkMap) => DynamicInfo | undefined) {
+  /** `view(map)`: the object's l_info view, or undefined when it cannot be read (the walk then tests it in place). */
+  constructor(list: readonly LinkMap[], view: (map: LinkMap) => DynamicInfo | undefined) {
     const n = list.length;
     this.meta = new Int32Array(n * META);
     this.infos = new Array(n).fill(undefined);
@@ -45,7 +45,7 @@ export class ScopeBlooms {
         this.meta[META * i] = NEVER;
         continue;
       }
-      const info = known(map);
+      const info = view(map);
       const g = info?.gnu;
       if (info && g && info.nbuckets !== 0) {
         this.infos[i] = info;
