@@ -140,7 +140,6 @@ export function relocStats(rtld: Rtld): RelocStats {
 const bootstrapped = new WeakSet<Rtld>();
 
 /** The referencing symbol of a relocation, as `_dl_lookup_symbol_x` receives it (st_value/st_size read on demand). */
-
 class RelocRef implements RefSymbol {
   index = 0;
   bind = 0;

@@ -309,21 +309,6 @@ export function addUserWords(as: AddressSpace, addrs: Float64Array, delta: Uint3
 const oneAddr = new Float64Array(1);
 const oneWord = new Uint32Array(2);
 
-/** One writeUserWords slot: the 64-bit word `hi`:`lo` at `addr` (what writeUser of its 8 bytes does). */
-export function writeUserWord(as: AddressSpace, addr: number, lo: number, hi: number): void {
-  const ps = as.pageSize;
-  const vpn = Math.floor(addr / ps);
-  const off = addr - vpn * ps;
-  if (Number.isSafeInteger(addr) && addr >= 0 && off <= ps - 8) {
-    const p = writablePresentPage(as, addr, vpn);
-    if (p) {
-      storeWord(p, off, lo, hi);
-      return;
-    }
-  }
-  writeWordSlowly(as, addr, lo, hi);
-}
-
 /** The little-endian word hi:lo at `off` of a page. */
 function storeWord(p: Uint8Array, off: number, lo: number, hi: number): void {
   p[off] = lo;
@@ -345,9 +330,9 @@ function writeWordSlowly(as: AddressSpace, addr: number, lo: number, hi: number)
 }
 
 /**
- * A run of writeUserWord calls by one caller (a relocation pass writing GOT slots one by one): each
- * write does exactly what writeUserWord does, but the page found writable and present is remembered
- * while later writes land in the same page and the address space's generation is unchanged (no
+ * A run of single-word user writes by one caller (a relocation pass writing GOT slots one by one):
+ * each does exactly what writeUser of the word's 8 bytes does. The page found writable and present
+ * is remembered while later writes land in it and the address space's generation is unchanged (no
  * mmap, munmap, mprotect or brk since), so its VMA checks are not repeated per slot.
  */
 export class WordWriter {

@@ -2,13 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AddressSpace, UserFault } from "../../../kernel-shim/mm/address-space.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED } from "../../../kernel-shim/mm/prot-flags.ts";
-import {
-  addUserWords,
-  readUserView,
-  WordWriter,
-  writeUserWord,
-  writeUserWords,
-} from "../../../kernel-shim/mm/user-access.ts";
+import { addUserWords, readUserView, WordWriter, writeUserWords } from "../../../kernel-shim/mm/user-access.ts";
 import type { OpenFile } from "../../../kernel-shim/mm/vma.ts";
 import { TestInode } from "./replay.ts";
 
@@ -85,7 +79,7 @@ const slot = fc.oneof(
   fc.constantFrom(-8, 2 ** 53 + 8, 0x7fff_ffff_f000 + 4096),
 );
 
-describe("writeUserWords / addUserWords / writeUserWord", () => {
+describe("writeUserWords / addUserWords / WordWriter", () => {
   it("equal writeUser (and readUser + writeUser) slot by slot: bytes, pages, VMAs, first fault", () => {
     fc.assert(
       fc.property(
@@ -120,8 +114,10 @@ describe("writeUserWords / addUserWords / writeUserWord", () => {
           });
           const fault = faultOf(() => {
             if (add) addUserWords(batch.as, addrs, delta, list.length);
-            else if (mode === "one") for (const [a, lo, hi] of list) writeUserWord(batch.as, a, lo, hi);
-            else writeUserWords(batch.as, addrs, new Uint32Array(list.flatMap((s) => [s[1], s[2]])), list.length);
+            else if (mode === "one") {
+              const writer = new WordWriter(batch.as);
+              for (const [a, lo, hi] of list) writer.write(a, lo, hi);
+            } else writeUserWords(batch.as, addrs, new Uint32Array(list.flatMap((s) => [s[1], s[2]])), list.length);
           });
           expect(fault).toEqual(expectedFault);
           expect(snapshot(batch.as, batch.inode)).toEqual(snapshot(one.as, one.inode));
